@@ -1,0 +1,1 @@
+"""Cypher statements of graphcluster, one statement per file (shipped as ``graphcluster.cypher``)."""

@@ -1,0 +1,161 @@
+"""Data models. Pydantic models are data only: stores take and return them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "utcnow",
+    "FaceRecord",
+    "SimilarEdge",
+    "Membership",
+    "ClusterRecord",
+    "Decision",
+    "DecisionKind",
+    "ReviewItem",
+    "ReviewKind",
+    "Status",
+    "Assignment",
+    "FaceReport",
+    "AddReport",
+    "CleanupReport",
+    "Stats",
+]
+
+Status = Literal["auto", "review", "manual", "unassigned"]
+DecisionKind = Literal["same_person", "different_person", "assign", "remove", "merge", "lock", "unlock", "name"]
+ReviewKind = Literal["merge", "face", "new_identity"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FaceRecord(_Model):
+    """One face. ``metadata`` holds the caller's extra fields (source, bbox, timestamp, ...)."""
+
+    id: str
+    dim: int
+    source: str | None = None
+    image: str | None = None
+    bbox: list[float] | None = None
+    quality: float | None = None
+    batch: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    embedding: list[float] | None = None
+
+
+class SimilarEdge(_Model):
+    """A kNN edge; stored once per unordered pair with ``a < b``."""
+
+    a: str
+    b: str
+    distance: float
+    weight: float
+
+
+class Membership(_Model):
+    """Where a face stands: its cluster (None when unassigned), status and confidence."""
+
+    face_id: str
+    cluster_id: str | None
+    status: Status
+    confidence: float = 0.0
+
+
+class ClusterRecord(_Model):
+    id: str
+    size: int = 0
+    locked: bool = False
+    name: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Decision(_Model):
+    """A human decision, with its audit trail.
+
+    ``a``/``b`` by kind: same_person / different_person: two face ids; assign / remove: face id,
+    cluster id; merge: two cluster ids (``data`` records the anchor faces); lock / unlock / name:
+    cluster id (``b`` None; name in ``data['name']``).
+    """
+
+    id: str
+    kind: DecisionKind
+    a: str
+    b: str | None = None
+    by: str | None = None
+    at: datetime = Field(default_factory=utcnow)
+    reason: str | None = None
+    undone: bool = False
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class ReviewItem(_Model):
+    """An open question for a human.
+
+    merge: "are clusters A and B one person?"; face: "is this face (faces_a) really cluster B?";
+    new_identity: "are these faces (faces_a) one person?" (faces_b empty).
+    """
+
+    id: str
+    kind: ReviewKind
+    status: Literal["open", "answered", "obsolete"] = "open"
+    priority: float = 0.0
+    faces_a: list[str] = Field(default_factory=list)
+    faces_b: list[str] = Field(default_factory=list)
+    cluster_a: str | None = None
+    cluster_b: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    answer: str | None = None
+
+
+class Assignment(_Model):
+    cluster_id: str | None
+    status: Status
+    confidence: float
+
+
+class FaceReport(_Model):
+    face_id: str
+    cluster_id: str | None
+    status: Status
+    confidence: float
+
+
+class AddReport(_Model):
+    added: int
+    skipped: list[str] = Field(default_factory=list, description="ids already stored (idempotent re-send)")
+    faces: list[FaceReport] = Field(default_factory=list)
+    clusters_created: int = 0
+    clusters_changed: int = 0
+    reviews_opened: int = 0
+    seconds: float = 0.0
+
+
+class CleanupReport(_Model):
+    faces_moved: int = 0
+    clusters_created: list[str] = Field(default_factory=list)
+    clusters_removed: list[str] = Field(default_factory=list)
+    changes: list[dict[str, Any]] = Field(default_factory=list)
+    seconds: float = 0.0
+
+
+class Stats(_Model):
+    faces: int
+    clusters: int
+    locked_clusters: int
+    by_status: dict[str, int]
+    open_reviews: int
+    decisions: int
+    thresholds: dict[str, Any]
+    store: str
+    index: dict[str, Any]

@@ -1,0 +1,49 @@
+"""The one settings object. Only the CLI reads environment variables; this module never does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseModel):
+    """How graphcluster clusters, indexes and stores faces.
+
+    Every threshold is an L2 distance between L2-normalised vectors (0..2). A threshold left at
+    ``None`` is calibrated from the data (see docs/calibration.md) and shown by ``stats()``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # neighbours and thresholds
+    k: int = Field(10, ge=1, le=200, description="neighbours looked up per new face (SIMILAR edges)")
+    threshold: float | None = Field(
+        None, gt=0, le=2, description="link distance: closer pairs may be the same person; None = calibrate"
+    )
+    min_cluster_size: int = Field(5, ge=2, description="unassigned faces needed for a new-identity question")
+    auto_confidence: float = Field(0.6, ge=0, le=1, description="below this a face is assigned with status 'review'")
+    same_image_cannot_link: bool = Field(
+        True, description="two faces from the same image are two different people (a free cannot-link)"
+    )
+
+    # algorithm
+    seed: int = 0
+    max_iterations: int = Field(30, ge=1, le=1000)
+    region_limit: int = Field(
+        300, ge=10, description="a large cluster contributes at most this many faces near the new ones"
+    )
+
+    # index
+    index: Literal["annoy", "exact"] = "annoy"
+    index_dir: Path | None = Field(None, description="index directory for a Neo4j store (embedded: inside the store dir)")
+    annoy_trees: int = Field(50, ge=1)
+    search_k: int | None = Field(None, description="Annoy search_k; None = its default (trees x k)")
+    delta_size: int = Field(20_000, ge=1, description="vectors kept in the exact in-memory delta before a segment is built")
+
+    # store
+    store_embeddings: bool = Field(True, description="also store each vector on its Face node/row")
+    database: str | None = Field(None, description="Neo4j database name (None = the server default)")
