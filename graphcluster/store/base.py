@@ -109,8 +109,10 @@ class Store(Protocol):
     def get_decision(self, decision_id: str) -> Decision:
         """One decision; NotFound if unknown."""
 
-    def constraint_links(self, face_ids: Collection[str]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-        """Active (must_links, cannot_links) with at least one endpoint in ``face_ids``."""
+    def constraint_links(
+        self, face_ids: Collection[str]
+    ) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
+        """Active (must_links, cannot_links) as (a, b, decision_id) with an endpoint in ``face_ids``."""
 
     # -- review queue -------------------------------------------------------------------------
     def put_reviews(self, items: Sequence[ReviewItem]) -> None:
