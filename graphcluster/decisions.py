@@ -1,0 +1,400 @@
+"""Human decisions and the review queue, applied through the engine.
+
+Each decision is checked against the earlier ones first (a contradiction raises
+``ConstraintConflict`` naming them, and nothing changes), recorded with its audit trail, and
+then applied by re-clustering only the region it touches. The clustering core enforces the
+recorded decisions on every later batch and cleanup, so nothing undoes them but ``undo``.
+
+Decisions and what enforces them:
+
+- same_person (MUST_LINK) / different_person (CANNOT_LINK): the constraint sets of the core;
+- assign (face -> cluster, status ``manual``): a pin; remove ("not this person"): a ban of
+  that face from that cluster. For one face, a later assign or remove supersedes the earlier
+  one (which is marked undone, and says so in its ``data``);
+- merge: moves the members of one cluster into the other and must-links an anchor face of
+  each, so no later pass splits them; undo restores the cluster it removed;
+- lock / unlock / name: fields of the cluster; a locked cluster's members are clamped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from graphcluster.clustering import ConstraintSet
+from graphcluster.errors import ConstraintConflict, InvalidInput, NotFound
+from graphcluster.models import ClusterRecord, Decision, FaceRecord, Membership, ReviewItem, utcnow
+
+if TYPE_CHECKING:
+    from graphcluster.engine import GraphCluster
+
+SYSTEM = "graphcluster"
+
+
+def _decision_id() -> str:
+    return "d" + uuid.uuid4().hex[:12]
+
+
+def _require_faces(gc: GraphCluster, *face_ids: str) -> None:
+    missing = sorted(set(face_ids) - gc.store.existing_face_ids(face_ids))
+    if missing:
+        raise NotFound(f"no face with id {missing[0]!r}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+
+
+def constraint_closure(gc: GraphCluster, faces: Iterable[str]) -> ConstraintSet:
+    """The must-link groups of ``faces`` (followed transitively) and their cannot-links."""
+    seen: set[str] = set()
+    frontier = set(faces)
+    must: dict[str, tuple[str, str, str]] = {}
+    cannot: dict[str, tuple[str, str, str]] = {}
+    while frontier:
+        seen |= frontier
+        m, c = gc.store.constraint_links(frontier)
+        for link in m:
+            must[link[2]] = link
+        for link in c:
+            cannot[link[2]] = link
+        frontier = {x for a, b, _ in m for x in (a, b)} - seen
+    return ConstraintSet(list(must.values()), list(cannot.values()))
+
+
+def _record(gc: GraphCluster, kind: str, a: str, b: str | None, by: str | None, reason: str | None,
+            **data: Any) -> Decision:
+    d = Decision(id=_decision_id(), kind=kind, a=a, b=b, by=by, reason=reason, data=data)  # type: ignore[arg-type]
+    gc.store.add_decision(d)
+    return d
+
+
+def _cluster_of(gc: GraphCluster, face_id: str) -> str | None:
+    return gc.store.memberships([face_id])[face_id].cluster_id
+
+
+def _lock_decision(gc: GraphCluster, cluster_id: str) -> str:
+    locks = gc.store.get_decisions(cluster_ids=[cluster_id], kinds=["lock"], active_only=True)
+    return locks[-1].id if locks else f"lock of {cluster_id}"
+
+
+# -- pair decisions ------------------------------------------------------------------------------
+def same_person(gc: GraphCluster, a: str, b: str, *, by: str | None, reason: str | None,
+                **data: Any) -> Decision:
+    if a == b:
+        raise InvalidInput(f"same_person needs two different faces, got {a!r} twice")
+    _require_faces(gc, a, b)
+    cs = constraint_closure(gc, [a, b])
+    cs.check_must_link(a, b)
+    ca, cb = _cluster_of(gc, a), _cluster_of(gc, b)
+    if ca and cb and ca != cb:
+        locked = gc.view.locked([ca, cb])
+        if len(locked) == 2:
+            raise ConstraintConflict(
+                f"faces {a!r} and {b!r} are in two locked clusters ({ca!r}, {cb!r}); locked clusters never "
+                f"merge on their own: merge them explicitly with merge({ca!r}, {cb!r})",
+                conflicts=[_lock_decision(gc, ca), _lock_decision(gc, cb)],
+            )
+    d = _record(gc, "same_person", a, b, by, reason, **data)
+    gc.thresholds.learn(gc, same=[(a, b)])
+    gc._recluster([a, b])
+    return d
+
+
+def different_person(gc: GraphCluster, a: str, b: str, *, by: str | None, reason: str | None,
+                     **data: Any) -> Decision:
+    if a == b:
+        raise InvalidInput(f"different_person needs two different faces, got {a!r} twice")
+    _require_faces(gc, a, b)
+    cs = constraint_closure(gc, [a, b])
+    cs.check_cannot_link(a, b)
+    ca, cb = _cluster_of(gc, a), _cluster_of(gc, b)
+    if ca is not None and ca == cb and gc.view.locked([ca]):
+        raise ConstraintConflict(
+            f"faces {a!r} and {b!r} are both in locked cluster {ca!r}, whose members a human verified; "
+            f"unlock it first (unlock({ca!r})) or remove the wrong face",
+            conflicts=[_lock_decision(gc, ca)],
+        )
+    d = _record(gc, "different_person", a, b, by, reason, **data)
+    gc.thresholds.learn(gc, different=[(a, b)])
+    seeds = {a, b}
+    if ca is not None and ca == cb:  # the cluster holding both is split at once
+        seeds |= set(gc.store.cluster_members([ca])[ca])
+    gc._recluster(sorted(seeds), limit=max(len(seeds) + 1, gc.settings.region_limit))
+    return d
+
+
+def same_image_links(gc: GraphCluster, faces: Sequence[FaceRecord]) -> None:
+    """Two faces in one image are two people: a cannot-link made by graphcluster itself."""
+    by_image: dict[str, list[str]] = {}
+    for f in faces:
+        if f.image:
+            by_image.setdefault(f.image, []).append(f.id)
+    if not by_image:
+        return
+    stored = gc.store.faces_by_image(list(by_image))
+    new_ids = {f.id for f in faces}
+    for image, ids in stored.items():
+        ids = sorted(set(ids))
+        fresh = [x for x in ids if x in new_ids]
+        for i, x in enumerate(fresh):
+            for y in ids:
+                if y == x or (y in new_ids and y <= x):
+                    continue
+                gc.store.add_decision(
+                    Decision(id=_decision_id(), kind="different_person", a=x, b=y, by=SYSTEM,
+                             reason=f"two faces in one image ({image})", data={"automatic": True})
+                )
+
+
+# -- face placement ------------------------------------------------------------------------------
+def _supersede(gc: GraphCluster, face_id: str, new_id: str) -> None:
+    for old in gc.store.get_decisions(face_ids=[face_id], kinds=["assign", "remove"], active_only=True):
+        if old.a == face_id and old.id != new_id:
+            gc.store.undo_decision(old.id)
+
+
+def assign(gc: GraphCluster, face_id: str, cluster_id: str, *, by: str | None, reason: str | None) -> Decision:
+    _require_faces(gc, face_id)
+    gc._get_cluster(cluster_id)
+    members = gc.store.cluster_members([cluster_id])[cluster_id]
+    cs = constraint_closure(gc, [face_id, *members])
+    for m in members:
+        if m != face_id:
+            cs.check_must_link(face_id, m)
+    current = _cluster_of(gc, face_id)
+    if current and current != cluster_id and gc.view.locked([current]):
+        group = cs.group(face_id) if hasattr(cs, "group") else {face_id}
+        if len(group) > 1:
+            raise ConstraintConflict(
+                f"face {face_id!r} is must-linked to other faces of locked cluster {current!r}; "
+                "undo those links first", conflicts=[_lock_decision(gc, current)])
+    d = _record(gc, "assign", face_id, cluster_id, by, reason, previous=current)
+    _supersede(gc, face_id, d.id)
+    gc.store.apply_clustering([Membership(face_id=face_id, cluster_id=cluster_id, status="manual", confidence=1.0)])
+    gc._recluster([face_id])
+    return d
+
+
+def remove(gc: GraphCluster, face_id: str, *, by: str | None, reason: str | None) -> Decision:
+    _require_faces(gc, face_id)
+    current = _cluster_of(gc, face_id)
+    if current is None:
+        raise InvalidInput(f"face {face_id!r} is in no cluster; there is nothing to remove it from")
+    cs = constraint_closure(gc, [face_id])
+    group = cs.group(face_id) - {face_id}
+    if group:
+        same = [g for g in group if _cluster_of(gc, g) == current]
+        if same:
+            links = [lid for a, b, lid in cs.must_links if face_id in (a, b) or a in group or b in group]
+            raise ConstraintConflict(
+                f"face {face_id!r} is must-linked to {same[0]!r}, also in cluster {current!r}; "
+                "undo that same-person decision first", conflicts=links)
+    d = _record(gc, "remove", face_id, current, by, reason)
+    _supersede(gc, face_id, d.id)
+    gc.store.apply_clustering([Membership(face_id=face_id, cluster_id=None, status="unassigned", confidence=0.0)])
+    gc._recluster([face_id])
+    return d
+
+
+# -- clusters ------------------------------------------------------------------------------------
+def _anchor(gc: GraphCluster, cluster_id: str, members: Sequence[str]) -> str:
+    ms = gc.store.memberships(members)
+    return max(members, key=lambda f: (ms[f].status == "manual", ms[f].confidence, f))
+
+
+def merge(gc: GraphCluster, cluster_a: str, cluster_b: str, *, by: str | None, reason: str | None) -> Decision:
+    if cluster_a == cluster_b:
+        raise InvalidInput(f"merge needs two different clusters, got {cluster_a!r} twice")
+    ra, rb = gc._get_cluster(cluster_a), gc._get_cluster(cluster_b)
+    members = gc.store.cluster_members([cluster_a, cluster_b])
+    cs = constraint_closure(gc, members[cluster_a] + members[cluster_b])
+    side_b = set(members[cluster_b])
+    for x, y, lid in cs.cannot_links:
+        in_a = {x, y} & set(members[cluster_a])
+        if in_a and ({x, y} - in_a) & side_b:
+            raise ConstraintConflict(
+                f"clusters {cluster_a!r} and {cluster_b!r} cannot merge: decision {lid} says faces {x!r} and "
+                f"{y!r} are different people; undo it first if it was wrong", conflicts=[lid])
+    # the locked (else larger) cluster keeps its id
+    keep, gone = (ra, rb) if (ra.locked, ra.size) >= (rb.locked, rb.size) else (rb, ra)
+    moved = members[gone.id]
+    anchor_keep = _anchor(gc, keep.id, members[keep.id])
+    anchor_gone = _anchor(gc, gone.id, moved)
+    d = _record(gc, "merge", keep.id, gone.id, by, reason, moved=moved, gone_locked=gone.locked,
+                gone_name=gone.name, anchors=[anchor_keep, anchor_gone])
+    link = _record(gc, "same_person", anchor_keep, anchor_gone, by, f"merge {d.id}", merge=d.id)
+    d.data["anchor_decision"] = link.id
+    gc.store.add_decision(d)  # idempotent upsert: record the anchor link on the merge
+    ms = gc.store.memberships(moved)
+    gc.store.apply_clustering(
+        [Membership(face_id=f, cluster_id=keep.id, status=ms[f].status, confidence=ms[f].confidence) for f in moved],
+        [keep.model_copy(update={"locked": keep.locked or gone.locked, "name": keep.name or gone.name,
+                                 "updated_at": utcnow()})],
+        [gone.id],
+    )
+    _obsolete_reviews(gc, [gone.id])
+    return d
+
+
+def set_lock(gc: GraphCluster, cluster_id: str, locked: bool, *, by: str | None, reason: str | None) -> Decision:
+    record = gc._get_cluster(cluster_id)
+    d = _record(gc, "lock" if locked else "unlock", cluster_id, None, by, reason, previous=record.locked)
+    _apply_lock(gc, cluster_id, locked)
+    return d
+
+
+def _apply_lock(gc: GraphCluster, cluster_id: str, locked: bool) -> None:
+    gc.store.update_cluster(cluster_id, locked=locked)
+    members = gc.store.cluster_members([cluster_id])[cluster_id]
+    ms = gc.store.memberships(members)
+    pinned = gc.view.pinned(members)
+    changes = []
+    for f in members:
+        status = "manual" if (locked or f in pinned) else ("auto" if ms[f].status == "manual" else ms[f].status)
+        if status != ms[f].status:
+            changes.append(Membership(face_id=f, cluster_id=cluster_id, status=status, confidence=ms[f].confidence))
+    if changes:
+        gc.store.apply_clustering(changes)
+
+
+def set_name(gc: GraphCluster, cluster_id: str, name: str, *, by: str | None, reason: str | None) -> Decision:
+    record = gc._get_cluster(cluster_id)
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput(f"a cluster name must be a non-empty string, got {name!r}")
+    d = _record(gc, "name", cluster_id, None, by, reason, name=name.strip(), previous=record.name)
+    gc.store.update_cluster(cluster_id, name=name.strip())
+    return d
+
+
+# -- undo ----------------------------------------------------------------------------------------
+def undo(gc: GraphCluster, decision_id: str, *, by: str | None = None) -> Decision:
+    d = gc.store.get_decision(decision_id)
+    if d.undone:
+        return d
+    if d.kind in ("same_person", "different_person"):
+        gc.store.undo_decision(d.id)
+        seeds = [d.a, d.b or d.a]
+        clusters = {c for c in (_cluster_of(gc, d.a), _cluster_of(gc, d.b or d.a)) if c}
+        if d.kind == "same_person":  # the group may fall apart: look at the clusters it held together
+            for members in gc.store.cluster_members(clusters).values():
+                seeds += members
+        gc._recluster(sorted(set(seeds)), limit=max(len(seeds) + 1, gc.settings.region_limit))
+    elif d.kind in ("assign", "remove"):
+        gc.store.undo_decision(d.id)
+        gc._recluster([d.a])
+    elif d.kind == "merge":
+        _undo_merge(gc, d)
+    elif d.kind in ("lock", "unlock"):
+        gc.store.undo_decision(d.id)
+        if d.a in gc.store.get_clusters([d.a]):
+            _apply_lock(gc, d.a, bool(d.data.get("previous", d.kind == "unlock")))
+    elif d.kind == "name":
+        gc.store.undo_decision(d.id)
+        if d.a in gc.store.get_clusters([d.a]):
+            gc.store.update_cluster(d.a, name=d.data.get("previous"))
+    return gc.store.get_decision(d.id)
+
+
+def _undo_merge(gc: GraphCluster, d: Decision) -> None:
+    gc.store.undo_decision(d.id)
+    anchor = d.data.get("anchor_decision")
+    if anchor:
+        gc.store.undo_decision(anchor)
+    gone = d.b or ""
+    moved = [f for f, m in gc.store.memberships(d.data.get("moved", [])).items() if m.cluster_id == d.a]
+    if gone in gc.store.get_clusters([gone]) or not moved:
+        return
+    ms = gc.store.memberships(moved)
+    gc.store.apply_clustering(
+        [Membership(face_id=f, cluster_id=gone, status=ms[f].status, confidence=ms[f].confidence) for f in moved],
+        [ClusterRecord(id=gone, locked=bool(d.data.get("gone_locked")), name=d.data.get("gone_name"))],
+    )
+
+
+# -- review queue --------------------------------------------------------------------------------
+def review_id(kind: str, faces_a: Sequence[str], faces_b: Sequence[str], cluster_a: str | None,
+              cluster_b: str | None) -> str:
+    """A stable id, so that the same question is never asked twice."""
+    if kind == "merge":
+        key = "|".join(sorted([cluster_a or "", cluster_b or ""]))
+    elif kind == "face":
+        key = f"{faces_a[0] if faces_a else ''}|{cluster_b or ''}"
+    else:
+        key = "|".join(sorted(faces_a))
+    return "r" + hashlib.sha1(f"{kind}:{key}".encode()).hexdigest()[:12]
+
+
+def _obsolete_reviews(gc: GraphCluster, clusters: Iterable[str]) -> None:
+    gone = set(clusters)
+    stale = [r.id for r in gc.store.get_reviews(status="open") if {r.cluster_a, r.cluster_b} & gone]
+    if stale:
+        gc.store.set_review_status(stale, "obsolete")
+
+
+def _still_relevant(gc: GraphCluster, item: ReviewItem) -> bool:
+    faces = item.faces_a + item.faces_b
+    present = gc.store.existing_face_ids(faces)
+    if len(present) != len(set(faces)):
+        return False
+    if item.kind == "merge":
+        clusters = gc.store.get_clusters([c for c in (item.cluster_a, item.cluster_b) if c])
+        if len(clusters) != 2:
+            return False
+        ms = gc.store.memberships(faces)
+        return all(ms[f].cluster_id == item.cluster_a for f in item.faces_a) and all(
+            ms[f].cluster_id == item.cluster_b for f in item.faces_b)
+    if item.kind == "face":
+        m = gc.store.memberships(item.faces_a)[item.faces_a[0]]
+        return m.cluster_id == item.cluster_b and m.status == "review"
+    ms = gc.store.memberships(item.faces_a)
+    return all(m.cluster_id is None for m in ms.values())
+
+
+def review_queue(gc: GraphCluster, limit: int) -> list[ReviewItem]:
+    out: list[ReviewItem] = []
+    stale: list[str] = []
+    for item in gc.store.get_reviews(status="open"):
+        if len(out) >= limit:
+            break
+        if _still_relevant(gc, item):
+            out.append(item)
+        else:
+            stale.append(item.id)
+    if stale:
+        gc.store.set_review_status(stale, "obsolete")
+    return out
+
+
+def answer(gc: GraphCluster, item_id: str, reply: str, *, name: str | None, by: str | None) -> Decision | None:
+    item = gc.store.get_review(item_id)
+    reply = reply.strip().lower() if isinstance(reply, str) else reply
+    if reply not in ("yes", "no", "skip"):
+        raise InvalidInput(f"answer must be 'yes', 'no' or 'skip', got {reply!r}")
+    if item.status != "open":
+        raise InvalidInput(f"review item {item_id!r} is {item.status}; `review_queue()` lists the open ones")
+    if not _still_relevant(gc, item):
+        gc.store.set_review_status([item.id], "obsolete")
+        raise InvalidInput(f"review item {item_id!r} became obsolete (its faces or clusters changed); "
+                           "take the next one from review_queue()")
+    if reply == "skip":  # ask again later, after the others
+        gc.store.put_reviews([item.model_copy(update={"priority": item.priority - 1_000_000.0})])
+        return None
+    why = f"review {item.id}"
+    decision: Decision | None = None
+    if item.kind == "merge":
+        if reply == "yes":
+            decision = merge(gc, item.cluster_a or "", item.cluster_b or "", by=by, reason=why)
+        else:
+            decision = different_person(gc, item.faces_a[0], item.faces_b[0], by=by, reason=why)
+    elif item.kind == "face":
+        face, cluster = item.faces_a[0], item.cluster_b or ""
+        decision = (assign(gc, face, cluster, by=by, reason=why) if reply == "yes"
+                    else remove(gc, face, by=by, reason=why))
+    elif reply == "yes":  # new identity: must-link the group, name it if asked
+        first = item.faces_a[0]
+        for other in item.faces_a[1:]:
+            decision = same_person(gc, first, other, by=by, reason=why)
+        cluster = _cluster_of(gc, first)
+        if name and cluster:
+            set_name(gc, cluster, name, by=by, reason=why)
+    gc.store.set_review_status([item.id], "answered", answer=reply)
+    return decision

@@ -1,0 +1,540 @@
+"""The facade: ``GraphCluster`` ties the neighbour index, a store and the clustering core.
+
+One batch (``add_faces``), as in ARCHITECTURE.md:
+
+1. validate and L2-normalise the vectors (the whole batch is refused on a bad row);
+2. skip ids already stored (re-sending a batch changes nothing);
+3. note the batch in the store's journal, add the vectors to the index, query k neighbours;
+4. write faces, SIMILAR edges and same-image cannot-links in one store transaction;
+5. recluster the affected region only (``build_region`` + ``recluster``) and write what changed;
+6. clear the journal. A crash between 3 and 6 is repaired on the next open (``_reconcile``).
+
+Human decisions live in ``graphcluster.decisions``; this module calls them.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from graphcluster import decisions as _decisions
+from graphcluster.calibration import ThresholdKeeper
+from graphcluster.clustering import build_region, edge_weight, recluster
+from graphcluster.errors import InvalidInput, NotFound, StoreError
+from graphcluster.index import NeighbourIndex, open_index, validate_vectors
+from graphcluster.models import (
+    AddReport,
+    Assignment,
+    CleanupReport,
+    ClusterRecord,
+    Decision,
+    FaceRecord,
+    FaceReport,
+    ReviewItem,
+    SimilarEdge,
+    Stats,
+)
+from graphcluster.settings import Settings
+from graphcluster.store import open_store
+from graphcluster.store.base import Store
+from graphcluster.view import StoreView
+from graphcluster.writer import apply_result
+
+__all__ = ["GraphCluster"]
+
+Progress = Callable[[int, int], None]
+
+# Faces processed per region: large enough for batched writes, small enough that one
+# region (and one store transaction) stays cheap whatever the caller passes in.
+CHUNK = 1000
+_FACE_FIELDS = ("source", "image", "bbox", "quality", "batch")
+_REMOTE_SCHEMES = ("bolt://", "bolt+s://", "bolt+ssc://", "neo4j://", "neo4j+s://", "neo4j+ssc://")
+
+
+def _is_uri(target: str | Path) -> bool:
+    return isinstance(target, str) and target.startswith(_REMOTE_SCHEMES)
+
+
+def _default_index_dir(uri: str, database: str | None) -> Path:
+    safe = "".join(ch if ch.isalnum() else "_" for ch in uri.split("://", 1)[1])
+    return Path.cwd() / ".graphcluster-index" / f"{safe}_{database or 'default'}"
+
+
+class GraphCluster:
+    """An incremental face-clustering database.
+
+    Open it with :meth:`open` and use it as a context manager::
+
+        with GraphCluster.open("faces-db") as gc:
+            report = gc.add_faces(vectors, ids=ids)
+    """
+
+    def __init__(self, store: Store, index: NeighbourIndex, settings: Settings) -> None:
+        self.store = store
+        self.index = index
+        self.settings = settings
+        self.view = StoreView(store)
+        self.thresholds = ThresholdKeeper(store, index, settings)
+        self._reconcile()
+
+    # -- opening and closing -------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        target: str | Path,
+        *,
+        settings: Settings | None = None,
+        auth: tuple[str, str] | None = None,
+    ) -> GraphCluster:
+        """Open (or create) a graphcluster database.
+
+        Args:
+            target: a directory for the embedded store (SQLite and index files inside it,
+                created if missing) or a ``bolt://`` / ``neo4j://`` URI of a Neo4j server.
+            settings: thresholds, index and algorithm settings (defaults calibrate themselves).
+            auth: ``(user, password)`` for Neo4j.
+
+        Raises:
+            StoreBusy: another process writes to the same embedded directory.
+            StoreError: the server cannot be reached or the index does not match the store.
+        """
+        settings = settings or Settings()
+        if _is_uri(target):
+            store = open_store(str(target), auth=auth, database=settings.database)
+            index_dir = settings.index_dir or _default_index_dir(str(target), settings.database)
+        else:
+            root = Path(target)
+            store = open_store(root)
+            index_dir = settings.index_dir or root / "index"
+        try:
+            meta = store.get_meta()
+            index = open_index(
+                Path(index_dir),
+                kind=meta.get("index_kind", settings.index),
+                dim=meta.get("dim"),
+                n_trees=settings.annoy_trees,
+                search_k=settings.search_k,
+                delta_size=settings.delta_size,
+            )
+            if "index_kind" not in meta:
+                store.set_meta({"index_kind": settings.index})
+        except BaseException:
+            store.close()
+            raise
+        return cls(store, index, settings)
+
+    def close(self) -> None:
+        """Flush the index and release the store (and its write lock)."""
+        try:
+            self.index.flush()
+            self.index.close()
+        finally:
+            self.store.close()
+
+    def __enter__(self) -> GraphCluster:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def dim(self) -> int | None:
+        return self.store.get_meta().get("dim")
+
+    # -- ingest ---------------------------------------------------------------------------------
+    def add_faces(
+        self,
+        vectors: Any,
+        ids: Sequence[str] | None = None,
+        metadata: Sequence[Mapping[str, Any] | None] | None = None,
+        *,
+        progress: Progress | None = None,
+    ) -> AddReport:
+        """Add a batch of face embeddings and cluster them into people.
+
+        Args:
+            vectors: ``(n, d)`` array-like of embeddings (any scale; they are L2-normalised).
+            ids: one string id per row (generated when None). Ids already stored are skipped,
+                so re-sending a batch changes nothing.
+            metadata: one dict per row (``source``, ``image``, ``bbox``, ``quality``,
+                ``batch`` are stored as fields; anything else JSON-able is kept too).
+            progress: called as ``progress(done, total)`` after each chunk of faces.
+
+        Returns:
+            Per-face cluster id, status and confidence, plus counts.
+
+        Raises:
+            InvalidInput: a bad row (wrong dimension, NaN/inf, zero vector, duplicate or bad id,
+                metadata that is not a dict); the whole batch is refused and nothing is written.
+        """
+        started = time.perf_counter()
+        arr = np.asarray(vectors) if not isinstance(vectors, np.ndarray) else vectors
+        n = arr.shape[0] if arr.ndim >= 1 else 0
+        if ids is None:
+            ids = [uuid.uuid4().hex for _ in range(n)]
+        ids = list(ids)
+        matrix = validate_vectors(arr, ids=ids, dim=self.dim)
+        metas = self._check_metadata(metadata, ids)
+
+        existing = self.store.existing_face_ids(ids)
+        fresh = [i for i, fid in enumerate(ids) if fid not in existing]
+        report = AddReport(added=len(fresh), skipped=[fid for fid in ids if fid in existing])
+        if not fresh:
+            report.seconds = time.perf_counter() - started
+            return report
+        if self.dim is None:
+            self.store.set_meta({"dim": int(matrix.shape[1])})
+            self.index.dim = int(matrix.shape[1])
+
+        batch_tag = uuid.uuid4().hex[:12]
+        for start in range(0, len(fresh), CHUNK):
+            rows = fresh[start : start + CHUNK]
+            self._add_chunk(
+                [ids[i] for i in rows], matrix[rows], [metas[i] for i in rows], batch_tag, report
+            )
+            if progress is not None:
+                progress(min(start + CHUNK, len(fresh)), len(fresh))
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _check_metadata(
+        self, metadata: Sequence[Mapping[str, Any] | None] | None, ids: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        if metadata is None:
+            return [{} for _ in ids]
+        metadata = list(metadata)
+        if len(metadata) != len(ids):
+            raise InvalidInput(
+                f"metadata has {len(metadata)} entries for {len(ids)} vectors; pass one dict per row (or None)"
+            )
+        out = []
+        for row, m in enumerate(metadata):
+            if m is None:
+                out.append({})
+            elif not isinstance(m, Mapping):
+                raise InvalidInput(
+                    f"metadata row {row} (id {ids[row]!r}) is a {type(m).__name__}, not a dict",
+                    rows=[row],
+                    ids=[ids[row]],
+                )
+            else:
+                out.append(dict(m))
+        return out
+
+    def _add_chunk(
+        self,
+        ids: list[str],
+        matrix: np.ndarray,
+        metas: list[dict[str, Any]],
+        batch_tag: str,
+        report: AddReport,
+    ) -> None:
+        self.store.set_meta({"pending": ids})
+        self.index.add(ids, matrix)
+        self.index.flush()
+        thresholds = self.thresholds.update(len(ids))
+
+        k = min(self.settings.k + 1, len(self.index))
+        nbr_ids, nbr_dist = self.index.query(matrix, k)
+        pairs: dict[tuple[str, str], float] = {}
+        for fid, row_ids, row_d in zip(ids, nbr_ids, nbr_dist):
+            taken = 0
+            for other, d in zip(row_ids, row_d):
+                if other == fid or taken >= self.settings.k:
+                    continue
+                taken += 1
+                key = (fid, other) if fid < other else (other, fid)
+                pairs[key] = min(float(d), pairs.get(key, 9.0))
+        edges = [
+            SimilarEdge(a=a, b=b, distance=d, weight=edge_weight(d, thresholds))
+            for (a, b), d in pairs.items()
+        ]
+        faces = [self._face_record(fid, vec, meta, batch_tag) for fid, vec, meta in zip(ids, matrix, metas)]
+        self.store.add_faces(faces, edges)
+        if self.settings.same_image_cannot_link:
+            _decisions.same_image_links(self, faces)
+
+        result = self._recluster(ids)
+        self.store.set_meta({"pending": None})
+        self.thresholds.after_batch(self)
+
+        placed = self.store.memberships(ids)
+        for fid in ids:
+            m = placed.get(fid)
+            report.faces.append(
+                FaceReport(
+                    face_id=fid,
+                    cluster_id=m.cluster_id if m else None,
+                    status=m.status if m else "unassigned",
+                    confidence=m.confidence if m else 0.0,
+                )
+            )
+        report.clusters_created += result.created
+        report.clusters_changed += result.changed
+        report.reviews_opened += result.reviews
+
+    def _face_record(self, fid: str, vec: np.ndarray, meta: dict[str, Any], batch_tag: str) -> FaceRecord:
+        fields = {k: meta.pop(k) for k in _FACE_FIELDS if k in meta}
+        fields.setdefault("batch", batch_tag)
+        if fields.get("bbox") is not None:
+            fields["bbox"] = [float(x) for x in fields["bbox"]]
+        for k in ("source", "image", "batch"):
+            if fields.get(k) is not None:
+                fields[k] = str(fields[k])
+        try:
+            return FaceRecord(
+                id=fid,
+                dim=int(vec.shape[0]),
+                metadata=meta,
+                embedding=[float(x) for x in vec] if self.settings.store_embeddings else None,
+                **fields,
+            )
+        except ValueError as exc:
+            raise InvalidInput(f"metadata of face {fid!r} is not valid: {exc}", ids=[fid]) from exc
+
+    # -- reclustering -------------------------------------------------------------------------
+    def _recluster(self, seeds: Sequence[str], *, limit: int | None = None) -> Any:
+        """Recluster the region around ``seeds`` and write what changed."""
+        thresholds = self.thresholds.current()
+        region = build_region(
+            self.view, list(seeds), thresholds, region_limit=limit or self.settings.region_limit
+        )
+        result = recluster(
+            region,
+            thresholds,
+            seed=self.settings.seed,
+            max_iterations=self.settings.max_iterations,
+            auto_confidence=self.settings.auto_confidence,
+            min_cluster_size=self.settings.min_cluster_size,
+            new_id=_new_cluster_id,
+        )
+        return apply_result(self, result)
+
+    def _reconcile(self) -> None:
+        """Repair what a crash between the index write and the graph write left behind."""
+        meta = self.store.get_meta()
+        pending = meta.get("pending") or []
+        if pending:
+            stored = self.store.existing_face_ids(pending)
+            orphans = [fid for fid in pending if fid not in stored]
+            if orphans:  # in the index but never written to the graph: the caller re-sends them
+                self.index.delete(orphans)
+                self.index.flush()
+            if stored:  # written but not clustered
+                self._recluster(sorted(stored))
+            self.store.set_meta({"pending": None})
+        stored_n = self.store.count_faces()
+        if stored_n and len(self.index) == 0:
+            self._rebuild_index()
+        elif stored_n != len(self.index):
+            raise StoreError(
+                f"the index holds {len(self.index)} faces but the store {stored_n}; "
+                "run `graphcluster rebuild-index` (or GraphCluster.rebuild_index()) to rebuild it from the store"
+            )
+
+    def _rebuild_index(self) -> None:
+        ids = self.store.face_ids()
+        vectors = []
+        for start in range(0, len(ids), 10_000):
+            part = ids[start : start + 10_000]
+            faces = self.store.get_faces(part, with_embedding=True)
+            missing = [fid for fid in part if faces.get(fid) is None or faces[fid].embedding is None]
+            if missing:
+                raise StoreError(
+                    f"the index directory is empty and {len(missing)} faces (e.g. {missing[0]!r}) have no "
+                    "stored embedding; restore the index directory or re-ingest with store_embeddings=True"
+                )
+            vectors.append(np.asarray([faces[fid].embedding for fid in part], dtype=np.float32))
+        self.index.add(ids, np.vstack(vectors))
+        self.index.flush()
+
+    def rebuild_index(self) -> int:
+        """Rebuild the neighbour index from the vectors stored in the graph; returns its size."""
+        self.index.delete(list(self.index.ids()))
+        self.index.compact()
+        self._rebuild_index()
+        return len(self.index)
+
+    # -- reading --------------------------------------------------------------------------------
+    def assignments(self, detail: bool = False) -> dict[str, Any]:
+        """Every face's cluster id (None when unassigned), or ``Assignment`` objects with ``detail``."""
+        members = self.store.memberships(None)
+        if detail:
+            return {
+                f: Assignment(cluster_id=m.cluster_id, status=m.status, confidence=m.confidence)
+                for f, m in members.items()
+            }
+        return {f: m.cluster_id for f, m in members.items()}
+
+    def clusters(self) -> list[ClusterRecord]:
+        """Every cluster, largest first."""
+        return sorted(self.store.get_clusters(None).values(), key=lambda c: (-c.size, c.id))
+
+    def cluster(self, cluster_id: str) -> dict[str, Any]:
+        """One cluster: its record, members (with status and confidence) and decisions."""
+        record = self._get_cluster(cluster_id)
+        member_ids = self.store.cluster_members([cluster_id])[cluster_id]
+        ms = self.store.memberships(member_ids)
+        return {
+            "cluster": record,
+            "members": sorted(
+                ({"face_id": f, "status": ms[f].status, "confidence": ms[f].confidence} for f in member_ids),
+                key=lambda r: (-r["confidence"], r["face_id"]),
+            ),
+            "decisions": self.store.get_decisions(cluster_ids=[cluster_id]),
+        }
+
+    def face(self, face_id: str) -> dict[str, Any]:
+        """One face: its record, membership, decisions and nearest neighbours."""
+        faces = self.store.get_faces([face_id])
+        if face_id not in faces:
+            raise NotFound(f"no face with id {face_id!r}")
+        edges = sorted(self.store.similar_edges([face_id]), key=lambda e: e.distance)
+        return {
+            "face": faces[face_id],
+            "membership": self.store.memberships([face_id])[face_id],
+            "decisions": self.store.get_decisions(face_ids=[face_id]),
+            "neighbours": [
+                {"face_id": e.b if e.a == face_id else e.a, "distance": e.distance, "weight": e.weight} for e in edges
+            ],
+        }
+
+    def _get_cluster(self, cluster_id: str) -> ClusterRecord:
+        found = self.store.get_clusters([cluster_id])
+        if cluster_id not in found:
+            raise NotFound(f"no cluster with id {cluster_id!r}; `graphcluster clusters` lists them")
+        return found[cluster_id]
+
+    def stats(self) -> Stats:
+        """Counts, the thresholds in use (and where they came from) and the index state."""
+        members = self.store.memberships(None)
+        by_status: dict[str, int] = {"auto": 0, "review": 0, "manual": 0, "unassigned": 0}
+        for m in members.values():
+            by_status[m.status] = by_status.get(m.status, 0) + 1
+        clusters = self.store.get_clusters(None)
+        return Stats(
+            faces=len(members),
+            clusters=len(clusters),
+            locked_clusters=sum(c.locked for c in clusters.values()),
+            by_status=by_status,
+            open_reviews=len(self.store.get_reviews(status="open")),
+            decisions=len(self.store.get_decisions(active_only=True)),
+            thresholds=self.thresholds.describe(),
+            store=self.store.kind,
+            index=self.index.info(),
+        )
+
+    # -- human decisions (graphcluster/decisions.py) -------------------------------------------
+    def same_person(self, a: str, b: str, *, by: str | None = None, reason: str | None = None) -> Decision:
+        """Must-link: faces ``a`` and ``b`` are one person, from now on and forever.
+
+        Raises:
+            NotFound: an unknown face id.
+            ConstraintConflict: a cannot-link between their groups, or two locked clusters
+                (merge them explicitly); nothing is changed.
+        """
+        return _decisions.same_person(self, a, b, by=by, reason=reason)
+
+    def different_person(self, a: str, b: str, *, by: str | None = None, reason: str | None = None) -> Decision:
+        """Cannot-link: ``a`` and ``b`` are two people; a cluster holding both is split at once.
+
+        Raises:
+            NotFound: an unknown face id.
+            ConstraintConflict: ``a`` and ``b`` are must-linked, or both are in one locked cluster.
+        """
+        return _decisions.different_person(self, a, b, by=by, reason=reason)
+
+    def assign(self, face_id: str, cluster_id: str, *, by: str | None = None, reason: str | None = None) -> Decision:
+        """Place a face in a cluster by hand (status ``manual``); it stays there."""
+        return _decisions.assign(self, face_id, cluster_id, by=by, reason=reason)
+
+    def remove(self, face_id: str, *, by: str | None = None, reason: str | None = None) -> Decision:
+        """"Not this person": take a face out of its cluster; it never joins that cluster again."""
+        return _decisions.remove(self, face_id, by=by, reason=reason)
+
+    def merge(self, cluster_a: str, cluster_b: str, *, by: str | None = None, reason: str | None = None) -> Decision:
+        """Merge two clusters into one person (the locked or larger one keeps its id)."""
+        return _decisions.merge(self, cluster_a, cluster_b, by=by, reason=reason)
+
+    def lock(self, cluster_id: str, *, by: str | None = None, reason: str | None = None) -> Decision:
+        """Verify a cluster: its members stay together; it may grow; it never merges on its own."""
+        return _decisions.set_lock(self, cluster_id, True, by=by, reason=reason)
+
+    def unlock(self, cluster_id: str, *, by: str | None = None, reason: str | None = None) -> Decision:
+        """Undo the verification of a cluster."""
+        return _decisions.set_lock(self, cluster_id, False, by=by, reason=reason)
+
+    def name(self, cluster_id: str, name: str, *, by: str | None = None, reason: str | None = None) -> Decision:
+        """Name a cluster (the person's name)."""
+        return _decisions.set_name(self, cluster_id, name, by=by, reason=reason)
+
+    def decisions(self, face_id: str | None = None, cluster_id: str | None = None) -> list[Decision]:
+        """Every human decision (oldest first), optionally about one face or cluster."""
+        return self.store.get_decisions(
+            face_ids=[face_id] if face_id else None, cluster_ids=[cluster_id] if cluster_id else None
+        )
+
+    def undo(self, decision_id: str, *, by: str | None = None) -> Decision:
+        """Undo a decision; re-clusters only what it affects. Returns the undone decision."""
+        return _decisions.undo(self, decision_id, by=by)
+
+    # -- review queue ---------------------------------------------------------------------------
+    def review_queue(self, limit: int = 20) -> list[ReviewItem]:
+        """Open questions, the ones whose answer changes most first; obsolete ones are dropped."""
+        return _decisions.review_queue(self, limit)
+
+    def answer(
+        self, item_id: str, answer: str, *, name: str | None = None, by: str | None = None
+    ) -> Decision | None:
+        """Answer a review item with "yes", "no" or "skip"; records the decision it implies."""
+        return _decisions.answer(self, item_id, answer, name=name, by=by)
+
+    # -- global pass ----------------------------------------------------------------------------
+    def cleanup(self, *, progress: Progress | None = None) -> CleanupReport:
+        """Run the constraint-aware clustering over the whole graph and report what changed.
+
+        Every human decision is obeyed. Its cost grows with the database: run it periodically,
+        not per batch.
+        """
+        started = time.perf_counter()
+        before = {f: m.cluster_id for f, m in self.store.memberships(None).items()}
+        clusters_before = set(self.store.get_clusters(None))
+        ids = sorted(before)
+        if progress is not None:
+            progress(0, 1)
+        if ids:
+            self._recluster(ids, limit=len(ids) + 1)
+        after = {f: m.cluster_id for f, m in self.store.memberships(None).items()}
+        clusters_after = set(self.store.get_clusters(None))
+        changes = [
+            {"face_id": f, "from": before.get(f), "to": after.get(f)} for f in ids if before.get(f) != after.get(f)
+        ]
+        if progress is not None:
+            progress(1, 1)
+        return CleanupReport(
+            faces_moved=len(changes),
+            clusters_created=sorted(clusters_after - clusters_before),
+            clusters_removed=sorted(clusters_before - clusters_after),
+            changes=changes,
+            seconds=time.perf_counter() - started,
+        )
+
+    # -- investigation --------------------------------------------------------------------------
+    def query(self, name: str, **params: Any) -> list[dict[str, Any]]:
+        """Run an investigation query of ``cypher/queries/`` (Neo4j store only)."""
+        run = getattr(self.store, "run_query", None)
+        if run is None:
+            raise InvalidInput(
+                f"query {name!r} needs the Neo4j store; this database is {self.store.kind!r}. "
+                "Open graphcluster with a bolt:// URI to investigate with Cypher"
+            )
+        return run(name, params)
+
+
+def _new_cluster_id() -> str:
+    return "c" + uuid.uuid4().hex[:12]

@@ -1,0 +1,53 @@
+"""Write a ``RegionResult`` to the store: memberships, clusters and review questions.
+
+Only what changed is written, in one store transaction for the clustering and one for the
+review items. A question already answered (same stable id) is never asked again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from graphcluster.errors import NotFound
+from graphcluster.models import ClusterRecord, Membership, ReviewItem
+
+if TYPE_CHECKING:
+    from graphcluster.engine import GraphCluster
+
+
+@dataclass
+class Applied:
+    created: int = 0
+    changed: int = 0
+    reviews: int = 0
+
+
+def apply_result(gc: GraphCluster, result: Any) -> Applied:
+    """Write a clustering result; returns counts of what changed."""
+    from graphcluster.decisions import review_id
+
+    memberships = [
+        Membership(face_id=f, cluster_id=cid, status=status, confidence=float(conf))
+        for f, (cid, status, conf) in sorted(result.memberships.items())
+    ]
+    created = [ClusterRecord(id=cid) for cid in result.new_clusters]
+    if memberships or created or result.emptied_clusters:
+        gc.store.apply_clustering(memberships, created, list(result.emptied_clusters))
+    touched = {m.cluster_id for m in memberships if m.cluster_id}
+
+    items: list[ReviewItem] = []
+    for proposal in result.reviews:
+        kind, faces_a, faces_b, cluster_a, cluster_b, priority = proposal
+        rid = review_id(kind, faces_a, faces_b, cluster_a, cluster_b)
+        try:
+            old = gc.store.get_review(rid)
+        except NotFound:
+            old = None
+        if old is not None and old.status != "open":
+            continue  # asked and answered (or obsolete): never ask twice
+        items.append(ReviewItem(id=rid, kind=kind, priority=float(priority), faces_a=list(faces_a),
+                                faces_b=list(faces_b), cluster_a=cluster_a, cluster_b=cluster_b))
+    if items:
+        gc.store.put_reviews(items)
+    return Applied(created=len(created), changed=len(touched), reviews=len(items))
