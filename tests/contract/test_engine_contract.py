@@ -1,0 +1,272 @@
+"""The GraphCluster facade on every store: batches, idempotency, bad input, human decisions.
+
+Each test runs against the embedded SQLite store and the real Neo4j server (tests/conftest.py).
+The faces are synthetic, well separated identities, so the expected partition is known.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from graphcluster import ConstraintConflict, GraphCluster, InvalidInput, NotFound, Settings, StoreBusy
+
+DIM = 32
+Opener = Callable[[], GraphCluster]
+
+
+def _identities(n_people: int, per_person: int, *, seed: int = 1, spread: float = 0.15) -> tuple[np.ndarray, list[str], list[int]]:
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((n_people, DIM))
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    vecs, ids, labels = [], [], []
+    for p in range(n_people):
+        for j in range(per_person):
+            v = centres[p] + spread * rng.standard_normal(DIM) / np.sqrt(DIM)
+            vecs.append(v / np.linalg.norm(v))
+            ids.append(f"p{p}_{j}")
+            labels.append(p)
+    order = rng.permutation(len(ids))
+    return np.asarray(vecs, dtype=np.float32)[order], [ids[i] for i in order], [labels[i] for i in order]
+
+
+def _partition(gc: GraphCluster) -> set[frozenset[str]]:
+    groups: dict[str, set[str]] = {}
+    for face, cluster in gc.assignments().items():
+        groups.setdefault(cluster or f"single:{face}", set()).add(face)
+    return {frozenset(g) for g in groups.values()}
+
+
+def _truth(ids: list[str]) -> set[frozenset[str]]:
+    groups: dict[str, set[str]] = {}
+    for fid in ids:
+        groups.setdefault(fid.split("_")[0], set()).add(fid)
+    return {frozenset(g) for g in groups.values()}
+
+
+@pytest.fixture(params=["sqlite", "neo4j"])
+def open_gc(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
+    settings = Settings(index="exact", index_dir=tmp_path / "index", k=8)
+    if request.param == "sqlite":
+        target: str | Path = tmp_path / "db"
+        auth = None
+    else:
+        uri, user, password = request.getfixturevalue("neo4j_uri")
+        request.getfixturevalue("clean_neo4j")
+        target, auth = uri, (user, password)
+    opened: list[GraphCluster] = []
+
+    def opener() -> GraphCluster:
+        gc = GraphCluster.open(target, settings=settings, auth=auth)
+        opened.append(gc)
+        return gc
+
+    yield opener
+    for gc in opened:
+        try:
+            gc.close()
+        except Exception:
+            pass
+
+
+def _cluster(gc: GraphCluster, face: str) -> str | None:
+    return gc.assignments()[face]
+
+
+def test_batches_find_the_people(open_gc: Opener) -> None:
+    vecs, ids, _ = _identities(6, 10)
+    with open_gc() as gc:
+        for start in range(0, len(ids), 20):
+            report = gc.add_faces(vecs[start : start + 20], ids=ids[start : start + 20])
+            assert report.added == len(ids[start : start + 20])
+            assert {f.face_id for f in report.faces} == set(ids[start : start + 20])
+        assert _partition(gc) == _truth(ids)
+        stats = gc.stats()
+        assert stats.faces == 60 and stats.clusters == 6
+        assert stats.thresholds["link"] > 0
+
+
+def test_resending_a_batch_changes_nothing(open_gc: Opener) -> None:
+    vecs, ids, _ = _identities(4, 8)
+    with open_gc() as gc:
+        gc.add_faces(vecs, ids=ids)
+        before = gc.assignments(detail=True)
+        report = gc.add_faces(vecs, ids=ids)
+        assert report.added == 0 and sorted(report.skipped) == sorted(ids)
+        assert gc.assignments(detail=True) == before
+
+
+@pytest.mark.parametrize(
+    "corrupt, fragment",
+    [
+        (lambda v, i: (np.where(np.arange(len(v))[:, None] == 3, np.nan, v), i), "3"),
+        (lambda v, i: (v[:, :-1], i), "dimension"),
+        (lambda v, i: (np.where(np.arange(len(v))[:, None] == 2, 0.0, v), i), "2"),
+        (lambda v, i: (v, [i[0]] + i[:-1]), "duplicate"),
+    ],
+    ids=["nan-row", "wrong-dim", "zero-row", "duplicate-id"],
+)
+def test_bad_rows_refuse_the_whole_batch(open_gc: Opener, corrupt, fragment: str) -> None:
+    vecs, ids, _ = _identities(3, 6)
+    with open_gc() as gc:
+        gc.add_faces(vecs[:6], ids=ids[:6])
+        before = gc.assignments(detail=True)
+        bad_v, bad_i = corrupt(vecs[6:].copy(), ids[6:])
+        with pytest.raises(InvalidInput) as err:
+            gc.add_faces(bad_v, ids=bad_i)
+        assert fragment in str(err.value)
+        assert gc.assignments(detail=True) == before
+        assert gc.stats().faces == 6
+
+
+def test_same_person_joins_clusters_and_survives_everything(open_gc: Opener) -> None:
+    vecs, ids, _ = _identities(4, 8)
+    gc = open_gc()
+    gc.add_faces(vecs[:24], ids=ids[:24])
+    a = next(f for f in ids[:24] if f.startswith("p0_"))
+    b = next(f for f in ids[:24] if f.startswith("p1_"))
+    assert _cluster(gc, a) != _cluster(gc, b)
+    d = gc.same_person(a, b, by="ann", reason="same wedding")
+    assert _cluster(gc, a) == _cluster(gc, b) is not None
+    gc.add_faces(vecs[24:], ids=ids[24:])
+    gc.cleanup()
+    assert _cluster(gc, a) == _cluster(gc, b)
+    gc.close()
+    with open_gc() as again:
+        assert _cluster(again, a) == _cluster(again, b)
+        recorded = {x.id: x for x in again.decisions()}
+        assert recorded[d.id].by == "ann" and recorded[d.id].reason == "same wedding"
+
+
+def test_different_person_splits_at_once_and_is_remembered(open_gc: Opener) -> None:
+    vecs, ids, _ = _identities(3, 10)
+    with open_gc() as gc:
+        gc.add_faces(vecs, ids=ids)
+        members = sorted(f for f in ids if f.startswith("p2_"))
+        a, b = members[0], members[1]
+        cluster = _cluster(gc, a)
+        assert cluster == _cluster(gc, b)
+        gc.different_person(a, b)
+        assert _cluster(gc, a) != _cluster(gc, b) or _cluster(gc, a) is None
+        gc.cleanup()
+        assert _cluster(gc, a) != _cluster(gc, b) or _cluster(gc, a) is None
+        # a new face right between them never bridges them
+        va, vb = gc.index.get_vectors([a, b])
+        middle = (va + vb) / 2
+        gc.add_faces(middle[None, :], ids=["middle"])
+        ca, cb = _cluster(gc, a), _cluster(gc, b)
+        assert ca is None or ca != cb
+
+
+def test_contradictions_are_refused_and_change_nothing(open_gc: Opener) -> None:
+    vecs, ids, _ = _identities(3, 6)
+    with open_gc() as gc:
+        gc.add_faces(vecs, ids=ids)
+        p0 = sorted(f for f in ids if f.startswith("p0_"))
+        p1 = sorted(f for f in ids if f.startswith("p1_"))
+        ml = gc.same_person(p0[0], p1[0])
+        cl = gc.different_person(p0[1], p1[1])
+        before_decisions = [d.id for d in gc.decisions()]
+        before = gc.assignments(detail=True)
+        with pytest.raises(ConstraintConflict) as err:
+            gc.different_person(p0[0], p1[0])
+        assert ml.id in str(err.value)
+        with pytest.raises(ConstraintConflict) as err:
+            gc.same_person(p0[1], p1[1])
+        assert cl.id in str(err.value)
+        assert [d.id for d in gc.decisions()] == before_decisions
+        assert gc.assignments(detail=True) == before
+        with pytest.raises(NotFound):
+            gc.same_person(p0[0], "no-such-face")
+
+
+def test_locked_clusters_keep_members_and_never_merge_on_their_own(open_gc: Opener) -> None:
+    vecs, ids, _ = _identities(3, 8)
+    with open_gc() as gc:
+        gc.add_faces(vecs, ids=ids)
+        c0 = _cluster(gc, next(f for f in ids if f.startswith("p0_")))
+        c1 = _cluster(gc, next(f for f in ids if f.startswith("p1_")))
+        assert c0 and c1 and c0 != c1
+        gc.lock(c0)
+        gc.lock(c1)
+        members0 = {f for f, c in gc.assignments().items() if c == c0}
+        with pytest.raises(ConstraintConflict):
+            gc.same_person(sorted(members0)[0], next(f for f, c in gc.assignments().items() if c == c1))
+        gc.cleanup()
+        assert {f for f, c in gc.assignments().items() if c == c0} == members0
+        d = gc.merge(c0, c1)
+        merged = _cluster(gc, sorted(members0)[0])
+        assert merged in (c0, c1)
+        assert sum(1 for c in gc.assignments().values() if c == merged) == 16
+        gc.undo(d.id)
+        assert {f for f, c in gc.assignments().items() if c == c0} == members0
+
+
+def test_remove_is_remembered(open_gc: Opener) -> None:
+    vecs, ids, _ = _identities(3, 8)
+    with open_gc() as gc:
+        gc.add_faces(vecs, ids=ids)
+        face = sorted(f for f in ids if f.startswith("p1_"))[0]
+        old = _cluster(gc, face)
+        gc.remove(face)
+        assert _cluster(gc, face) != old
+        gc.cleanup()
+        assert _cluster(gc, face) != old
+        assign = gc.assign(face, old)
+        assert gc.assignments(detail=True)[face].status == "manual"
+        gc.cleanup()
+        assert _cluster(gc, face) == old
+        assert [d.id for d in gc.decisions(face_id=face) if not d.undone] == [assign.id]
+
+
+def test_undo_a_cannot_link_lets_the_faces_rejoin(open_gc: Opener) -> None:
+    vecs, ids, _ = _identities(2, 10)
+    with open_gc() as gc:
+        gc.add_faces(vecs, ids=ids)
+        a, b = sorted(f for f in ids if f.startswith("p0_"))[:2]
+        d = gc.different_person(a, b)
+        assert _cluster(gc, a) != _cluster(gc, b) or _cluster(gc, a) is None
+        undone = gc.undo(d.id)
+        assert undone.undone
+        gc.cleanup()
+        assert _cluster(gc, a) == _cluster(gc, b) is not None
+
+
+def test_name_and_review_answers(open_gc: Opener) -> None:
+    vecs, ids, _ = _identities(3, 8)
+    with open_gc() as gc:
+        gc.add_faces(vecs, ids=ids)
+        c = _cluster(gc, ids[0])
+        assert c is not None
+        gc.name(c, "Alice")
+        assert gc.cluster(c)["cluster"].name == "Alice"
+        for item in gc.review_queue(limit=50):
+            assert item.kind in ("merge", "face", "new_identity")
+            assert item.faces_a
+        with pytest.raises(InvalidInput):
+            gc.answer("r-missing", "maybe")
+
+
+def test_interrupted_batch_is_reconciled_on_open(open_gc: Opener) -> None:
+    vecs, ids, _ = _identities(2, 6)
+    gc = open_gc()
+    gc.add_faces(vecs[:6], ids=ids[:6])
+    # what a crash between the index write and the graph write leaves behind
+    gc.store.set_meta({"pending": ids[6:]})
+    gc.index.add(ids[6:], vecs[6:])
+    gc.index.flush()
+    gc.close()
+    with open_gc() as again:
+        assert len(again.index) == 6
+        assert again.add_faces(vecs[6:], ids=ids[6:]).added == 6
+        assert again.stats().faces == 12
+
+
+def test_embedded_store_refuses_a_second_writer(tmp_path: Path) -> None:
+    settings = Settings(index="exact")
+    with GraphCluster.open(tmp_path / "db", settings=settings):
+        with pytest.raises(StoreBusy):
+            GraphCluster.open(tmp_path / "db", settings=settings)
