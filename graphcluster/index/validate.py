@@ -1,0 +1,167 @@
+"""Check a batch of embeddings and ids before anything is written.
+
+Steps (all vectorised; the input is never modified):
+
+1. Coerce to a 2-D float array; a single 1-D vector is refused (pass shape ``(1, d)``).
+2. The width must match ``dim`` when the index already has one.
+3. Every value must be finite (NaN/inf rows are named).
+4. Every row must have a usable norm (zero or near-zero rows are named).
+5. Ids, when given: one per row, non-empty strings without control characters, at most
+   ``MAX_ID_LENGTH`` UTF-8 bytes, no duplicates within the batch (the duplicates are named).
+6. Return the rows L2-normalised as float32.
+
+Any failure raises :class:`graphcluster.errors.InvalidInput` with ``rows``/``ids`` filled, so the
+caller can report the offending rows and write nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+
+from graphcluster.errors import InvalidInput
+
+__all__ = ["validate_vectors", "validate_ids", "MAX_ID_LENGTH", "MIN_NORM"]
+
+MAX_ID_LENGTH = 512
+"""Longest id accepted, in UTF-8 bytes (ids are stored in fixed-width arrays per segment)."""
+
+MIN_NORM = 1e-6
+"""Rows with a smaller L2 norm carry no direction and cannot be normalised."""
+
+_SHOWN = 10  # list at most this many offenders in a message; the count says the rest
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _listing(items: Sequence[object]) -> str:
+    shown = ", ".join(repr(x) if isinstance(x, str) else str(x) for x in items[:_SHOWN])
+    more = len(items) - _SHOWN
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _ids_of(rows: Sequence[int], ids: Sequence[str] | None) -> list[str]:
+    return [ids[r] for r in rows] if ids is not None else []
+
+
+def validate_ids(ids: Sequence[str], n_rows: int | None = None) -> list[str]:
+    """Check a batch of face ids.
+
+    Args:
+        ids: one id per row.
+        n_rows: the number of vector rows the ids must match, if any.
+
+    Returns:
+        The ids as a list of ``str``.
+
+    Raises:
+        InvalidInput: wrong count, a non-string/empty/over-long id, a control character, or a
+            duplicate within the batch.
+    """
+    if isinstance(ids, (str, bytes)) or not isinstance(ids, Sequence | np.ndarray):
+        raise InvalidInput(f"ids must be a sequence of strings, one per vector; got {type(ids).__name__}")
+    out = list(ids)
+    if n_rows is not None and len(out) != n_rows:
+        raise InvalidInput(
+            f"got {len(out)} ids for {n_rows} vectors; pass exactly one id per row", rows=[]
+        )
+    bad = [i for i, x in enumerate(out) if not isinstance(x, str) or not x]
+    if bad:
+        raise InvalidInput(
+            f"ids must be non-empty strings; rows {_listing(bad)} are not "
+            f"(values {_listing([repr(out[i]) for i in bad])})",
+            rows=bad,
+        )
+    bad = [i for i, x in enumerate(out) if _CONTROL.search(x)]
+    if bad:
+        raise InvalidInput(
+            f"ids must not contain control characters (newline, tab, NUL...); rows {_listing(bad)}: "
+            f"{_listing([out[i] for i in bad])}",
+            rows=bad,
+            ids=[out[i] for i in bad],
+        )
+    bad = [i for i, x in enumerate(out) if len(x.encode("utf-8")) > MAX_ID_LENGTH]
+    if bad:
+        raise InvalidInput(
+            f"ids longer than {MAX_ID_LENGTH} bytes at rows {_listing(bad)}; use a shorter key "
+            "(a hash of the long one, say)",
+            rows=bad,
+            ids=[out[i][:40] + "..." for i in bad],
+        )
+    counts = Counter(out)
+    if len(counts) != len(out):
+        dup = sorted(x for x, c in counts.items() if c > 1)
+        rows = [i for i, x in enumerate(out) if counts[x] > 1]
+        raise InvalidInput(
+            f"duplicate ids within the batch: {_listing(dup)} (rows {_listing(rows)}); "
+            "each face needs its own id",
+            rows=rows,
+            ids=dup,
+        )
+    return out
+
+
+def validate_vectors(
+    vectors: object, ids: Sequence[str] | None = None, dim: int | None = None
+) -> np.ndarray:
+    """Check a batch of embeddings and return it as L2-normalised float32 rows.
+
+    Args:
+        vectors: array-like of shape ``(n, d)``.
+        ids: optional face ids, one per row (checked as well).
+        dim: the dimension the index expects, if already known.
+
+    Returns:
+        A new ``(n, d)`` float32 C-contiguous array with unit rows.
+
+    Raises:
+        InvalidInput: naming the offending rows (and ids when given); nothing is written.
+    """
+    try:
+        arr = np.asarray(vectors, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(
+            f"vectors must be a numeric array of shape (n, d); could not convert: {exc}"
+        ) from None
+    if arr.ndim == 1:
+        raise InvalidInput(
+            f"got a single 1-D vector of length {arr.shape[0]}; pass a 2-D array of shape (1, {arr.shape[0]})"
+        )
+    if arr.ndim != 2:
+        raise InvalidInput(f"vectors must be 2-D of shape (n, d); got shape {arr.shape}")
+    n, d = arr.shape
+    if d == 0:
+        raise InvalidInput("vectors have zero columns; pass embeddings of shape (n, d) with d >= 1")
+    if dim is not None and d != dim:
+        raise InvalidInput(
+            f"vectors have dimension {d} but the index holds {dim}-D vectors; "
+            "use the same embedding model, or a new index directory for another model"
+        )
+    id_list = validate_ids(ids, n) if ids is not None else None
+
+    finite = np.isfinite(arr).all(axis=1)
+    if not finite.all():
+        rows = np.flatnonzero(~finite).tolist()
+        raise InvalidInput(
+            f"{len(rows)} vector(s) contain NaN or infinity: rows {_listing(rows)}"
+            + (f" (ids {_listing(_ids_of(rows, id_list))})" if id_list else "")
+            + "; drop or recompute those embeddings",
+            rows=rows,
+            ids=_ids_of(rows, id_list),
+        )
+    norms = np.linalg.norm(arr, axis=1)
+    small = norms < MIN_NORM
+    if small.any():
+        rows = np.flatnonzero(small).tolist()
+        raise InvalidInput(
+            f"{len(rows)} vector(s) are zero or nearly zero (norm < {MIN_NORM:g}) and have no direction: "
+            f"rows {_listing(rows)}"
+            + (f" (ids {_listing(_ids_of(rows, id_list))})" if id_list else "")
+            + "; the face detector probably failed on them, drop them",
+            rows=rows,
+            ids=_ids_of(rows, id_list),
+        )
+    out = (arr / norms[:, None]).astype(np.float32)
+    return np.ascontiguousarray(out)
