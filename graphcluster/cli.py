@@ -1,0 +1,1042 @@
+"""The ``graphcluster`` command line: a thin mirror of the Python API.
+
+Each command opens the facade (:class:`graphcluster.GraphCluster`) on ``--store`` and calls the
+method of the same name; library errors become one-line ``click`` errors (tracebacks only with
+``--debug``); ``--json`` prints machine-readable output for every command; long work shows a
+progress bar on stderr. Only this module reads environment variables (``GRAPHCLUSTER_STORE``,
+``NEO4J_USER``, ``NEO4J_PASSWORD``, ``GRAPHCLUSTER_BY``), through click's ``envvar``.
+
+Layout: global options and error handling; reading commands (status, clusters, show,
+decisions, export); ingest; human decisions; the interactive review loop; cleanup; the Cypher
+investigation library (query); the demo.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import getpass
+import io
+import json
+import re
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import numpy as np
+
+from graphcluster import cypher_files
+from graphcluster.errors import GraphClusterError, InvalidInput, NotFound
+from graphcluster.models import Decision, ReviewItem
+from graphcluster.readers import read_faces
+
+__all__ = ["cli", "main", "QueryInfo", "query_catalogue"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_STORE = "./graphcluster-data"
+_URI = re.compile(r"^(bolt|neo4j)(\+s|\+ssc)?://")
+
+
+# -- global state, output and errors -----------------------------------------------------------
+
+
+@dataclasses.dataclass
+class State:
+    """What the group's options decided; every command reads it from ``ctx.obj``."""
+
+    store: str = DEFAULT_STORE
+    user: str | None = None
+    password: str | None = dataclasses.field(default=None, repr=False)  # never printed
+    as_json: bool = False
+    debug: bool = False
+    by: str | None = None
+    settings: dict[str, Any] = dataclasses.field(default_factory=dict)
+    store_given: bool = False  # --store or GRAPHCLUSTER_STORE was set (the demo then uses it)
+
+    def open(self, target: str | None = None) -> Any:
+        """Open the facade on ``target`` (default: ``--store``)."""
+        from graphcluster.engine import GraphCluster  # the engine pulls in numpy/annoy/neo4j: load on use
+        from graphcluster.settings import Settings
+
+        try:
+            settings = Settings(**self.settings)
+        except ValueError as exc:  # pydantic's ValidationError is a ValueError
+            raise InvalidInput(f"bad --set value: {_first_line(exc)}") from exc
+        where = target or self.store
+        auth = (self.user or "neo4j", self.password) if _URI.match(where) and self.password else None
+        return GraphCluster.open(where, settings=settings, auth=auth)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+class _Group(click.Group):
+    """Turns library errors into one-line click errors, unless ``--debug``."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            state = ctx.obj if isinstance(ctx.obj, State) else None
+            if state is not None and state.debug:
+                raise
+            if isinstance(exc, GraphClusterError):
+                raise click.ClickException(_first_line(exc)) from None
+            raise click.ClickException(
+                f"unexpected {type(exc).__name__}: {_first_line(exc)} (run with --debug for the traceback)"
+            ) from None
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if hasattr(value, "iso_format"):  # neo4j.time temporal types
+        return value.iso_format()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    if hasattr(value, "items"):  # neo4j Node / Relationship: their properties
+        return dict(value.items())
+    return str(value)
+
+
+def emit(state: State, data: Any, text: Callable[[], None] | str | None = None) -> None:
+    """Print ``data`` as JSON with ``--json``, else the human form (a string or a printer)."""
+    if state.as_json:
+        click.echo(json.dumps(data, default=_jsonable, indent=2, sort_keys=False))
+    elif callable(text):
+        text()
+    elif text is not None:
+        click.echo(text)
+
+
+@contextmanager
+def progress_bar(label: str, enabled: bool = True) -> Iterator[Callable[[int, int], None]]:
+    """A ``progress(done, total)`` callback drawing a click progress bar on stderr."""
+    bar: Any = None
+    shown = 0
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar, shown
+        if not enabled:
+            return
+        if bar is None:
+            bar = click.progressbar(length=max(total, 1), label=label, file=sys.stderr)
+            bar.__enter__()
+        if done > shown:
+            bar.update(done - shown)
+            shown = done
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+
+
+def _fmt_time(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, datetime) else str(value or "")
+
+
+def _describe_decision(d: Decision) -> str:
+    parts = [d.id, d.kind, d.a] + ([d.b] if d.b else [])
+    if d.kind == "name" and d.data.get("name"):
+        parts.append(repr(d.data["name"]))
+    line = "  ".join(parts) + f"  by {d.by or '?'} at {_fmt_time(d.at)}"
+    if d.reason:
+        line += f"  ({d.reason})"
+    return line + ("  [undone]" if d.undone else "")
+
+
+def pass_state(f: F) -> F:
+    return click.pass_obj(f)  # type: ignore[return-value]
+
+
+def _parse_settings(values: Sequence[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE (e.g. --set threshold=0.4)", param_hint="--set")
+        try:
+            out[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key.strip()] = raw
+    return out
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--store",
+    envvar="GRAPHCLUSTER_STORE",
+    default=DEFAULT_STORE,
+    show_default=True,
+    metavar="DIR|URI",
+    help="A directory (embedded store, created if missing) or a bolt:// / neo4j:// URI. Env: GRAPHCLUSTER_STORE.",
+)
+@click.option("--user", envvar="NEO4J_USER", default=None, help="Neo4j user (default neo4j). Env: NEO4J_USER.")
+@click.option(
+    "--password",
+    envvar="NEO4J_PASSWORD",
+    default=None,
+    show_default=False,
+    help="Neo4j password; never printed. Env: NEO4J_PASSWORD.",
+)
+@click.option("--by", envvar="GRAPHCLUSTER_BY", default=None, help="Who records decisions (default: your login). Env: GRAPHCLUSTER_BY.")
+@click.option("--set", "set_", multiple=True, metavar="KEY=VALUE", help="A Settings field, e.g. --set threshold=0.4 --set k=15.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.version_option(package_name="graphcluster")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    store: str,
+    user: str | None,
+    password: str | None,
+    by: str | None,
+    set_: tuple[str, ...],
+    as_json: bool,
+    debug: bool,
+) -> None:
+    """Incremental, high-precision face clustering on a graph.
+
+    Faces go in with `ingest`; people come out as clusters (`clusters`, `show`, `export`);
+    humans correct them (`same`, `different`, `assign`, `remove`, `merge`, `lock`, `name`,
+    `review`) and no later batch ever undoes what they said. Start with `graphcluster demo`.
+    """
+    ctx.obj = State(store=store, user=user, password=password, as_json=as_json, debug=debug, by=by)
+    ctx.obj.settings = _parse_settings(set_)
+    source = ctx.get_parameter_source("store")
+    ctx.obj.store_given = source not in (None, click.core.ParameterSource.DEFAULT)
+
+
+def _who(state: State) -> str | None:
+    if state.by:
+        return state.by
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers; the decision is still recorded
+        return None
+
+
+# -- store and reading commands -----------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--force", is_flag=True, help="Delete every face, cluster and decision already in the store.")
+@click.option("--yes", is_flag=True, help="Do not ask before --force deletes.")
+@pass_state
+def init(state: State, force: bool, yes: bool) -> None:
+    """Create the store (or check it answers) and show what it holds."""
+    with state.open() as gc:
+        if force and gc.stats().faces:
+            if not yes and not state.as_json:
+                click.confirm(f"Delete everything in {state.store}?", abort=True)
+            _reset(gc)
+        stats = gc.stats()
+    emit(state, {"store": state.store, "kind": stats.store, "faces": stats.faces, "clusters": stats.clusters},
+         f"{stats.store} store ready at {state.store}: {stats.faces} faces, {stats.clusters} clusters")
+
+
+def _reset(gc: Any) -> None:
+    """Empty store and index (``init --force``, ``demo --reset``)."""
+    reset = getattr(gc, "reset", None)
+    if callable(reset):
+        reset()
+        return
+    gc.store.clear()
+    gc.rebuild_index()
+
+
+@cli.command()
+@pass_state
+def status(state: State) -> None:
+    """Counts, thresholds in use, open questions and the index state (`stats`)."""
+    with state.open() as gc:
+        s = gc.stats()
+
+    def text() -> None:
+        click.echo(f"store       {s.store} at {state.store}")
+        click.echo(f"faces       {s.faces}  ({', '.join(f'{k} {v}' for k, v in s.by_status.items())})")
+        click.echo(f"clusters    {s.clusters}  ({s.locked_clusters} locked)")
+        click.echo(f"reviews     {s.open_reviews} open")
+        click.echo(f"decisions   {s.decisions} active")
+        th = s.thresholds
+        shown = {k: v for k, v in th.items() if not isinstance(v, (dict, list))}
+        click.echo("thresholds  " + (", ".join(f"{k}={_short(v)}" for k, v in shown.items()) or "not calibrated yet"))
+        click.echo("index       " + ", ".join(f"{k}={_short(v)}" for k, v in s.index.items() if not isinstance(v, (dict, list))))
+
+    emit(state, s, text)
+
+
+def _short(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+@cli.command()
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Show at most this many (largest first).")
+@click.option("--min-size", type=click.IntRange(min=1), default=1, show_default=True, help="Hide smaller clusters.")
+@pass_state
+def clusters(state: State, limit: int | None, min_size: int) -> None:
+    """List clusters (people), largest first."""
+    with state.open() as gc:
+        rows = [c for c in gc.clusters() if c.size >= min_size][:limit]
+
+    def text() -> None:
+        if not rows:
+            click.echo("no clusters")
+        for c in rows:
+            flags = ("locked " if c.locked else "") + (repr(c.name) if c.name else "")
+            click.echo(f"{c.id}  {c.size:>5} faces  {flags}".rstrip())
+
+    emit(state, rows, text)
+
+
+def _photo(face: Any) -> str | None:
+    return face.image or face.source or None
+
+
+@cli.command()
+@click.argument("item")
+@click.option("--members", type=click.IntRange(min=0), default=20, show_default=True, help="Members listed for a cluster.")
+@pass_state
+def show(state: State, item: str, members: int) -> None:
+    """Show a cluster (record, members, decisions) or a face (photo, cluster, neighbours)."""
+    with state.open() as gc:
+        try:
+            info = gc.cluster(item)
+            kind = "cluster"
+            photos = {m["face_id"]: _photo(gc.face(m["face_id"])["face"]) for m in info["members"][:members]}
+        except NotFound:
+            try:
+                info = gc.face(item)
+            except NotFound:
+                raise NotFound(f"no cluster or face with id {item!r}; `graphcluster clusters` lists clusters") from None
+            kind, photos = "face", {}
+    if kind == "cluster":
+        for m in info["members"]:
+            if m["face_id"] in photos:
+                m["photo"] = photos[m["face_id"]]
+    data = {"kind": kind, **info}
+
+    def text() -> None:
+        if kind == "cluster":
+            c = info["cluster"]
+            click.echo(f"cluster {c.id}" + (f" {c.name!r}" if c.name else "") + f": {c.size} faces"
+                       + (", locked" if c.locked else "") + f", updated {_fmt_time(c.updated_at)}")
+            for m in info["members"][:members]:
+                click.echo(f"  {m['face_id']:<20} {m['status']:<7} {m['confidence']:.2f}  {m.get('photo') or ''}".rstrip())
+            if len(info["members"]) > members:
+                click.echo(f"  ... {len(info['members']) - members} more (--members N)")
+        else:
+            f, mem = info["face"], info["membership"]
+            click.echo(f"face {f.id}: cluster {mem.cluster_id or '-'} ({mem.status}, confidence {mem.confidence:.2f})")
+            if _photo(f):
+                click.echo(f"  photo   {_photo(f)}")
+            if f.bbox:
+                click.echo(f"  bbox    {f.bbox}")
+            for k, v in sorted(f.metadata.items()):
+                click.echo(f"  {k:<7} {v}")
+            click.echo("  neighbours:")
+            for n in info["neighbours"][:10]:
+                click.echo(f"    {n['face_id']:<20} distance {n['distance']:.3f}")
+        if info["decisions"]:
+            click.echo("decisions:")
+            for d in info["decisions"]:
+                click.echo("  " + _describe_decision(d))
+
+    emit(state, data, text)
+
+
+@cli.command()
+@click.option("--face", default=None, help="Only decisions about this face.")
+@click.option("--cluster", default=None, help="Only decisions about this cluster.")
+@pass_state
+def decisions(state: State, face: str | None, cluster: str | None) -> None:
+    """List human decisions, oldest first (undone ones flagged)."""
+    with state.open() as gc:
+        rows = gc.decisions(face_id=face, cluster_id=cluster)
+
+    def text() -> None:
+        if not rows:
+            click.echo("no decisions")
+        for d in rows:
+            click.echo(_describe_decision(d))
+
+    emit(state, rows, text)
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default=None, help="Default: csv (json with --json).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path), default=None, help="Write here instead of stdout.")
+@pass_state
+def export(state: State, fmt: str | None, output: Path | None) -> None:
+    """Export every face's cluster, status and confidence (`assignments`)."""
+    fmt = fmt or ("json" if state.as_json else "csv")
+    with state.open() as gc:
+        detail = gc.assignments(detail=True)
+        names = {c.id: c.name for c in gc.clusters()}
+    rows = [
+        {"face_id": f, "cluster_id": a.cluster_id, "cluster_name": names.get(a.cluster_id) if a.cluster_id else None,
+         "status": a.status, "confidence": round(float(a.confidence), 6)}
+        for f, a in sorted(detail.items())
+    ]
+    if fmt == "json":
+        body = json.dumps(rows, indent=2) + "\n"
+    else:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=["face_id", "cluster_id", "cluster_name", "status", "confidence"], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        body = buf.getvalue()
+    if output is None:
+        click.echo(body, nl=False)
+    else:
+        output.write_text(body, encoding="utf-8")
+        emit(state, {"written": str(output), "faces": len(rows), "format": fmt}, f"wrote {len(rows)} faces to {output}")
+
+
+# -- ingest ---------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--id-column", default="id", show_default=True, help="Id column of .csv/.jsonl/.parquet (or of a sidecar).")
+@click.option("--vector-column", default=None, help="Column holding the vector as a list (default: vector/embedding/..., or v0..vN).")
+@click.option("--sidecar", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="For one .npy: ids (.txt) or ids + metadata (.csv/.jsonl), one row per vector.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=1000, show_default=True, help="Faces per add_faces call.")
+@pass_state
+def ingest(state: State, files: tuple[Path, ...], id_column: str, vector_column: str | None, sidecar: Path | None, batch_size: int) -> None:
+    """Add faces from .npy/.npz/.csv/.jsonl/.parquet files (`add_faces`); re-sending is harmless."""
+    if sidecar is not None and len(files) != 1:
+        raise click.UsageError("--sidecar goes with exactly one .npy file")
+    tables = [(p, read_faces(p, id_column=id_column, vector_column=vector_column, sidecar=sidecar)) for p in files]
+    results = []
+    with state.open() as gc:
+        for path, (ids, vectors, metadata) in tables:
+            totals = {"file": str(path), "faces": len(ids), "added": 0, "skipped": 0, "clusters_created": 0,
+                      "clusters_changed": 0, "reviews_opened": 0, "seconds": 0.0}
+            with progress_bar(f"{path.name}", enabled=True) as progress:
+                for start in range(0, len(ids), batch_size):
+                    stop = min(start + batch_size, len(ids))
+                    r = gc.add_faces(vectors[start:stop], ids=ids[start:stop], metadata=metadata[start:stop])
+                    for key in ("added", "clusters_created", "clusters_changed", "reviews_opened"):
+                        totals[key] += getattr(r, key)
+                    totals["skipped"] += len(r.skipped)
+                    totals["seconds"] += r.seconds
+                    progress(stop, len(ids))
+            results.append(totals)
+        stats = gc.stats()
+    summary = {"files": results, "faces": stats.faces, "clusters": stats.clusters, "open_reviews": stats.open_reviews}
+
+    def text() -> None:
+        for r in results:
+            click.echo(f"{r['file']}: {r['added']} added, {r['skipped']} already stored, {r['clusters_created']} new clusters, "
+                       f"{r['clusters_changed']} changed, {r['reviews_opened']} questions ({r['seconds']:.1f} s)")
+        click.echo(f"store: {stats.faces} faces in {stats.clusters} clusters, {stats.open_reviews} open questions")
+
+    emit(state, summary, text)
+
+
+# -- human decisions --------------------------------------------------------------------------
+
+_reason = click.option("-r", "--reason", default=None, help="Why (kept in the audit trail).")
+
+
+def _decided(state: State, d: Decision) -> None:
+    emit(state, d, "recorded " + _describe_decision(d))
+
+
+@cli.command()
+@click.argument("a")
+@click.argument("b")
+@_reason
+@pass_state
+def same(state: State, a: str, b: str, reason: str | None) -> None:
+    """Faces A and B are the same person (must-link, `same_person`)."""
+    with state.open() as gc:
+        _decided(state, gc.same_person(a, b, by=_who(state), reason=reason))
+
+
+@cli.command()
+@click.argument("a")
+@click.argument("b")
+@_reason
+@pass_state
+def different(state: State, a: str, b: str, reason: str | None) -> None:
+    """Faces A and B are different people (cannot-link, `different_person`); splits at once."""
+    with state.open() as gc:
+        _decided(state, gc.different_person(a, b, by=_who(state), reason=reason))
+
+
+@cli.command()
+@click.argument("face")
+@click.argument("cluster")
+@_reason
+@pass_state
+def assign(state: State, face: str, cluster: str, reason: str | None) -> None:
+    """Put FACE in CLUSTER by hand; it stays there."""
+    with state.open() as gc:
+        _decided(state, gc.assign(face, cluster, by=_who(state), reason=reason))
+
+
+@cli.command()
+@click.argument("face")
+@_reason
+@pass_state
+def remove(state: State, face: str, reason: str | None) -> None:
+    """FACE is not this person: take it out of its cluster for good."""
+    with state.open() as gc:
+        _decided(state, gc.remove(face, by=_who(state), reason=reason))
+
+
+@cli.command()
+@click.argument("cluster_a")
+@click.argument("cluster_b")
+@_reason
+@pass_state
+def merge(state: State, cluster_a: str, cluster_b: str, reason: str | None) -> None:
+    """Clusters A and B are one person: merge them."""
+    with state.open() as gc:
+        _decided(state, gc.merge(cluster_a, cluster_b, by=_who(state), reason=reason))
+
+
+@cli.command()
+@click.argument("cluster")
+@_reason
+@pass_state
+def lock(state: State, cluster: str, reason: str | None) -> None:
+    """Verify CLUSTER: members stay together; it never merges on its own."""
+    with state.open() as gc:
+        _decided(state, gc.lock(cluster, by=_who(state), reason=reason))
+
+
+@cli.command()
+@click.argument("cluster")
+@_reason
+@pass_state
+def unlock(state: State, cluster: str, reason: str | None) -> None:
+    """Withdraw the verification of CLUSTER."""
+    with state.open() as gc:
+        _decided(state, gc.unlock(cluster, by=_who(state), reason=reason))
+
+
+@cli.command()
+@click.argument("cluster")
+@click.argument("name")
+@_reason
+@pass_state
+def name(state: State, cluster: str, name: str, reason: str | None) -> None:
+    """Give CLUSTER a person's NAME."""
+    if not name.strip():
+        raise click.BadParameter("a name cannot be empty", param_hint="NAME")
+    with state.open() as gc:
+        _decided(state, gc.name(cluster, name, by=_who(state), reason=reason))
+
+
+@cli.command()
+@click.argument("decision_id")
+@pass_state
+def undo(state: State, decision_id: str) -> None:
+    """Undo decision DECISION_ID (kept in the audit trail, flagged undone)."""
+    with state.open() as gc:
+        d = gc.undo(decision_id, by=_who(state))
+    emit(state, d, "undone " + _describe_decision(d))
+
+
+# -- review ------------------------------------------------------------------------------------
+
+_ANSWERS = {"y": "yes", "yes": "yes", "n": "no", "no": "no", "s": "skip", "skip": "skip", "q": "quit", "quit": "quit"}
+
+
+def _side(gc: Any, cluster_id: str | None, faces: Sequence[str], show: int) -> tuple[str, list[tuple[str, str | None]]]:
+    title = "unassigned faces"
+    if cluster_id:
+        try:
+            info = gc.cluster(cluster_id)
+            c = info["cluster"]
+            title = f"cluster {c.id}" + (f" {c.name!r}" if c.name else "") + f", {c.size} faces"
+            if not faces:
+                faces = [m["face_id"] for m in info["members"]]
+        except NotFound:
+            title = f"cluster {cluster_id} (gone)"
+    shown = []
+    for fid in list(faces)[:show]:
+        try:
+            shown.append((fid, _photo(gc.face(fid)["face"])))
+        except NotFound:
+            shown.append((fid, None))
+    return title, shown
+
+
+def _question(item: ReviewItem) -> str:
+    if item.kind == "merge":
+        return "Are A and B the same person?"
+    if item.kind == "face":
+        return "Is face A the person B?"
+    return "Are these faces one (new) person?"
+
+
+@cli.command()
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Stop after this many answers.")
+@click.option("--show", type=click.IntRange(min=1), default=4, show_default=True, help="Faces shown per side.")
+@click.option("--open", "open_images", is_flag=True, help="Open each side's photos with the system viewer.")
+@click.option("--image-root", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Directory that relative photo paths are under (for --open).")
+@pass_state
+def review(state: State, limit: int | None, show: int, open_images: bool, image_root: Path | None) -> None:
+    """Answer review questions one by one: yes / no / skip / quit. Each answer is saved at once."""
+    out = sys.stderr if state.as_json else sys.stdout
+    log: list[dict[str, Any]] = []
+    seen: set[str] = set()
+
+    def say(msg: str = "") -> None:
+        click.echo(msg, file=out)
+
+    with state.open() as gc:
+        while limit is None or len(log) < limit:
+            queue = [i for i in gc.review_queue(limit=max(20, len(seen) + 1)) if i.id not in seen]
+            if not queue:
+                say("no open questions")
+                break
+            item = queue[0]
+            seen.add(item.id)
+            say(f"\n[{item.kind}] {item.id}  priority {item.priority:.2f}  {_question(item)}")
+            sides = [("A", item.cluster_a, item.faces_a)]
+            if item.kind != "new_identity":
+                sides.append(("B", item.cluster_b, item.faces_b))
+            for label, cid, faces in sides:
+                title, shown = _side(gc, cid, faces, show)
+                say(f"  {label}: {title}")
+                for fid, photo in shown:
+                    say(f"     {fid:<20} {photo or ''}".rstrip())
+                    if open_images and photo:
+                        path = (image_root / photo) if image_root and not Path(photo).is_absolute() else Path(photo)
+                        click.launch(str(path))
+            raw = click.prompt("yes / no / skip / quit", type=click.Choice(sorted(_ANSWERS), case_sensitive=False),
+                               show_choices=False, err=state.as_json)
+            choice = _ANSWERS[raw.lower()]
+            if choice == "quit":
+                break
+            name_given = None
+            if choice == "yes" and item.kind == "new_identity":
+                name_given = click.prompt("name (empty: none)", default="", show_default=False, err=state.as_json) or None
+            decision = gc.answer(item.id, choice, name=name_given, by=_who(state))
+            log.append({"item": item.id, "kind": item.kind, "answer": choice, "decision": decision.id if decision else None})
+            say(f"  saved: {choice}" + (f" -> decision {decision.id}" if decision else ""))
+        remaining = len(gc.review_queue(limit=1000))
+    summary = {"answered": sum(e["answer"] != "skip" for e in log), "skipped": sum(e["answer"] == "skip" for e in log),
+               "remaining": remaining, "answers": log}
+    emit(state, summary, f"\n{summary['answered']} answered, {summary['skipped']} skipped, {remaining} still open")
+
+
+# -- cleanup -----------------------------------------------------------------------------------
+
+
+@cli.command()
+@pass_state
+def cleanup(state: State) -> None:
+    """Re-run the constraint-aware clustering over the whole graph; report what changed."""
+    with state.open() as gc, progress_bar("cleanup") as progress:
+        report = gc.cleanup(progress=progress)
+    emit(state, report, f"{report.faces_moved} faces moved, {len(report.clusters_created)} clusters created, "
+         f"{len(report.clusters_removed)} removed ({report.seconds:.1f} s)")
+
+
+# -- the Cypher investigation library ----------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class QueryParam:
+    name: str
+    type: str
+    required: bool
+    default: Any
+    help: str
+
+
+@dataclasses.dataclass(frozen=True)
+class QueryInfo:
+    """A query of ``cypher/queries/``, described by its header comment."""
+
+    name: str
+    answers: str
+    params: tuple[QueryParam, ...]
+    example: str
+
+
+_PARAM_LINE = re.compile(r"^//\s+(\w+):\s*(string|int|float|bool|datetime)\s*(?:=\s*(\S+))?\s*-\s*(.*)$")
+_TYPES: dict[str, Callable[[str], Any]] = {
+    "string": str,
+    "int": int,
+    "float": float,
+    "bool": lambda s: {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}[s.lower()],
+    "datetime": lambda s: datetime.fromisoformat(s.replace("Z", "+00:00")).isoformat(),
+}
+
+
+def _convert(kind: str, raw: str) -> Any:
+    if raw == "null":
+        return None
+    return _TYPES[kind](raw)
+
+
+def parse_query_header(name: str, text: str) -> QueryInfo:
+    """Read ``// name:``, ``// answers:``, ``// params:`` and ``// example:`` from a query file."""
+    answers: list[str] = []
+    params: list[QueryParam] = []
+    example = ""
+    section = ""
+    for line in text.splitlines():
+        if not line.startswith("//"):
+            break
+        body = line[2:].strip()
+        if body.startswith("answers:"):
+            section, answers = "answers", [body[len("answers:"):].strip()]
+        elif body.startswith("params:"):
+            section = "params"
+        elif body.startswith("example:"):
+            section, example = "example", body[len("example:"):].strip()
+        elif body.startswith("name:"):
+            section = "name"
+        elif section == "answers" and body:
+            answers.append(body)
+        elif section == "params" and (m := _PARAM_LINE.match(line)):
+            pname, kind, default, helptext = m.groups()
+            params.append(QueryParam(pname, kind, default is None, None if default is None else _convert(kind, default), helptext))
+    return QueryInfo(name, " ".join(answers), tuple(params), example)
+
+
+def query_catalogue() -> dict[str, QueryInfo]:
+    """Every query of ``cypher/queries/`` with its header, by name."""
+    out = {}
+    for full in cypher_files.available("queries"):
+        short = full.split("/", 1)[1]
+        out[short] = parse_query_header(short, cypher_files.load(full))
+    return out
+
+
+def bind_query_params(info: QueryInfo, given: Sequence[str]) -> dict[str, Any]:
+    """Turn ``key=value`` strings into typed parameters, with the header's defaults."""
+    known = {p.name: p for p in info.params}
+    values: dict[str, Any] = {p.name: p.default for p in info.params if not p.required}
+    for item in given:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise InvalidInput(f"parameter {item!r} is not key=value (e.g. -p cluster=Alice)")
+        if key not in known:
+            raise InvalidInput(f"query {info.name!r} has no parameter {key!r}; it takes: {', '.join(known) or 'none'}")
+        try:
+            values[key] = _convert(known[key].type, raw)
+        except (ValueError, KeyError):
+            raise InvalidInput(f"parameter {key}={raw!r} is not a {known[key].type}") from None
+    missing = [p.name for p in info.params if p.required and p.name not in values]
+    if missing:
+        raise InvalidInput(f"query {info.name!r} needs " + ", ".join(f"-p {m}=..." for m in missing))
+    return values
+
+
+@cli.command()
+@click.argument("name", required=False)
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help="A query parameter (repeatable).")
+@pass_state
+def query(state: State, name: str | None, params: tuple[str, ...]) -> None:
+    """Run investigation query NAME of cypher/queries/ (Neo4j only); without NAME, list them."""
+    catalogue = query_catalogue()
+    if name is None:
+        def listing() -> None:
+            for q in catalogue.values():
+                click.echo(f"{q.name}\n    {q.answers}")
+                for p in q.params:
+                    default = "" if p.required else f" (default {json.dumps(p.default)})"
+                    click.echo(f"    -p {p.name}=<{p.type}>{default}  {p.help}")
+        emit(state, [dataclasses.asdict(q) for q in catalogue.values()], listing)
+        return
+    if name not in catalogue:
+        raise InvalidInput(f"no query named {name!r}; `graphcluster query` lists: {', '.join(catalogue)}")
+    values = bind_query_params(catalogue[name], params)
+    with state.open() as gc:
+        rows = gc.query(name, **values)
+
+    def table() -> None:
+        if not rows:
+            click.echo("no rows")
+            return
+        cols = list(rows[0])
+        click.echo("\t".join(cols))
+        for r in rows:
+            click.echo("\t".join(_cell(r.get(c)) for c in cols))
+
+    emit(state, rows, table)
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.4f}"
+    if isinstance(v, (list, dict)):
+        return json.dumps(v, default=_jsonable)
+    return str(_jsonable(v)) if not isinstance(v, (str, int, bool)) else str(v)
+
+
+# -- demo ---------------------------------------------------------------------------------------
+
+
+# The demo is the README's first command: it must run anywhere (real sample faces when the
+# shared data is present, generated ones otherwise), finish in well under a minute, and show
+# every part of the product once: batches, clusters, questions, a human answering them.
+
+DEMO_STORE = "./graphcluster-demo"
+_DEMO_MARKER = ".graphcluster-demo"
+
+
+def find_sample_data() -> Path | None:
+    """The labelled sample (``lfw_dlib128``): env ``GRAPHCLUSTER_SAMPLE_DATA``, else ``../shared/data``."""
+    import os
+
+    candidates = []
+    if os.environ.get("GRAPHCLUSTER_SAMPLE_DATA"):
+        candidates.append(Path(os.environ["GRAPHCLUSTER_SAMPLE_DATA"]))
+    repo = Path(__file__).resolve().parents[1]
+    candidates += [repo.parent / "shared/data/lfw_dlib128", Path.cwd().parent / "shared/data/lfw_dlib128"]
+    for c in candidates:
+        if (c / "embeddings.npy").is_file() and (c / "faces.csv").is_file():
+            return c
+    return None
+
+
+def sample_faces(n: int, seed: int, data: Path | None) -> tuple[list[str], np.ndarray, list[dict[str, Any]], dict[str, str]]:
+    """``n`` labelled faces: ids, vectors, metadata (photo path) and the labels (never stored).
+
+    Real data: identities with several photos (at most 25 each, so one very famous person does
+    not fill the sample) make up about 85%, singletons the rest; rows shuffled with ``seed``.
+    """
+    rng = np.random.default_rng(seed)
+    if data is None:
+        return synthetic_faces(n, rng)
+    vectors = np.load(data / "embeddings.npy", mmap_mode="r")
+    with (data / "faces.csv").open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    by_person: dict[str, list[int]] = {}
+    for i, r in enumerate(rows):
+        by_person.setdefault(r["identity"], []).append(i)
+    groups = [v[:25] for v in by_person.values() if len(v) >= 2]
+    singles = [v[0] for v in by_person.values() if len(v) == 1]
+    chosen: list[int] = []
+    for gi in rng.permutation(len(groups)):
+        if len(chosen) >= int(n * 0.85):
+            break
+        chosen += groups[gi][: int(n * 0.85) - len(chosen)]
+    chosen += [singles[i] for i in rng.permutation(len(singles))[: n - len(chosen)]]
+    chosen = [chosen[i] for i in rng.permutation(len(chosen))]
+    ids = [f"lfw-{rows[i]['face_id']}" for i in chosen]
+    meta = [{"source": rows[i]["source"]} for i in chosen]
+    labels = {f: rows[i]["identity"] for f, i in zip(ids, chosen)}
+    return ids, np.asarray(vectors[chosen], dtype=np.float32), meta, labels
+
+
+def synthetic_faces(n: int, rng: np.random.Generator, dim: int = 128) -> tuple[list[str], np.ndarray, list[dict[str, Any]], dict[str, str]]:
+    """A FaceNet-like stand-in: people are random unit centres, photos are centre + noise.
+
+    Photo counts per person follow a long tail (many people with one or two photos, a few with
+    many); a few "group photos" put two people in one image, as real albums do.
+    """
+    counts: list[int] = []
+    while sum(counts) < n:
+        counts.append(int(min(1 + rng.geometric(0.18), 30)) if rng.random() < 0.7 else 1)
+    counts[-1] -= sum(counts) - n
+    centres = rng.normal(size=(len(counts), dim))
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    ids, vecs, meta, labels = [], [], [], {}
+    for p, c in enumerate(counts):
+        for j in range(c):
+            v = centres[p] + rng.normal(scale=0.35 / np.sqrt(dim), size=dim) * 1.0
+            fid = f"syn-{p:04d}-{j:02d}"
+            ids.append(fid)
+            vecs.append(v / np.linalg.norm(v))
+            meta.append({"source": f"synthetic/person_{p:04d}/photo_{j:02d}.jpg"})
+            labels[fid] = f"person_{p:04d}"
+    order = rng.permutation(len(ids))
+    ids, vecs, meta = [ids[i] for i in order], np.asarray(vecs, dtype=np.float32)[order], [meta[i] for i in order]
+    group_photos = max(1, n // 100)
+    for g in range(group_photos):  # two faces of two different people in one picture
+        a, b = 2 * g, 2 * g + 1
+        if labels[ids[a]] != labels[ids[b]]:
+            meta[a] = {"source": f"synthetic/group_{g:03d}.jpg"}
+            meta[b] = {"source": f"synthetic/group_{g:03d}.jpg"}
+    return ids, vecs, meta, labels
+
+
+def _majority(labels: dict[str, str], faces: Sequence[str]) -> str | None:
+    found = [labels[f] for f in faces if f in labels]
+    return max(set(found), key=found.count) if found else None
+
+
+def simulated_answer(gc: Any, item: ReviewItem, labels: dict[str, str]) -> tuple[str, str | None]:
+    """What a careful human who knows every face would answer (and the name for a new person)."""
+
+    def side(cluster_id: str | None, faces: Sequence[str]) -> list[str]:
+        if faces:
+            return list(faces)
+        if cluster_id:
+            try:
+                return [m["face_id"] for m in gc.cluster(cluster_id)["members"]]
+            except NotFound:
+                return []
+        return []
+
+    a = side(item.cluster_a, item.faces_a)
+    if item.kind == "new_identity":
+        people = {labels.get(f) for f in a}
+        return ("yes", people.pop()) if len(people) == 1 and None not in people else ("no", None)
+    b = side(item.cluster_b, item.faces_b)
+    la, lb = _majority(labels, a), _majority(labels, b)
+    if la is None or lb is None:
+        return "skip", None
+    return ("yes" if la == lb else "no"), None
+
+
+def pairwise_scores(assigned: dict[str, str | None], labels: dict[str, str]) -> dict[str, float]:
+    """Pairwise precision / recall / F of the clusters against the labels (unassigned = alone)."""
+    from collections import Counter
+
+    def pairs(counter: Counter[Any]) -> int:
+        return sum(c * (c - 1) // 2 for c in counter.values())
+
+    both = Counter((c, labels[f]) for f, c in assigned.items() if c is not None and f in labels)
+    predicted = Counter(c for f, c in assigned.items() if c is not None and f in labels)
+    true = Counter(labels[f] for f in assigned if f in labels)
+    tp, pp, tt = pairs(both), pairs(predicted), pairs(true)
+    p = tp / pp if pp else 1.0
+    r = tp / tt if tt else 1.0
+    return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(2 * p * r / (p + r), 4) if p + r else 0.0}
+
+
+def _prepare_demo_store(state: State, target: str, reset: bool) -> None:
+    """Empty a store the demo made before; refuse to touch anyone else's without --reset."""
+    import shutil
+
+    if _URI.match(target):
+        with state.open(target) as gc:
+            if gc.stats().faces and not reset:
+                raise InvalidInput(f"{target} already holds faces; run `demo --reset` to empty it first, or use another store")
+            if gc.stats().faces:
+                _reset(gc)
+        return
+    root = Path(target)
+    if root.exists() and any(root.iterdir()):
+        if not (root / _DEMO_MARKER).exists() and not reset:
+            raise InvalidInput(f"{root} is not empty and was not made by the demo; use `demo --store NEWDIR` or `demo --reset`")
+        shutil.rmtree(root)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / _DEMO_MARKER).write_text("made by `graphcluster demo`; the next demo run empties this directory\n")
+
+
+@cli.command()
+@click.option("--store", "demo_store", default=None, metavar="DIR|URI",
+              help=f"Where to build the demo (default: {DEMO_STORE}, emptied on each run; the global --store if given).")
+@click.option("--faces", type=click.IntRange(min=20, max=20000), default=1500, show_default=True, help="How many sample faces.")
+@click.option("--answers", type=click.IntRange(min=0), default=12, show_default=True, help="Review questions the simulated reviewer answers.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=100, show_default=True, help="Faces per batch.")
+@click.option("--synthetic", is_flag=True, help="Use generated faces even when the real sample is present.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Sampling and shuffling seed.")
+@click.option("--reset", is_flag=True, help="Empty a store the demo did not make (never done without this flag).")
+@pass_state
+def demo(state: State, demo_store: str | None, faces: int, answers: int, batch_size: int, synthetic: bool, seed: int, reset: bool) -> None:
+    """Cluster sample faces end to end and show what happened (real LFW faces when present)."""
+    import time
+
+    target = demo_store or (state.store if state.store_given else DEMO_STORE)
+    data = None if synthetic else find_sample_data()
+    ids, vectors, meta, labels = sample_faces(faces, seed, data)
+    _prepare_demo_store(state, target, reset)
+    started = time.perf_counter()
+    log = state.as_json and sys.stderr or sys.stdout
+    click.echo(f"demo: {len(ids)} {'real LFW' if data else 'generated'} faces of {len(set(labels.values()))} people "
+               f"-> {target}, in batches of {batch_size}", file=log)
+    asked = 0
+    with state.open(target) as gc:
+        with progress_bar("ingesting") as progress:
+            for start in range(0, len(ids), batch_size):
+                stop = min(start + batch_size, len(ids))
+                report = gc.add_faces(vectors[start:stop], ids=ids[start:stop], metadata=meta[start:stop])
+                asked += report.reviews_opened
+                progress(stop, len(ids))
+        ingest_seconds = time.perf_counter() - started
+        open_before = gc.stats().open_reviews
+        answered: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        while len(answered) < answers:
+            queue = [i for i in gc.review_queue(limit=len(seen) + 20) if i.id not in seen]
+            if not queue:
+                break
+            item = queue[0]
+            seen.add(item.id)
+            verdict, person = simulated_answer(gc, item, labels)
+            d = gc.answer(item.id, verdict, name=person, by="demo-reviewer")
+            answered.append({"item": item.id, "kind": item.kind, "answer": verdict, "decision": d.id if d else None})
+        biggest = gc.clusters()[:1]
+        if biggest and data is not None:  # a human verifies and names the largest person
+            c = biggest[0]
+            person = _majority(labels, [m["face_id"] for m in gc.cluster(c.id)["members"]])
+            if person and not c.name:
+                gc.name(c.id, person.replace("_", " "), by="demo-reviewer", reason="demo: named from the sample's labels")
+            if not c.locked:
+                gc.lock(c.id, by="demo-reviewer", reason="demo: verified")
+        stats = gc.stats()
+        assigned = gc.assignments()
+        cl = [c for c in gc.clusters() if c.size >= 2]
+        examples = []
+        for c in cl[:1] + cl[len(cl) // 2: len(cl) // 2 + 1] + cl[-1:]:
+            members = gc.cluster(c.id)["members"][:5]
+            examples.append({"cluster": c.id, "name": c.name, "size": c.size, "locked": c.locked,
+                             "photos": [_photo(gc.face(m["face_id"])["face"]) for m in members]})
+        decisions_made = gc.decisions()
+    seconds = time.perf_counter() - started
+    scores = pairwise_scores(assigned, labels)
+    summary = {
+        "store": target, "data": "lfw_dlib128" if data else "synthetic", "faces": stats.faces,
+        "people_in_sample": len(set(labels.values())), "clusters": stats.clusters, "clusters_of_2_or_more": len(cl),
+        "unassigned": stats.by_status.get("unassigned", 0), "questions_opened": asked, "questions_open_after_ingest": open_before,
+        "answered": answered, "decisions": len(decisions_made), "open_reviews": stats.open_reviews,
+        "pairwise": scores, "thresholds": stats.thresholds, "ingest_seconds": round(ingest_seconds, 2),
+        "seconds": round(seconds, 2), "examples": examples,
+    }
+
+    def text() -> None:
+        yes = sum(a["answer"] == "yes" for a in answered)
+        click.echo(f"\ningested {stats.faces} faces in {ingest_seconds:.1f} s: {stats.clusters} clusters "
+                   f"({len(cl)} with 2+ faces, {stats.locked_clusters} locked), {summary['unassigned']} faces unassigned")
+        click.echo(f"questions: {asked} opened while ingesting, {open_before} open; the simulated reviewer answered "
+                   f"{len(answered)} ({yes} yes, {len(answered) - yes} no/skip); {stats.open_reviews} still open")
+        click.echo(f"decisions recorded: {len(decisions_made)} (`graphcluster --store {target} decisions`)")
+        click.echo(f"against the sample's labels: pairwise precision {scores['precision']:.3f}, recall {scores['recall']:.3f}")
+        click.echo("example clusters:")
+        for e in examples:
+            label = f"{e['cluster']}" + (f" {e['name']!r}" if e["name"] else "") + f" ({e['size']} faces{', locked' if e['locked'] else ''})"
+            click.echo(f"  {label}")
+            for p in e["photos"]:
+                click.echo(f"      {p}")
+        click.echo(f"done in {seconds:.1f} s. Next: graphcluster --store {target} review | clusters | show <cluster>")
+
+    emit(state, summary, text)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point (``graphcluster``)."""
+    cli.main(args=list(argv) if argv is not None else None, prog_name="graphcluster")
