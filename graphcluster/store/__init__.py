@@ -1,1 +1,48 @@
-"""store."""
+"""Stores: the system of record. ``open_store`` picks one from a target string.
+
+- a ``bolt://``, ``neo4j://``, ``bolt+s://``, ``bolt+ssc://``, ``neo4j+s://`` or ``neo4j+ssc://``
+  URI opens a :class:`Neo4jStore`;
+- anything else is a directory and opens the embedded :class:`SQLiteStore` (created if missing).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from graphcluster.store.base import Store
+from graphcluster.store.neo4j import Neo4jStore
+from graphcluster.store.sqlite import SQLiteStore
+
+__all__ = ["Store", "SQLiteStore", "Neo4jStore", "open_store", "is_neo4j_uri"]
+
+_SCHEMES = ("bolt://", "neo4j://", "bolt+s://", "bolt+ssc://", "neo4j+s://", "neo4j+ssc://")
+
+
+def is_neo4j_uri(target: str | Path) -> bool:
+    """True when ``target`` is a Neo4j URI rather than a directory."""
+    return isinstance(target, str) and target.lower().startswith(_SCHEMES)
+
+
+def open_store(
+    target: str | Path,
+    *,
+    auth: tuple[str, str] | None = None,
+    database: str | None = None,
+) -> Store:
+    """Open the store ``target`` names.
+
+    Args:
+        target: a Neo4j URI, or a directory for the embedded store.
+        auth: ``(user, password)`` for Neo4j (ignored for a directory).
+        database: the Neo4j database name (None = the server default; ignored for a directory).
+
+    Returns:
+        A ``Neo4jStore`` or a ``SQLiteStore``; close it (or use it as a context manager).
+
+    Raises:
+        StoreBusy: another process uses the embedded directory.
+        StoreError: the server cannot be reached, or the directory cannot be opened.
+    """
+    if is_neo4j_uri(target):
+        return Neo4jStore(str(target), auth=auth, database=database)
+    return SQLiteStore(Path(target))

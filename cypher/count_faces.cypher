@@ -1,0 +1,3 @@
+// Store.count_faces
+MATCH (f:Face)
+RETURN count(f) AS n

@@ -1,0 +1,3 @@
+// Store.get_review
+MATCH (r:Review {id: $id})
+RETURN r {.*} AS review
