@@ -1,0 +1,242 @@
+"""The segmented Annoy index and the exact index: correctness, durability, crash recovery."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from graphcluster.errors import InvalidInput, NotFound, StoreBusy, StoreError
+from graphcluster.index import ExactIndex, NeighbourIndex, SegmentedAnnoyIndex, open_index
+
+KINDS = ["annoy", "exact"]
+D = 16
+
+
+def clustered(n: int, d: int = D, seed: int = 0) -> tuple[list[str], np.ndarray]:
+    """Identities as random centres, members scattered around them (like face embeddings)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(max(1, n // 8), d))
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    x = centres[rng.integers(0, len(centres), n)] + 0.15 * rng.normal(size=(n, d))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return [f"face-{seed}-{i}" for i in range(n)], x.astype(np.float32)
+
+
+def brute(ids: list[str], x: np.ndarray, q: np.ndarray, k: int) -> list[list[str]]:
+    dist = np.linalg.norm(q[:, None, :] - x[None, :, :], axis=2)
+    return [[ids[j] for j in np.argsort(row, kind="stable")[:k]] for row in dist]
+
+
+def recall(got: list[list[str]], want: list[list[str]]) -> float:
+    return float(np.mean([len(set(g) & set(w)) / len(w) for g, w in zip(got, want)]))
+
+
+def small(path: Path, kind: str, **opts: object) -> NeighbourIndex:
+    base: dict[str, object] = {"delta_size": 100}
+    if kind == "annoy":
+        base.update(n_trees=10)
+    base.update(opts)
+    return open_index(path, kind, **base)
+
+
+def add_in_batches(index: NeighbourIndex, ids: list[str], x: np.ndarray, size: int = 50) -> None:
+    for i in range(0, len(ids), size):
+        index.add(ids[i : i + size], x[i : i + size])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_query_matches_brute_force(tmp_path: Path, kind: str) -> None:
+    ids, x = clustered(1500)
+    _, q = clustered(60, seed=9)
+    with small(tmp_path, kind) as index:
+        assert isinstance(index, NeighbourIndex)
+        add_in_batches(index, ids, x)
+        got, dist = index.query(q, 10)
+        assert len(index.info()["segments"]) > 1  # the query really fanned out
+    want = brute(ids, x, q, 10)
+    assert recall(got, want) >= (0.95 if kind == "annoy" else 1.0)
+    pos = {f: i for i, f in enumerate(ids)}
+    for row, names, dd in zip(q, got, dist):
+        assert np.all(np.diff(dd) >= 0)
+        true = np.linalg.norm(x[[pos[f] for f in names]] - row, axis=1)
+        np.testing.assert_allclose(dd, true, atol=1e-5)  # angular is converted to L2
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_delta_rolls_into_segments_and_tiers_merge(tmp_path: Path, kind: str) -> None:
+    ids, x = clustered(1050)
+    with small(tmp_path, kind, merge_factor=4) as index:
+        add_in_batches(index, ids[:350], x[:350])
+        info = index.info()
+        assert info["segments"] == [100, 100, 100] and info["delta"] == 50
+        add_in_batches(index, ids[350:], x[350:])
+        info = index.info()
+        # 4 segments of 100 merge into one of 400, twice; then 2 more of 100 and a delta of 50
+        assert sorted(info["segments"]) == [100, 100, 400, 400] and info["delta"] == 50
+        assert len(index) == 1050
+        assert set(index.ids()) == set(ids)
+        np.testing.assert_allclose(index.get_vectors(ids[::97]), x[::97], atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_compaction_keeps_results(tmp_path: Path, kind: str) -> None:
+    ids, x = clustered(600)
+    _, q = clustered(30, seed=3)
+    # search_k larger than any segment: Annoy is exhaustive, so results must be identical
+    with small(tmp_path, kind, search_k=100_000) as index:
+        add_in_batches(index, ids, x)
+        before = index.query(q, 10)
+        index.compact()
+        assert index.info()["segments"] == [600] and index.info()["delta"] == 0
+        after = index.query(q, 10)
+    assert before[0] == after[0]
+    for a, b in zip(before[1], after[1]):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_tombstones(tmp_path: Path, kind: str) -> None:
+    ids, x = clustered(420)
+    gone = ids[:60:3] + ids[405:410]  # some in segments, some in the delta
+    with small(tmp_path, kind, search_k=100_000) as index:
+        add_in_batches(index, ids, x)
+        index.delete(gone + ["never-added"])
+        assert len(index) == 420 - len(gone)
+        assert not any(g in index for g in gone)
+        got, _ = index.query(x[: 60 : 3], 10)
+        assert not set(gone) & {f for row in got for f in row}
+        with pytest.raises(NotFound, match=gone[0]):
+            index.get_vectors([gone[0]])
+        assert index.info()["tombstones"] == 20
+    with small(tmp_path, kind, search_k=100_000) as index:  # tombstones survive a restart
+        assert len(index) == 420 - len(gone) and gone[0] not in index
+        index.compact()
+        assert index.info()["tombstones"] == 0 and len(index) == 420 - len(gone)
+        index.add(gone[:2], x[:2])  # a deleted id may come back
+        got, dist = index.query(x[:1], 1)
+        assert got[0] == [gone[0]] and dist[0][0] < 1e-3
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_bad_adds_write_nothing(tmp_path: Path, kind: str) -> None:
+    ids, x = clustered(230)
+    with small(tmp_path, kind) as index:
+        add_in_batches(index, ids, x)
+        for bad_ids in ([ids[5], "new-1"], [ids[225], "new-2"]):  # in a segment, in the delta
+            with pytest.raises(InvalidInput, match="already in the index") as err:
+                index.add(bad_ids, x[:2])
+            assert err.value.ids == [bad_ids[0]] and err.value.rows == [0]
+        bad = x[:3].copy()
+        bad[1] = np.nan
+        with pytest.raises(InvalidInput, match="NaN") as err:
+            index.add(["n1", "n2", "n3"], bad)
+        assert err.value.ids == ["n2"]
+        with pytest.raises(InvalidInput, match="dimension 8"):
+            index.add(["n1"], np.ones((1, 8)))
+        assert len(index) == 230 and "new-1" not in index and "n1" not in index
+    with small(tmp_path, kind) as index:
+        assert len(index) == 230 and "n1" not in index
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_delta_survives_a_crashed_process(tmp_path: Path, kind: str) -> None:
+    script = f"""
+import os, sys
+sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
+from tests.unit.test_index_segmented import clustered, small
+from pathlib import Path
+ids, x = clustered(260)
+index = small(Path({str(tmp_path)!r}), {kind!r})
+for i in range(0, 260, 20):
+    index.add(ids[i:i + 20], x[i:i + 20])
+index.delete([ids[3], ids[250]])
+index.flush()
+os._exit(0)  # no close(): the process dies with the delta only in the log
+"""
+    subprocess.run([sys.executable, "-c", script], check=True)
+    ids, x = clustered(260)
+    with small(tmp_path, kind) as index:
+        assert len(index) == 258
+        assert index.info()["delta"] == 59
+        assert ids[3] not in index and ids[250] not in index and ids[259] in index
+        np.testing.assert_allclose(index.get_vectors([ids[255]]), x[[255]], atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_crash_mid_build_leaves_a_working_index(tmp_path: Path, kind: str) -> None:
+    ids, x = clustered(350)
+    with small(tmp_path, kind, search_k=100_000) as index:
+        add_in_batches(index, ids, x)
+        want = index.query(x[:20], 5)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    # what a crash leaves: a half-written segment under its temp name, a complete segment the
+    # manifest never got to name, a half-written manifest, and a torn record in the log
+    (tmp_path / ".seg-000777.ann.tmp").write_bytes(b"\0" * 1000)
+    (tmp_path / "seg-000778.vec.npy").write_bytes(b"junk")
+    (tmp_path / ".manifest.json.tmp").write_text('{"segments": [')
+    with open(tmp_path / manifest["log"], "ab") as fh:
+        fh.write(b"GCDL\x01\x00\x00")
+    with small(tmp_path, kind, search_k=100_000) as index:
+        assert len(index) == 350
+        got = index.query(x[:20], 5)
+        assert got[0] == want[0]
+        index.add(["after-crash"], x[:1])  # the log is usable after the torn tail is cut
+    left = sorted(os.listdir(tmp_path))
+    assert not [f for f in left if f.endswith(".tmp") or f.startswith("seg-00077")]
+    with small(tmp_path, kind) as index:
+        assert "after-crash" in index and len(index) == 351
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_rebuild_from_stored_vectors(tmp_path: Path, kind: str) -> None:
+    ids, x = clustered(500)
+    cls = SegmentedAnnoyIndex if kind == "annoy" else ExactIndex
+    with small(tmp_path, kind) as index:  # an old index in the same directory is replaced
+        index.add(["stale"], x[:1])
+    with cls.rebuild(tmp_path, ids, x, search_k=100_000, **({"n_trees": 10} if kind == "annoy" else {})) as index:
+        assert index.info()["segments"] == [500] and "stale" not in index
+        got, _ = index.query(x[:25], 10)
+    assert recall(got, brute(ids, x, x[:25], 10)) == 1.0
+    with open_index(tmp_path, kind) as index:
+        assert len(index) == 500
+    with pytest.raises(InvalidInput, match="duplicate"):
+        cls.rebuild(tmp_path / "other", ["a", "a"], x[:2])
+    assert not (tmp_path / "other" / "manifest.json").exists()
+
+
+def test_second_writer_is_refused(tmp_path: Path) -> None:
+    with open_index(tmp_path, "exact"):
+        with pytest.raises(StoreBusy):
+            open_index(tmp_path, "exact")
+    open_index(tmp_path, "exact").close()
+
+
+def test_wrong_kind_dim_or_k(tmp_path: Path) -> None:
+    with open_index(tmp_path, "exact", dim=D) as index:
+        index.add(["a"], np.ones((1, D)))
+        with pytest.raises(InvalidInput, match="k must be"):
+            index.query(np.ones((1, D)), 0)
+    with pytest.raises(StoreError, match="'exact' index"):
+        open_index(tmp_path, "annoy")
+    with pytest.raises(InvalidInput, match="16-D"):
+        open_index(tmp_path, "exact", dim=32)
+    with pytest.raises(InvalidInput, match="unknown index kind"):
+        open_index(tmp_path, "faiss")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_small_and_empty_indexes(tmp_path: Path, kind: str) -> None:
+    with small(tmp_path, kind) as index:
+        got, dist = index.query(np.ones((2, 4)), 3)  # dimension not fixed yet
+        assert got == [[], []] and all(len(d) == 0 for d in dist)
+        index.add(["a", "b"], np.eye(4)[:2])
+        got, dist = index.query(np.eye(4)[:1], 5)
+        assert got == [["a", "b"]]
+        np.testing.assert_allclose(dist[0], [0.0, np.sqrt(2.0)], atol=1e-6)
+        assert index.info()["dim"] == 4
