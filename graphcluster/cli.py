@@ -784,6 +784,42 @@ def query(state: State, name: str | None, params: tuple[str, ...]) -> None:
     emit(state, rows, table)
 
 
+@cli.command("browser-files")
+@click.option("--port", type=click.IntRange(1, 65535), default=8001, show_default=True, help="Port on localhost.")
+@click.option("--browser-url", default="http://127.0.0.1:7474/browser/", show_default=True, help="Where Neo4j Browser is.")
+@pass_state
+def browser_files(state: State, port: int, browser_url: str) -> None:
+    """Serve the Browser guide and style (cypher/browser/) on localhost, with CORS, until Ctrl-C.
+
+    Neo4j Browser fetches `:play URL` and `:style URL` only from hosts in the server setting
+    browser.remote_content_hostname_allowlist (Neo4j's default includes localhost).
+    """
+    import functools
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+    from importlib import resources
+
+    folder = resources.files("graphcluster.cypher").joinpath("browser")
+
+    class Handler(SimpleHTTPRequestHandler):
+        def end_headers(self) -> None:
+            self.send_header("Access-Control-Allow-Origin", "*")  # Browser fetches guides cross-origin
+            super().end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+            click.echo(f"served {args[0] if args else ''}", err=True)
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), functools.partial(Handler, directory=str(folder)))
+    base = f"http://localhost:{port}"
+    emit(state, {"guide": f"{base}/guide.html", "style": f"{base}/graphcluster.grass", "browser": browser_url},
+         f"Open {browser_url} and run:\n  :play {base}/guide.html\n  :style {base}/graphcluster.grass\n(Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
 def _cell(v: Any) -> str:
     if v is None:
         return ""
@@ -851,35 +887,21 @@ def sample_faces(n: int, seed: int, data: Path | None) -> tuple[list[str], np.nd
 
 
 def synthetic_faces(n: int, rng: np.random.Generator, dim: int = 128) -> tuple[list[str], np.ndarray, list[dict[str, Any]], dict[str, str]]:
-    """A FaceNet-like stand-in: people are random unit centres, photos are centre + noise.
+    """Generated FaceNet-like faces (``graphcluster.synth``) with made-up photo paths.
 
-    Photo counts per person follow a long tail (many people with one or two photos, a few with
-    many); a few "group photos" put two people in one image, as real albums do.
+    A few "group photos" put two different people in one image, as real albums do, so the
+    same-image rule and the co-occurrence query have something to show.
     """
-    counts: list[int] = []
-    while sum(counts) < n:
-        counts.append(int(min(1 + rng.geometric(0.18), 30)) if rng.random() < 0.7 else 1)
-    counts[-1] -= sum(counts) - n
-    centres = rng.normal(size=(len(counts), dim))
-    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    ids, vecs, meta, labels = [], [], [], {}
-    for p, c in enumerate(counts):
-        for j in range(c):
-            v = centres[p] + rng.normal(scale=0.35 / np.sqrt(dim), size=dim) * 1.0
-            fid = f"syn-{p:04d}-{j:02d}"
-            ids.append(fid)
-            vecs.append(v / np.linalg.norm(v))
-            meta.append({"source": f"synthetic/person_{p:04d}/photo_{j:02d}.jpg"})
-            labels[fid] = f"person_{p:04d}"
-    order = rng.permutation(len(ids))
-    ids, vecs, meta = [ids[i] for i in order], np.asarray(vecs, dtype=np.float32)[order], [meta[i] for i in order]
-    group_photos = max(1, n // 100)
-    for g in range(group_photos):  # two faces of two different people in one picture
+    from graphcluster.synth import make_faces
+
+    faces = make_faces(n, dim=dim, seed=int(rng.integers(2**31)))
+    labels = {f: f"person_{int(lab):04d}" if lab >= 0 else f"stranger_{-int(lab):04d}" for f, lab in zip(faces.ids, faces.labels)}
+    meta: list[dict[str, Any]] = [{"source": f"synthetic/{labels[f]}/{f}.jpg"} for f in faces.ids]
+    for g in range(max(1, n // 100)):
         a, b = 2 * g, 2 * g + 1
-        if labels[ids[a]] != labels[ids[b]]:
-            meta[a] = {"source": f"synthetic/group_{g:03d}.jpg"}
-            meta[b] = {"source": f"synthetic/group_{g:03d}.jpg"}
-    return ids, vecs, meta, labels
+        if b < n and labels[faces.ids[a]] != labels[faces.ids[b]]:
+            meta[a] = meta[b] = {"source": f"synthetic/group_{g:03d}.jpg"}
+    return list(faces.ids), np.asarray(faces.vectors, dtype=np.float32), meta, labels
 
 
 def _majority(labels: dict[str, str], faces: Sequence[str]) -> str | None:
