@@ -1,0 +1,427 @@
+"""The command line, end to end through ``CliRunner`` against the real engine on the embedded store.
+
+No mock of the engine: every test opens a real store in a temporary directory. Faces come from
+``graphcluster.synth`` (a fixed seed), written to a file and ingested with ``graphcluster ingest``.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+import pytest
+from click.testing import CliRunner, Result
+
+from graphcluster import cypher_files
+from graphcluster.cli import bind_query_params, cli, parse_query_header, query_catalogue
+from graphcluster.errors import InvalidInput
+
+N_FACES = 240
+
+
+def run(*args: str, input: str | None = None, ok: bool = True) -> Result:
+    result = CliRunner().invoke(cli, list(args), input=input, catch_exceptions=True)
+    if ok:
+        assert result.exit_code == 0, (result.output, result.exception)
+    return result
+
+
+def run_json(*args: str, input: str | None = None) -> Any:
+    result = run("--json", *args, input=input)
+    return json.loads(result.stdout)
+
+
+def one_line_error(result: Result) -> str:
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("Error: ")
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def faces_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]]:
+    from graphcluster.synth import make_faces
+
+    faces = make_faces(N_FACES, dim=32, mean_size=8, seed=3)
+    path = tmp_path_factory.mktemp("data") / "faces.npz"
+    # two faces per "group photo" so the same-image rule and metadata columns are exercised
+    source = np.array([f"photos/{i // 2 if i < 20 else i}.jpg" for i in range(N_FACES)])
+    np.savez(path, ids=np.array(faces.ids), vectors=faces.vectors, source=source)
+    return path, {f: int(lab) for f, lab in zip(faces.ids, faces.labels)}
+
+
+@pytest.fixture(scope="module")
+def base_store(tmp_path_factory: pytest.TempPathFactory, faces_file: tuple[Path, dict[str, int]]) -> Path:
+    store = tmp_path_factory.mktemp("store") / "db"
+    run("--store", str(store), "ingest", str(faces_file[0]), "--batch-size", "60")
+    return store
+
+
+@pytest.fixture
+def store(base_store: Path, tmp_path: Path) -> str:
+    """A private copy of the ingested store, so a test may change it."""
+    copy = tmp_path / "db"
+    shutil.copytree(base_store, copy)
+    return str(copy)
+
+
+def biggest_cluster(store: str) -> dict[str, Any]:
+    clusters = run_json("--store", store, "clusters")
+    assert clusters, "the sample must form clusters"
+    return clusters[0]
+
+
+def members(store: str, cluster_id: str) -> list[str]:
+    info = run_json("--store", store, "show", cluster_id)
+    return [m["face_id"] for m in info["members"]]
+
+
+# -- help and argument errors --------------------------------------------------------------------
+
+
+def test_every_command_has_help() -> None:
+    assert isinstance(cli, click.Group)
+    names = sorted(cli.commands)
+    assert {"init", "ingest", "status", "clusters", "show", "review", "same", "different", "assign", "remove", "merge",
+            "lock", "unlock", "name", "decisions", "undo", "cleanup", "export", "query", "demo"} <= set(names)
+    for name in names:
+        command = cli.commands[name]
+        assert command.help and command.help.strip(), name
+        result = run(name, "--help")
+        assert "Usage: " in result.output and name in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["same", "only-one"],
+        ["assign", "face"],
+        ["name"],
+        ["clusters", "--limit", "0"],
+        ["demo", "--faces", "3"],
+        ["export", "--format", "xml"],
+        ["no-such-command"],
+    ],
+)
+def test_bad_arguments_give_a_usage_error(args: list[str], tmp_path: Path) -> None:
+    result = run("--store", str(tmp_path / "db"), *args, ok=False)
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert "Error:" in result.output
+
+
+def test_library_errors_are_one_line(store: str, tmp_path: Path) -> None:
+    assert "no cluster or face with id 'nope'" in one_line_error(run("--store", store, "show", "nope", ok=False))
+    assert "nope" in one_line_error(run("--store", store, "undo", "nope", ok=False))
+    assert "nope" in one_line_error(run("--store", store, "lock", "nope", ok=False))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,v0,v1\na,1,2\nb,1,x\n")
+    line = one_line_error(run("--store", store, "ingest", str(bad), ok=False))
+    assert "bad.csv, line 3" in line and "'x'" in line
+    line = one_line_error(run("--store", store, "--set", "k=-3", "status", ok=False))
+    assert "--set" in line
+    line = one_line_error(run("--store", store, "query", "person_faces", "-p", "cluster=x", ok=False))
+    assert "needs the Neo4j store" in line
+
+
+def test_debug_shows_the_real_exception(store: str) -> None:
+    result = CliRunner().invoke(cli, ["--store", store, "--debug", "show", "nope"])
+    assert result.exit_code != 0
+    assert type(result.exception).__name__ == "NotFound"
+
+
+def test_password_is_never_printed() -> None:
+    result = run("--store", "bolt://127.0.0.1:9", "--password", "s3cret-pw", "status", ok=False)
+    assert result.exit_code != 0
+    assert "s3cret-pw" not in result.output
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def test_init_and_status_on_a_new_store(tmp_path: Path) -> None:
+    store = str(tmp_path / "new")
+    data = run_json("--store", store, "init")
+    assert data == {"store": store, "kind": "sqlite", "faces": 0, "clusters": 0}
+    stats = run_json("--store", store, "status")
+    assert stats["faces"] == 0 and stats["store"] == "sqlite"
+
+
+def test_ingest_reports_and_is_idempotent(store: str, faces_file: tuple[Path, dict[str, int]]) -> None:
+    stats = run_json("--store", store, "status")
+    assert stats["faces"] == N_FACES
+    again = run_json("--store", store, "ingest", str(faces_file[0]))
+    assert again["files"][0]["added"] == 0 and again["files"][0]["skipped"] == N_FACES
+    assert again["faces"] == N_FACES
+    text = run("--store", store, "ingest", str(faces_file[0])).output
+    assert f"0 added, {N_FACES} already stored" in text
+
+
+def test_ingest_csv_and_jsonl(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    vecs = rng.normal(size=(6, 8))
+    csv_path = tmp_path / "a.csv"
+    with csv_path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "image", *[f"v{i}" for i in range(8)]])
+        for i in range(3):
+            w.writerow([f"c{i}", f"img{i}.jpg", *vecs[i]])
+    jsonl = tmp_path / "b.jsonl"
+    jsonl.write_text("".join(json.dumps({"id": f"j{i}", "vector": vecs[i].tolist(), "timestamp": "2024-01-01"}) + "\n" for i in range(3, 6)))
+    store = str(tmp_path / "db")
+    out = run_json("--store", store, "ingest", str(csv_path), str(jsonl))
+    assert [f["added"] for f in out["files"]] == [3, 3]
+    face = run_json("--store", store, "show", "c1")
+    assert face["kind"] == "face" and face["face"]["image"] == "img1.jpg"
+    assert run_json("--store", store, "show", "j4")["face"]["metadata"] == {"timestamp": "2024-01-01"}
+
+
+def test_clusters_show_and_status(store: str) -> None:
+    clusters = run_json("--store", store, "clusters")
+    sizes = [c["size"] for c in clusters]
+    assert sizes == sorted(sizes, reverse=True)
+    assert run_json("--store", store, "clusters", "--limit", "2") == clusters[:2]
+    top = clusters[0]
+    info = run_json("--store", store, "show", top["id"])
+    assert info["kind"] == "cluster" and info["cluster"]["id"] == top["id"]
+    assert len(info["members"]) == top["size"]
+    assert info["members"][0]["photo"].startswith("photos/")
+    text = run("--store", store, "show", top["id"], "--members", "2").output
+    assert f"cluster {top['id']}" in text and "more (--members N)" in text
+    face = info["members"][0]["face_id"]
+    finfo = run_json("--store", store, "show", face)
+    assert finfo["membership"]["cluster_id"] == top["id"]
+    assert finfo["neighbours"]
+    status = run("--store", store, "status").output
+    assert f"faces       {N_FACES}" in status and "thresholds" in status
+
+
+def test_export_csv_and_json(store: str, tmp_path: Path) -> None:
+    text = run("--store", store, "export").stdout
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == N_FACES
+    assert set(rows[0]) == {"face_id", "cluster_id", "cluster_name", "status", "confidence"}
+    as_json = json.loads(run("--store", store, "export", "--format", "json").stdout)
+    assert {r["face_id"]: r["cluster_id"] or "" for r in as_json} == {r["face_id"]: r["cluster_id"] for r in rows}
+    out = tmp_path / "out.json"
+    summary = run_json("--store", store, "export", "-o", str(out))
+    assert summary["faces"] == N_FACES and summary["format"] == "json"
+    assert len(json.loads(out.read_text())) == N_FACES
+
+
+# -- decisions -----------------------------------------------------------------------------------
+
+
+def test_decisions_through_the_cli(store: str) -> None:
+    top = biggest_cluster(store)
+    faces = members(store, top["id"])
+    assert len(faces) >= 4
+    a, b = faces[0], faces[1]
+    d = run_json("--store", store, "--by", "ann", "different", a, b, "-r", "twins")
+    assert d["kind"] == "different_person" and d["by"] == "ann" and d["reason"] == "twins"
+    after = run_json("--store", store, "export", "--format", "json")
+    where = {r["face_id"]: r["cluster_id"] for r in after}
+    assert where[a] != where[b] or where[a] is None  # split at once
+    listed = run_json("--store", store, "decisions", "--face", a)
+    assert [x["id"] for x in listed] == [d["id"]]
+    undone = run_json("--store", store, "undo", d["id"])
+    assert undone["undone"] is True
+    assert "[undone]" in run("--store", store, "decisions").output
+
+    same = run_json("--store", store, "same", a, b)
+    assert same["kind"] == "same_person"
+    conflict = one_line_error(run("--store", store, "different", a, b, ok=False))
+    assert same["id"] in conflict
+
+    named = run_json("--store", store, "name", top["id"], "Alice")
+    assert named["kind"] == "name"
+    locked = run_json("--store", store, "lock", top["id"])
+    assert locked["kind"] == "lock"
+    assert run_json("--store", store, "clusters")[0]["locked"] is True or any(
+        c["locked"] for c in run_json("--store", store, "clusters"))
+    assert run_json("--store", store, "unlock", top["id"])["kind"] == "unlock"
+    removed = run_json("--store", store, "remove", faces[2])
+    assert removed["kind"] == "remove"
+    assigned = run_json("--store", store, "assign", faces[2], top["id"])
+    assert assigned["kind"] == "assign"
+    text = run("--store", store, "decisions", "--cluster", top["id"]).output
+    assert "name" in text and "'Alice'" in text
+
+
+def test_merge_two_clusters(store: str) -> None:
+    clusters = run_json("--store", store, "clusters")
+    assert len(clusters) >= 2
+    a, b = clusters[0]["id"], clusters[1]["id"]
+    total = clusters[0]["size"] + clusters[1]["size"]
+    d = run_json("--store", store, "merge", a, b)
+    assert d["kind"] == "merge"
+    sizes = {c["id"]: c["size"] for c in run_json("--store", store, "clusters")}
+    assert max(sizes.get(a, 0), sizes.get(b, 0)) >= total
+
+
+def test_cleanup_reports(store: str) -> None:
+    report = run_json("--store", store, "cleanup")
+    assert {"faces_moved", "clusters_created", "clusters_removed", "seconds"} <= set(report)
+    assert "faces moved" in run("--store", store, "cleanup").output
+
+
+# -- review loop ---------------------------------------------------------------------------------
+
+
+def open_items(store: str) -> list[str]:
+    from graphcluster.engine import GraphCluster
+
+    with GraphCluster.open(store) as gc:
+        return [i.id for i in gc.review_queue(limit=100)]
+
+
+def review_status(store: str, item_id: str) -> str:
+    from graphcluster.engine import GraphCluster
+
+    with GraphCluster.open(store) as gc:
+        return gc.store.get_review(item_id).status
+
+
+def test_review_loop_saves_each_answer(store: str) -> None:
+    before = open_items(store)
+    assert len(before) >= 3, "the sample must raise review questions"
+    summary = run_json("--store", store, "review", input="s\nn\nq\n")
+    log = summary["answers"]
+    assert [e["answer"] for e in log] == ["skip", "no"]
+    assert summary["answered"] == 1 and summary["skipped"] == 1
+    skipped, answered = log[0]["item"], log[1]["item"]
+    assert review_status(store, answered) == "answered"
+    assert answered not in open_items(store)
+    assert review_status(store, skipped) == "open"  # skip keeps it, behind the others
+
+
+def test_review_yes_then_quit_in_text_mode(store: str) -> None:
+    result = run("--store", store, "review", "--limit", "1", input="yes\n\n")
+    assert "yes / no / skip / quit" in result.output
+    assert "  A: " in result.output
+    assert "saved: yes" in result.output
+    assert "1 answered, 0 skipped" in result.output
+
+
+def test_review_quit_at_once_changes_nothing(store: str) -> None:
+    before = open_items(store)
+    result = run("--store", store, "review", input="q\n")
+    assert "0 answered, 0 skipped" in result.output
+    assert open_items(store) == before
+
+
+def test_review_rejects_an_unknown_answer_and_asks_again(store: str) -> None:
+    result = run("--store", store, "review", input="maybe\nq\n")
+    assert "not one of" in result.output or "invalid choice" in result.output.lower()
+
+
+def test_review_open_launches_the_viewer(store: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[str] = []
+    monkeypatch.setattr(click, "launch", lambda url, **kw: opened.append(url) or 0)
+    run("--store", store, "review", "--open", "--image-root", "/albums", input="q\n")
+    assert opened and all(p.startswith("/albums/photos/") for p in opened)
+
+
+# -- the investigation library -----------------------------------------------------------------------
+
+
+def test_query_lists_the_library_without_a_store(tmp_path: Path) -> None:
+    listing = run_json("--store", str(tmp_path / "never-created"), "query")
+    names = {q["name"] for q in listing}
+    assert {"person_faces", "co_occurring_people", "awaiting_review", "cluster_evidence", "similar_across_clusters",
+            "cluster_bridges", "cluster_audit_trail", "changed_since"} <= names
+    assert not (tmp_path / "never-created").exists()
+    assert "-p cluster=<string>" in run("query").output
+
+
+def test_every_query_has_a_complete_header() -> None:
+    for name in cypher_files.available("queries"):
+        short = name.split("/", 1)[1]
+        text = cypher_files.load(name)
+        assert text.startswith(f"// name: {short}\n"), name
+        info = parse_query_header(short, text)
+        assert info.answers and info.example.startswith(f"graphcluster query {short}"), name
+        declared = {p.name for p in info.params}
+        used = set(__import__("re").findall(r"\$(\w+)", text))
+        assert used == declared, (name, used, declared)
+        body = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("//")]
+        assert body and ";" not in "\n".join(body), name  # one statement
+
+
+def test_query_params_are_typed_with_defaults() -> None:
+    q = query_catalogue()
+    assert bind_query_params(q["person_faces"], ["cluster=Alice"]) == {"cluster": "Alice", "limit": 500}
+    assert bind_query_params(q["similar_across_clusters"], ["face=7", "max_distance=0.4", "limit=3"]) == {
+        "face": "7", "max_distance": 0.4, "limit": 3}
+    assert bind_query_params(q["changed_since"], ["since=2024-05-01T00:00:00Z"])["since"] == "2024-05-01T00:00:00+00:00"
+    assert bind_query_params(q["cluster_bridges"], ["cluster_a=a", "cluster_b=null"])["cluster_b"] is None
+    with pytest.raises(InvalidInput, match="needs -p cluster="):
+        bind_query_params(q["person_faces"], [])
+    with pytest.raises(InvalidInput, match="has no parameter 'who'"):
+        bind_query_params(q["person_faces"], ["who=x"])
+    with pytest.raises(InvalidInput, match="is not a int"):
+        bind_query_params(q["person_faces"], ["cluster=a", "limit=many"])
+    with pytest.raises(InvalidInput, match="not key=value"):
+        bind_query_params(q["person_faces"], ["cluster"])
+
+
+def test_query_errors_are_one_line(tmp_path: Path) -> None:
+    assert "no query named 'nope'" in one_line_error(run("--store", str(tmp_path), "query", "nope", ok=False))
+    assert "needs -p since=" in one_line_error(run("--store", str(tmp_path), "query", "changed_since", ok=False))
+
+
+def test_browser_guide_holds_every_query_verbatim() -> None:
+    from importlib import resources
+
+    guide = html.unescape(resources.files("graphcluster.cypher").joinpath("browser/guide.html").read_text())
+    assert guide.count("<slide") >= len(cypher_files.available("queries"))
+    for name in cypher_files.available("queries"):
+        body = "\n".join(ln for ln in cypher_files.load(name).splitlines() if not ln.startswith("//")).strip()
+        assert body in guide, f"guide.html is out of date for {name}"
+
+
+def test_grass_styles_the_model() -> None:
+    from importlib import resources
+
+    grass = resources.files("graphcluster.cypher").joinpath("browser/graphcluster.grass").read_text()
+    for selector in ("node.Face", "node.Cluster", "relationship.MUST_LINK", "relationship.CANNOT_LINK", "relationship.SIMILAR"):
+        assert selector + " {" in grass
+    assert '"{name} ({size})"' in grass and '"{distance}"' in grass
+
+
+# -- demo -----------------------------------------------------------------------------------------
+
+
+def test_demo_on_generated_faces(tmp_path: Path) -> None:
+    target = tmp_path / "demo"
+    out = run_json("demo", "--store", str(target), "--synthetic", "--faces", "200", "--answers", "3")
+    assert out["data"] == "synthetic" and out["faces"] == 200
+    assert out["clusters"] >= 1 and len(out["answered"]) <= 3
+    assert 0 <= out["pairwise"]["precision"] <= 1
+    # a second run empties the demo's own store and starts again
+    again = run_json("demo", "--store", str(target), "--synthetic", "--faces", "200", "--answers", "0")
+    assert again["faces"] == 200
+
+
+def test_demo_refuses_a_store_it_did_not_make(store: str) -> None:
+    line = one_line_error(run("demo", "--store", store, "--synthetic", "--faces", "50", ok=False))
+    assert "not made by the demo" in line
+
+
+def test_demo_text_on_real_faces_when_present(tmp_path: Path) -> None:
+    from graphcluster.cli import find_sample_data
+
+    if find_sample_data() is None:
+        pytest.skip("the labelled sample (../shared/data/lfw_dlib128) is not on this machine")
+    result = run("demo", "--store", str(tmp_path / "d"), "--faces", "150", "--answers", "2")
+    assert "real LFW faces" in result.output
+    assert "example clusters:" in result.output and "lfw-deepfunneled/" in result.output
