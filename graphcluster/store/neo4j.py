@@ -434,7 +434,9 @@ class Neo4jStore:
 
     def get_reviews(self, *, status: str | None = "open", limit: int | None = None) -> list[ReviewItem]:
         """Review items with that status (all when None), highest priority first."""
-        records = self._run("get_reviews", status=status, limit=_NO_LIMIT if limit is None else int(limit))
+        n = _NO_LIMIT if limit is None else int(limit)
+        records = self._run("get_reviews_all", limit=n) if status is None else self._run("get_reviews", status=status,
+                                                                                         limit=n)
         return [self._review(r["review"]) for r in records]
 
     def get_review(self, review_id: str) -> ReviewItem:
