@@ -1,0 +1,172 @@
+"""Quality of the clustering core on real labelled faces, fed incrementally.
+
+Feeds ``lfw_dlib128`` (shuffled with a fixed seed) in batches of 100 through ``MemoryGraph`` +
+``build_region`` + ``recluster`` with exact numpy kNN, default settings and no human input;
+the thresholds come from ``calibrate`` on the unlabelled kNN distances (re-calibrated while
+the database is young, then frozen, like the engine). Prints pairwise and BCubed
+precision/recall/F, the number of clusters and the share of faces auto / review /
+unassigned, and writes docs/benchmarks/quality_core.md.
+
+Usage::
+
+    .venv/bin/python benchmarks/quality_core.py [--seeds 0 1] [--limit N] [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import itertools
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from graphcluster.clustering import MemoryGraph, Thresholds, build_region, calibrate, recluster
+from graphcluster.settings import Settings
+
+DATA = Path("/work/shared/data/lfw_dlib128")
+OUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks" / "quality_core.md"
+WARMUP = 5000  # like graphcluster/calibration.py: re-calibrate until this many faces, then freeze
+SAMPLE = 2000
+
+
+def load(seed: int, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
+    x = np.load(DATA / "embeddings.npy").astype(np.float32)
+    with open(DATA / "faces.csv", newline="") as fh:
+        ids = np.array([row["identity"] for row in csv.DictReader(fh)])
+    perm = np.random.default_rng(seed).permutation(len(x))
+    x, ids = x[perm], ids[perm]
+    if limit:
+        x, ids = x[:limit], ids[:limit]
+    return x, ids
+
+
+def knn(x: np.ndarray, queries: np.ndarray, upto: int, k: int, self_offset: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Exact kNN of ``queries`` among ``x[:upto]`` (excluding the query itself)."""
+    d2 = 2.0 - 2.0 * queries @ x[:upto].T
+    if self_offset is not None:
+        d2[np.arange(len(queries)), self_offset + np.arange(len(queries))] = np.inf
+    kk = min(k, upto - (1 if self_offset is not None else 0))
+    idx = np.argpartition(d2, kk - 1, axis=1)[:, :kk]
+    dd = np.take_along_axis(d2, idx, 1)
+    order = np.argsort(dd, axis=1)
+    idx = np.take_along_axis(idx, order, 1)
+    return idx, np.sqrt(np.maximum(np.take_along_axis(dd, order, 1), 0.0))
+
+
+def scores(truth: np.ndarray, pred: list[str]) -> dict[str, float]:
+    _, t = np.unique(truth, return_inverse=True)
+    _, p = np.unique(np.array(pred), return_inverse=True)
+    pairs = Counter(zip(t.tolist(), p.tolist()))
+    nt, npred = np.bincount(t), np.bincount(p)
+    tp = sum(v * (v - 1) / 2 for v in pairs.values())
+    pp, tt = float((npred * (npred - 1) / 2).sum()), float((nt * (nt - 1) / 2).sum())
+    prec = tp / pp if pp else 1.0
+    rec = tp / tt if tt else 1.0
+    bp = sum(v * v / npred[b] for (a, b), v in pairs.items()) / len(t)
+    br = sum(v * v / nt[a] for (a, b), v in pairs.items()) / len(t)
+    return {"P": prec, "R": rec, "F": 2 * prec * rec / (prec + rec), "bP": bp, "bR": br,
+            "bF": 2 * bp * br / (bp + br), "clusters": float(len(npred))}
+
+
+def run(seed: int, limit: int | None, batch: int = 100) -> dict[str, object]:
+    s = Settings()
+    x, truth = load(seed, limit)
+    n = len(x)
+    g = MemoryGraph()
+    names = [f"f{i:05d}" for i in range(n)]
+    counter = itertools.count()
+    thresholds = Thresholds.from_link(None, source="uncalibrated")
+    frozen = False
+    rng = np.random.default_rng(s.seed)
+    started = time.perf_counter()
+    region_sizes = []
+    for start in range(0, n, batch):
+        stop = min(n, start + batch)
+        if not frozen and stop > s.k + 1:
+            pick = np.sort(rng.choice(stop, size=min(SAMPLE, stop), replace=False))
+            _, dd = knn(x, x[pick], stop, s.k + 1, None)
+            rows = np.array([r[1:] for r in dd])  # drop the face itself (distance 0)
+            thresholds = calibrate(rows[:, : s.k], k=s.k)
+            frozen = stop >= WARMUP
+        idx, dd = knn(x, x[start:stop], stop, s.k, start)
+        g.add_faces(names[start:stop])
+        g.add_edges((names[start + i], names[j], float(d)) for i in range(stop - start)
+                    for j, d in zip(idx[i], dd[i]))
+        region = build_region(g, names[start:stop], thresholds, region_limit=s.region_limit)
+        region_sizes.append(len(region.faces))
+        result = recluster(region, thresholds, seed=s.seed, max_iterations=s.max_iterations,
+                           auto_confidence=s.auto_confidence, min_cluster_size=s.min_cluster_size,
+                           new_id=lambda: f"c{next(counter)}")
+        g.apply(result)
+    seconds = time.perf_counter() - started
+    labels = g.labels(names)
+    pred = [c if c is not None else f"u:{f}" for f, (c, _) in ((f, labels[f]) for f in names)]
+    status = Counter(st for _, st in labels.values())
+    out: dict[str, object] = dict(scores(truth, pred))
+    out.update(seed=seed, n=n, seconds=seconds, link=thresholds.link, review=thresholds.review,
+               source=thresholds.source, auto=status["auto"] / n, review_share=status["review"] / n,
+               unassigned=status["unassigned"] / n, region_mean=float(np.mean(region_sizes)),
+               region_max=int(np.max(region_sizes)), stats=thresholds.stats)
+    return out
+
+
+HEADER = "| seed | faces | link (calibrated) | pairwise P | R | F | BCubed P | R | F | clusters | auto | review | unassigned | region mean / max | s |"
+
+
+def row(r: dict[str, object]) -> str:
+    return (f"| {r['seed']} | {r['n']} | {r['link']:.4f} ({r['source']}) | {r['P']:.4f} | {r['R']:.4f} | "
+            f"{r['F']:.4f} | {r['bP']:.4f} | {r['bR']:.4f} | {r['bF']:.4f} | {int(r['clusters'])} | "  # type: ignore[arg-type]
+            f"{r['auto']:.3f} | {r['review_share']:.3f} | {r['unassigned']:.3f} | "
+            f"{r['region_mean']:.0f} / {r['region_max']} | {r['seconds']:.0f} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+    results = []
+    print(HEADER)
+    for seed in args.seeds:
+        r = run(seed, args.limit)
+        results.append(r)
+        print(row(r), flush=True)
+    for r in results:
+        print(f"seed {r['seed']} calibration stats: {r['stats']}")
+    if not args.no_write:
+        write(results, args)
+
+
+def write(results: list[dict[str, object]], args: argparse.Namespace) -> None:
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "## Clustering quality (core, incremental)",
+        "",
+        "`benchmarks/quality_core.py`: lfw_dlib128 (real dlib faces, labelled), rows shuffled with the given",
+        "seed, fed in batches of 100 through `MemoryGraph` + `build_region` + `recluster`, exact kNN",
+        "(k = 10), default settings, no human input. The thresholds come from `calibrate` on unlabelled",
+        "kNN distances (re-calibrated until 5,000 faces, then frozen); no threshold was picked by looking",
+        "at labels. Unassigned faces count as singleton clusters.",
+        "",
+        f"Command: `.venv/bin/python benchmarks/quality_core.py --seeds {' '.join(map(str, args.seeds))}`"
+        + (f" --limit {args.limit}" if args.limit else ""),
+        "",
+        HEADER,
+        "|" + "---|" * HEADER.count("|")[:-0 or None] if False else "|" + "---|" * (HEADER.count("|") - 1),
+        *[row(r) for r in results],
+        "",
+        "Bar (issue 3): pairwise P >= 0.99, pairwise F >= 0.975, BCubed F >= 0.93. References on the",
+        "same data: HDBSCAN (all at once) 0.975 / 0.919; batch Chinese Whispers at its best threshold",
+        "picked with the labels (L2 < 0.30) 0.972 / 0.923.",
+        "",
+    ]
+    OUT.write_text("\n".join(lines), encoding="utf-8")
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,360 @@
+"""Recluster a Region: constraint-aware Chinese Whispers, fragment merging, stable ids.
+
+1. Contract must-link groups into super-nodes; a group holding a pinned face or a member of a
+   locked cluster is clamped to that cluster; faces outside the region are held fixed.
+2. Split at once every cluster that holds both ends of a cannot-link: one end keeps the
+   cluster, the other starts a new one, and every other free member goes to the side it is
+   closer to (shortest path over the SIMILAR edges).
+3. Chinese Whispers over the SIMILAR edges closer than ``link`` (``whispers.py``), starting
+   from the current clusters, refusing cannot-linked and forbidden labels.
+4. Merge fragments: two labels joined by at least ``MERGE_SUPPORT`` x the smaller one's size
+   of cross links are one person split by the sparse kNN graph (not a chain through one
+   look-alike). Merges that a lock or a cannot-link forbids become merge questions.
+5. Per face: confidence from the share of its link weight that goes to its cluster, the
+   margin over the runner-up cluster and its distance to the cluster's core (mean distance
+   to its nearest members); below ``auto_confidence`` the face is assigned as 'review'. A
+   face with no link is unassigned.
+6. Map labels onto stable cluster ids by maximum overlap (locked ids never change, a new id
+   only for a genuinely new cluster); report only what changed, and the review questions.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from graphcluster.clustering.region import Region
+from graphcluster.clustering.thresholds import Thresholds, edge_weight
+from graphcluster.clustering.whispers import chinese_whispers
+
+__all__ = ["RegionResult", "Review", "recluster", "MERGE_SUPPORT", "CORE_NEIGHBOURS"]
+
+MERGE_SUPPORT = 1.0
+CORE_NEIGHBOURS = 5
+
+Review = tuple[str, list[str], list[str], str | None, str | None, float]
+Label = tuple[str, str]  # ("c", cluster id) or ("n", node representative)
+
+
+@dataclass
+class RegionResult:
+    """What ``recluster`` decided.
+
+    Attributes:
+        memberships: face -> (cluster id or None, status, confidence), for every free face whose
+            value changed.
+        new_clusters: ids made for new clusters (present in ``memberships``).
+        emptied_clusters: clusters that lost every member.
+        reviews: proposed questions ``(kind, faces_a, faces_b, cluster_a, cluster_b, priority)``.
+        labels: face -> cluster id (or None) for every face of the region, after the run.
+    """
+
+    memberships: dict[str, tuple[str | None, str, float]] = field(default_factory=dict)
+    new_clusters: list[str] = field(default_factory=list)
+    emptied_clusters: list[str] = field(default_factory=list)
+    reviews: list[Review] = field(default_factory=list)
+    labels: dict[str, str | None] = field(default_factory=dict)
+
+
+def recluster(
+    region: Region,
+    thresholds: Thresholds,
+    *,
+    seed: int = 0,
+    max_iterations: int = 30,
+    auto_confidence: float = 0.6,
+    min_cluster_size: int = 5,
+    new_id: Callable[[], str],
+) -> RegionResult:
+    """Recluster ``region`` and map the result onto stable cluster ids.
+
+    Args:
+        region: the affected subgraph (``build_region``).
+        thresholds: ``link`` decides which edges may join faces.
+        seed: seed of Chinese Whispers' visiting order.
+        max_iterations: cap on Chinese Whispers passes.
+        auto_confidence: below this confidence a face is assigned with status 'review'.
+        min_cluster_size: a new cluster this large yields a new-identity question.
+        new_id: makes a fresh cluster id.
+
+    Returns:
+        The RegionResult; the input is not modified.
+    """
+    cs = region.constraints
+    faces = sorted(region.faces)
+    rep = {f: cs.find(f) for f in faces}
+    nodes: dict[str, list[str]] = defaultdict(list)
+    for f in faces:
+        nodes[rep[f]].append(f)
+    cur = {f: region.labels.get(f, (None, "unassigned"))[0] for f in faces}
+
+    # 1. clamps: pinned faces and members of locked clusters fix their node's label
+    clamped: dict[str, Label] = {}
+    initial: dict[str, Label] = {}
+    for r, mem in nodes.items():
+        pins = sorted({region.pinned[f] for f in mem if f in region.pinned})
+        locks = sorted({cur[f] for f in mem if cur[f] in region.locked})
+        fixed = pins or locks
+        if fixed:
+            clamped[r] = ("c", fixed[0])
+        held = [cur[f] for f in mem if cur[f] is not None]
+        initial[r] = clamped.get(r) or (("c", max(sorted(set(held)), key=held.count)) if held else ("n", r))
+
+    # cannot-link partners and forbidden labels at node level
+    partners: dict[str, set[str]] = defaultdict(set)
+    for a, b, _ in cs.cannot_links:
+        if a in rep and b in rep and rep[a] != rep[b]:
+            partners[rep[a]].add(rep[b])
+            partners[rep[b]].add(rep[a])
+    forbidden: dict[str, set[Label]] = defaultdict(set)
+    for f, cids in region.forbidden.items():
+        if f in rep:
+            forbidden[rep[f]].update(("c", c) for c in cids)
+
+    # SIMILAR edges at node level (only those closer than link may join)
+    link = thresholds.link
+    graph = nx.Graph()
+    graph.add_nodes_from(nodes)
+    dist_of: dict[str, list[tuple[float, str]]] = defaultdict(list)
+    for a, b, d in region.edges:
+        ra, rb = rep.get(a), rep.get(b)
+        if ra is None or rb is None:
+            continue
+        dist_of[a].append((d, b))
+        dist_of[b].append((d, a))
+        if ra == rb or link is None or d >= link:
+            continue
+        w = edge_weight(d, thresholds)
+        if graph.has_edge(ra, rb):
+            graph[ra][rb]["weight"] += w
+            graph[ra][rb]["n"] += 1
+        else:
+            graph.add_edge(ra, rb, weight=w, n=1)
+
+    # 2. split clusters that hold both ends of a cannot-link
+    _split_violations(graph, initial, clamped, partners)
+
+    # 3. Chinese Whispers
+    label: dict[str, Label] = chinese_whispers(  # type: ignore[assignment]
+        graph, seed=seed, max_iterations=max_iterations, initial=initial, clamped=clamped,
+        cannot=partners, forbidden=forbidden,
+    )
+    for r in nodes:  # isolated nodes keep their start (a held cluster) unless nothing holds them
+        label.setdefault(r, initial[r])
+
+    size_out = {("c", c): n for c, n in region.outside.items()}
+    reviews: list[Review] = []
+    # 4. merge fragments of one person
+    _merge_fragments(graph, label, clamped, partners, forbidden, region, size_out, nodes, reviews)
+
+    # 5./6. statuses, confidences, ids
+    return _finish(region, thresholds, nodes, label, graph, dist_of, clamped, size_out, reviews,
+                   auto_confidence, min_cluster_size, new_id)
+
+
+def _split_violations(graph: nx.Graph, initial: dict[str, Label], clamped: dict[str, Label],
+                      partners: dict[str, set[str]]) -> None:
+    """Give one end of every violated cannot-link a new label and share the members out."""
+    for _ in range(len(partners) + 1):
+        bad = sorted((u, v) for u in partners for v in partners[u] if u < v and initial[u] == initial[v])
+        if not bad:
+            return
+        u, v = bad[0]
+        lab = initial[u]
+        keep, move = (v, u) if u in clamped and v not in clamped else (u, v)
+        if keep in clamped and move in clamped:
+            move_label: Label = ("n", move)  # both clamped to one label: cannot happen via the engine
+        else:
+            move_label = ("n", move)
+        members = [x for x in initial if initial[x] == lab]
+        # multi-source Dijkstra from the two ends over edges inside the cluster
+        dist: dict[str, float] = {keep: 0.0, move: 0.0}
+        side: dict[str, Label] = {keep: lab, move: move_label}
+        heap: list[tuple[float, str, str]] = [(0.0, keep, keep), (0.0, move, move)]
+        inside = set(members)
+        while heap:
+            d, x, src = heapq.heappop(heap)
+            if d > dist.get(x, float("inf")):
+                continue
+            for y, attr in graph[x].items():
+                if y not in inside or y in clamped:
+                    continue
+                nd = d + 1.0 / max(attr["weight"], 1e-6)
+                if nd < dist.get(y, float("inf")):
+                    dist[y] = nd
+                    side[y] = side[src] if src in side else lab
+                    heapq.heappush(heap, (nd, y, src))
+        for x in members:
+            if x in clamped or x == keep:
+                continue
+            want = side.get(x)
+            if want is None:
+                initial[x] = ("n", x)  # not connected to either end: let it find its own way
+            elif any(initial[p] == want for p in partners.get(x, ())):
+                initial[x] = ("n", x)
+            else:
+                initial[x] = want
+        initial[move] = move_label
+
+
+def _merge_fragments(graph: nx.Graph, label: dict[str, Label], clamped: dict[str, Label],
+                     partners: dict[str, set[str]], forbidden: dict[str, set[Label]], region: Region,
+                     size_out: dict[Label, int], nodes: dict[str, list[str]], reviews: list[Review]) -> None:
+    for _ in range(5):
+        size: dict[Label, int] = defaultdict(int)
+        holders: dict[Label, list[str]] = defaultdict(list)
+        for r, lab in label.items():
+            size[lab] += len(nodes[r])
+            holders[lab].append(r)
+        for lab, n in size_out.items():
+            size[lab] += n
+        cross: dict[tuple[Label, Label], int] = defaultdict(int)
+        for a, b, attr in graph.edges(data=True):
+            la, lb = label[a], label[b]
+            if la != lb:
+                cross[(la, lb) if la < lb else (lb, la)] += attr["n"]
+        merged = False
+        gone: set[Label] = set()
+        for (la, lb), n in sorted(cross.items(), key=lambda x: (-x[1] / min(size[x[0][0]], size[x[0][1]]), x[0])):
+            if la in gone or lb in gone:
+                continue
+            small = min(size[la], size[lb])
+            if small < 2 or n < MERGE_SUPPORT * small:
+                continue
+            # the side that moves: fully inside the region, not clamped; prefer the smaller
+            cands = [x for x in ((la, lb) if size[la] <= size[lb] else (lb, la))
+                     if size_out.get(x, 0) == 0 and not any(r in clamped for r in holders[x])]
+            blocked = _blocked(la, lb, holders, label, partners, forbidden)
+            if not cands or blocked:
+                if not blocked and la[0] == "c" and lb[0] == "c":
+                    fa = sorted(f for r in holders[la] for f in nodes[r])[:20]
+                    fb = sorted(f for r in holders[lb] for f in nodes[r])[:20]
+                    reviews.append(("merge", fa, fb, la[1], lb[1], float(n) / small))
+                continue
+            mover = cands[0]
+            target = lb if mover == la else la
+            for r in holders[mover]:
+                label[r] = target
+            holders[target].extend(holders[mover])
+            size[target] += size[mover]
+            gone.add(mover)
+            merged = True
+        if not merged:
+            return
+
+
+def _blocked(la: Label, lb: Label, holders: dict[Label, list[str]], label: dict[str, Label],
+             partners: dict[str, set[str]], forbidden: dict[str, set[Label]]) -> bool:
+    for x, other in ((la, lb), (lb, la)):
+        for r in holders[x]:
+            if other in forbidden.get(r, ()):
+                return True
+            if any(label.get(p) == other for p in partners.get(r, ())):
+                return True
+    return False
+
+
+def _finish(region: Region, thresholds: Thresholds, nodes: dict[str, list[str]], label: dict[str, Label],
+            graph: nx.Graph, dist_of: dict[str, list[tuple[float, str]]], clamped: dict[str, Label],
+            size_out: dict[Label, int], reviews: list[Review], auto_confidence: float,
+            min_cluster_size: int, new_id: Callable[[], str]) -> RegionResult:
+    groups: dict[Label, list[str]] = defaultdict(list)
+    for r, lab in label.items():
+        groups[lab].extend(nodes[r])
+
+    # stable ids by maximum overlap; locked ids and held (outside) parts keep theirs
+    overlap: list[tuple[int, str, Label, str]] = []
+    for lab, mem in groups.items():
+        counts: dict[str, int] = defaultdict(int)
+        for f in mem:
+            c = region.labels.get(f, (None, ""))[0]
+            if c is not None:
+                counts[c] += 1
+        if lab[0] == "c":
+            counts[lab[1]] += 10**9 if (lab[1] in region.locked or size_out.get(lab, 0)) else 0
+        for c, n in counts.items():
+            overlap.append((-n, c, lab, repr(lab)))
+    overlap.sort(key=lambda x: (x[0], x[1], x[3]))
+    final: dict[Label, str | None] = {}
+    used: set[str] = set()
+    for _negn, c, lab, _ in overlap:
+        if lab in final or c in used:
+            continue
+        final[lab] = c
+        used.add(c)
+    result = RegionResult()
+    for lab, mem in sorted(groups.items(), key=lambda x: min(x[1])):
+        if lab in final:
+            continue
+        pinned = any(region.pinned.get(f) for f in mem)
+        if len(mem) >= 2 or pinned:
+            cid = new_id()
+            final[lab] = cid
+            result.new_clusters.append(cid)
+        else:
+            final[lab] = None
+
+    face_cluster: dict[str, str | None] = {}
+    for lab, mem in groups.items():
+        for f in mem:
+            face_cluster[f] = final[lab]
+    result.labels = dict(face_cluster)
+
+    # confidence per face
+    link = thresholds.link or 0.0
+    review = thresholds.review or link
+    rep_of = {f: r for r, mem in nodes.items() for f in mem}
+    for f in sorted(face_cluster):
+        cid = face_cluster[f]
+        old_c, old_s = region.labels.get(f, (None, "unassigned"))
+        if f in region.pinned or rep_of[f] in clamped:
+            continue  # human-placed or locked: never moved, status kept
+        if cid is None:
+            status, conf = "unassigned", 0.0
+        else:
+            conf = _confidence(f, cid, face_cluster, dist_of, link, review)
+            status = "auto" if conf >= auto_confidence else "review"
+            if status == "review" and (old_c != cid or old_s != "review"):
+                reviews.append(("face", [f], [], None, cid, round(1.0 - conf, 4)))
+        if old_c != cid or old_s != status:
+            result.memberships[f] = (cid, status, round(conf, 4))
+
+    # emptied clusters and new-identity questions
+    still = {c for c in face_cluster.values() if c is not None} | {lab[1] for lab in size_out if size_out[lab] > 0}
+    result.emptied_clusters = sorted(c for c in region.clusters() if c not in still)
+    for cid in result.new_clusters:
+        mem = sorted(f for f, c in face_cluster.items() if c == cid)
+        if len(mem) >= min_cluster_size:
+            reviews.append(("new_identity", mem, [], cid, None, float(len(mem))))
+    result.reviews = reviews
+    return result
+
+
+def _confidence(face: str, cid: str, face_cluster: dict[str, str | None],
+                dist_of: dict[str, list[tuple[float, str]]], link: float, review: float) -> float:
+    """Share of link weight to the own cluster, margin over the runner-up, closeness to the core."""
+    mine = 0.0
+    others: dict[str | None, float] = defaultdict(float)
+    own_d: list[float] = []
+    for d, g in dist_of.get(face, []):
+        if d >= review:
+            continue
+        w = 1.0 - 0.5 * (d / link) ** 2 if d < link else 0.25 * (review - d) / max(review - link, 1e-9)
+        if face_cluster.get(g) == cid:
+            mine += w
+            own_d.append(d)
+        else:
+            others[face_cluster.get(g)] += w
+    total = mine + sum(others.values())
+    if total <= 0 or not own_d:
+        return 0.5  # held by a must-link or a clamp, not by its own links
+    share = mine / total
+    runner = max(others.values(), default=0.0)
+    margin = (mine - runner) / total
+    core_d = sum(sorted(own_d)[:CORE_NEIGHBOURS]) / min(len(own_d), CORE_NEIGHBOURS)
+    core = min(1.0, max(0.0, (review - core_d) / max(review - 0.6 * link, 1e-9)))
+    return float(max(0.0, min(1.0, 0.5 * share + 0.25 * max(margin, 0.0) + 0.25 * core)))
