@@ -141,7 +141,7 @@ def recluster(
     # 3. Chinese Whispers
     label: dict[str, Label] = chinese_whispers(  # type: ignore[assignment]
         graph, seed=seed, max_iterations=max_iterations, initial=initial, clamped=clamped,
-        cannot=partners, forbidden=forbidden,
+        cannot=partners, forbidden=forbidden, alone=lambda r: ("n", r),
     )
     for r in nodes:  # isolated nodes keep their start (a held cluster) unless nothing holds them
         label.setdefault(r, initial[r])

@@ -16,7 +16,7 @@ constraints of this project:
 from __future__ import annotations
 
 import random
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 
 import networkx as nx
 
@@ -33,6 +33,7 @@ def chinese_whispers(
     cannot: Mapping[Hashable, set[Hashable]] | None = None,
     forbidden: Mapping[Hashable, set[Hashable]] | None = None,
     weight: str = "weight",
+    alone: Callable[[Hashable], Hashable] | None = None,
 ) -> dict[Hashable, Hashable]:
     """Label the nodes of ``graph``; the graph is not modified.
 
@@ -45,6 +46,8 @@ def chinese_whispers(
         cannot: node -> nodes that may never share its label.
         forbidden: node -> labels it may never take.
         weight: name of the edge weight attribute.
+        alone: node -> the label it takes when every neighbouring label is refused (default:
+            the node itself).
 
     Returns:
         node -> label.
@@ -79,7 +82,7 @@ def chinese_whispers(
                 if w > best_w + 1e-12:
                     best, best_w = lab, w
             if best_w < 0:  # every neighbouring label is refused: stand alone
-                best = u
+                best = alone(u) if alone is not None else u
             if best != mine:
                 label[u] = best
                 changed += 1

@@ -1,0 +1,188 @@
+"""Hand-built graphs: the clusters, constraints, stable ids, statuses and review questions."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import networkx as nx
+
+from graphcluster.clustering import (
+    MemoryGraph,
+    RegionResult,
+    Thresholds,
+    build_region,
+    chinese_whispers,
+    recluster,
+)
+
+T = Thresholds.from_link(0.4, source="settings")
+
+
+def ids() -> itertools.count[int]:
+    return itertools.count()
+
+
+def run(g: MemoryGraph, seeds: list[str] | None = None, *, counter: itertools.count[int] | None = None,
+        limit: int = 300, seed: int = 0) -> RegionResult:
+    counter = counter or ids()
+    region = build_region(g, seeds if seeds is not None else g.faces(), T, region_limit=limit)
+    result = recluster(region, T, seed=seed, new_id=lambda: f"c{next(counter)}")
+    g.apply(result)
+    return result
+
+
+def clique(prefix: str, n: int, d: float = 0.2) -> list[tuple[str, str, float]]:
+    return [(f"{prefix}{i}", f"{prefix}{j}", d) for i in range(n) for j in range(i + 1, n)]
+
+
+def partition(g: MemoryGraph) -> set[frozenset[str]]:
+    return {frozenset(m) for m in g.clusters().values()}
+
+
+def test_two_people_joined_by_one_look_alike_stay_apart() -> None:
+    g = MemoryGraph()
+    g.add_edges(clique("a", 6) + clique("b", 6) + [("a0", "b0", 0.35)])
+    run(g)
+    assert partition(g) == {frozenset(f"a{i}" for i in range(6)), frozenset(f"b{i}" for i in range(6))}
+
+
+def test_faces_without_a_close_neighbour_are_unassigned() -> None:
+    g = MemoryGraph()
+    g.add_edges(clique("a", 4) + [("a0", "x", 0.45), ("y", "z", 0.5)])
+    result = run(g)
+    assert partition(g) == {frozenset({"a0", "a1", "a2", "a3"})}
+    assert g.labels(["x"])["x"] == (None, "unassigned")
+    assert result.labels["y"] is None
+
+
+def test_cannot_link_stops_a_middle_man() -> None:
+    g = MemoryGraph()
+    g.add_edges([("a", "m", 0.2), ("m", "b", 0.2)])
+    g.cannot_link("a", "b", "c1")
+    run(g)
+    clusters = partition(g)
+    assert not any({"a", "b"} <= c for c in clusters)
+
+
+def test_must_link_joins_far_faces() -> None:
+    g = MemoryGraph()
+    g.add_edges(clique("a", 3) + clique("b", 3))
+    g.must_link("a0", "b0", "m1")
+    run(g)
+    assert partition(g) == {frozenset({"a0", "a1", "a2", "b0", "b1", "b2"})}
+
+
+def test_cannot_link_inside_a_cluster_splits_it_by_closeness() -> None:
+    g = MemoryGraph()
+    edges = clique("a", 4, 0.2) + clique("b", 4, 0.2) + [("a0", "b0", 0.3), ("a1", "b1", 0.3),
+                                                          ("a2", "b2", 0.3), ("a3", "b3", 0.3)]
+    g.add_edges(edges)
+    counter = ids()
+    run(g, counter=counter)
+    assert len(partition(g)) == 1  # one cluster while no human has spoken
+    before = g.labels(["a0"])["a0"][0]
+    g.cannot_link("a3", "b3", "c1")
+    result = run(g, counter=counter)
+    assert partition(g) == {frozenset(f"a{i}" for i in range(4)), frozenset(f"b{i}" for i in range(4))}
+    assert g.labels(["a0"])["a0"][0] == before  # the larger overlap keeps the id
+    assert len(result.new_clusters) == 1
+
+
+def test_locked_clusters_never_merge_and_a_merge_question_is_asked() -> None:
+    g = MemoryGraph()
+    g.add_edges(clique("a", 3) + clique("b", 3))
+    for f in ("a0", "a1", "a2"):
+        g.set_label(f, "A")
+    for f in ("b0", "b1", "b2"):
+        g.set_label(f, "B")
+    g.lock("A")
+    g.lock("B")
+    g.add_edges([(f"a{i}", f"b{j}", 0.22) for i in range(3) for j in range(3)])
+    result = run(g)
+    assert g.clusters() == {"A": ["a0", "a1", "a2"], "B": ["b0", "b1", "b2"]}
+    assert any(r[0] == "merge" and {r[3], r[4]} == {"A", "B"} for r in result.reviews)
+
+
+def test_locked_cluster_grows_but_keeps_its_id() -> None:
+    g = MemoryGraph()
+    g.add_edges(clique("a", 3))
+    for f in ("a0", "a1", "a2"):
+        g.set_label(f, "A")
+    g.lock("A")
+    g.add_edges([("new", "a0", 0.2), ("new", "a1", 0.2), ("new", "a2", 0.25)])
+    result = run(g, ["new"])
+    assert g.clusters() == {"A": ["a0", "a1", "a2", "new"]}
+    assert result.memberships == {"new": ("A", result.memberships["new"][1], result.memberships["new"][2])}
+
+
+def test_pinned_and_forbidden_faces() -> None:
+    g = MemoryGraph()
+    g.add_edges(clique("a", 4) + [("p", "a0", 0.2), ("p", "a1", 0.2), ("q", "a0", 0.2), ("q", "a1", 0.2)])
+    run(g)
+    cid = g.labels(["a0"])["a0"][0]
+    assert cid is not None
+    g.pin("p", "ELSEWHERE")
+    g.forbid("q", cid)
+    run(g)
+    assert g.labels(["p"])["p"] == ("ELSEWHERE", "manual")
+    assert g.labels(["q"])["q"][0] != cid
+
+
+def test_new_identity_question_for_a_large_new_group() -> None:
+    g = MemoryGraph()
+    g.add_edges(clique("n", 5))
+    result = run(g)
+    kinds = [r[0] for r in result.reviews]
+    assert kinds.count("new_identity") == 1
+    review = next(r for r in result.reviews if r[0] == "new_identity")
+    assert set(review[1]) == {f"n{i}" for i in range(5)}
+
+
+def test_edge_face_is_assigned_for_review() -> None:
+    g = MemoryGraph()
+    g.add_edges(clique("a", 5, 0.1) + clique("b", 5, 0.1))
+    # x: one link into a at the threshold's edge, as much pull (below link) towards b
+    g.add_edges([("x", "a0", 0.38), ("x", "b0", 0.39)])
+    result = run(g)
+    status = g.labels(["x"])["x"][1]
+    assert status == "review"
+    assert any(r[0] == "face" and r[1] == ["x"] for r in result.reviews)
+
+
+def test_untouched_region_changes_nothing_and_ids_are_stable() -> None:
+    g = MemoryGraph()
+    g.add_edges(clique("a", 5) + clique("b", 4) + [("a0", "b0", 0.39)])
+    run(g)
+    before = g.labels(g.faces())
+    again = run(g)
+    assert again.memberships == {} and again.new_clusters == [] and again.emptied_clusters == []
+    assert g.labels(g.faces()) == before
+
+
+def test_large_cluster_contributes_a_bounded_neighbourhood() -> None:
+    g = MemoryGraph()
+    rng = random.Random(5)  # one person's kNN graph: each face linked to 8 others of 200
+    g.add_edges((f"a{i}", f"a{j}", 0.2 + 0.1 * rng.random()) for i in range(200) for j in rng.sample(range(200), 8))
+    run(g, limit=1000)
+    assert len(g.clusters()) == 1
+    g.add_edges([("new", "a0", 0.2), ("new", "a1", 0.2)])
+    region = build_region(g, ["new"], T, region_limit=20)
+    assert len(region.faces) <= 21
+    assert sum(region.outside.values()) == 200 - (len(region.faces) - 1)
+    counter = ids()
+    result = recluster(region, T, new_id=lambda: f"n{next(counter)}")
+    cid = g.labels(["a0"])["a0"][0]
+    assert result.memberships["new"][0] == cid
+    assert result.emptied_clusters == [] and result.new_clusters == []
+
+
+def test_chinese_whispers_alone() -> None:
+    g = nx.Graph()
+    g.add_weighted_edges_from([(1, 2, 1.0), (2, 3, 1.0), (1, 3, 1.0), (4, 5, 1.0), (5, 6, 1.0), (4, 6, 1.0), (3, 4, 0.1)])
+    lab = chinese_whispers(g, seed=3)
+    groups = {frozenset(n for n in lab if lab[n] == x) for x in set(lab.values())}
+    assert groups == {frozenset({1, 2, 3}), frozenset({4, 5, 6})}
+    assert chinese_whispers(g, seed=3) == lab
+    clamped = chinese_whispers(g, seed=1, clamped={1: "L"}, cannot={2: {1}})
+    assert clamped[1] == "L" and clamped[2] != "L"
