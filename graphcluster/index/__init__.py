@@ -1,8 +1,9 @@
 """The neighbour index: string face ids in, nearest neighbours by L2 distance out.
 
-``SegmentedAnnoyIndex`` (immutable Annoy segments + an exact delta) is the production engine,
-``ExactIndex`` the brute-force reference. Both keep their vectors in their directory, which is
-the vectors' home (see docs/index.md).
+``SegmentedAnnoyIndex`` (immutable Annoy segments + an exact delta) is the design's engine,
+``SegmentedHnswIndex`` the same machinery with hnswlib graphs (faster at equal recall, see
+docs/benchmarks/index.md), ``ExactIndex`` the brute-force reference. Each keeps its vectors in
+its directory, which is the vectors' home (see docs/index.md).
 """
 
 from __future__ import annotations
@@ -13,23 +14,35 @@ from typing import Any
 from graphcluster.errors import InvalidInput
 from graphcluster.index.base import NeighbourIndex
 from graphcluster.index.exact import ExactIndex
+from graphcluster.index.hnsw import SegmentedHnswIndex
 from graphcluster.index.segmented import SegmentedAnnoyIndex
 from graphcluster.index.validate import validate_vectors
 
-__all__ = ["NeighbourIndex", "SegmentedAnnoyIndex", "ExactIndex", "validate_vectors", "open_index"]
+__all__ = [
+    "NeighbourIndex",
+    "SegmentedAnnoyIndex",
+    "SegmentedHnswIndex",
+    "ExactIndex",
+    "validate_vectors",
+    "open_index",
+]
 
-_KINDS: dict[str, type[SegmentedAnnoyIndex] | type[ExactIndex]] = {
+_KINDS: dict[str, Any] = {
     "annoy": SegmentedAnnoyIndex,
+    "hnsw": SegmentedHnswIndex,
     "exact": ExactIndex,
 }
 
 
-def open_index(path: str | os.PathLike[str], kind: str = "annoy", dim: int | None = None, **opts: Any) -> NeighbourIndex:
+def open_index(
+    path: str | os.PathLike[str], kind: str = "annoy", dim: int | None = None, **opts: Any
+) -> NeighbourIndex:
     """Open (or create) the index in ``path``.
 
     Args:
         path: index directory.
-        kind: ``"annoy"`` (segmented Annoy) or ``"exact"`` (brute force).
+        kind: ``"annoy"`` (segmented Annoy), ``"hnsw"`` (segmented hnswlib graphs) or
+            ``"exact"`` (brute force).
         dim: expected vector dimension, or ``None`` to take it from the first batch.
         **opts: engine options (``n_trees``, ``search_k``, ``delta_size``, ``merge_factor``...).
 

@@ -6,24 +6,31 @@ Files of segment ``seg-000042`` (all written to ``.<file>.tmp``, fsync'd, then r
 - ``seg-000042.ids.npy``  UTF-8 ids as fixed-width bytes, item order (item -> id);
 - ``seg-000042.keys.npy`` the same ids sorted, and ``.kidx.npy`` their items (id -> item by
   binary search, so opening needs no dict of every id);
-- ``seg-000042.ann``      the Annoy forest (angular metric), memory-mapped by ``load``.
+- ``seg-000042.ann``      kind ``annoy``: the Annoy forest (angular metric), memory-mapped;
+- ``seg-000042.hnsw``     kind ``hnsw``: an hnswlib graph (L2), read into memory on open.
 
 Annoy's angular distance is ``sqrt(2 - 2 cos)``, which on unit vectors *is* the L2 distance,
-so its distances are returned unchanged. Exact segments (no ``.ann``) are searched by a matrix
-product. Tombstones (``dead`` items) are kept by the owner and filtered after the search.
+so its distances are returned unchanged; hnswlib's ``l2`` space returns squared L2 (square
+root taken). Kind ``exact`` has no search structure: a matrix product over the vectors.
+Tombstones (``dead`` items) are filtered by the owner after the search (Annoy, exact) or
+marked deleted inside the graph (hnsw). An hnsw segment can be *extended*: a merge loads the
+largest member's graph and inserts only the others, so a vector is not re-inserted each time
+its segment is merged.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from annoy import AnnoyIndex
 
 __all__ = ["Segment", "encode_ids", "fsync_dir", "save_npy"]
 
-SUFFIXES = (".vec.npy", ".ids.npy", ".keys.npy", ".kidx.npy", ".ann")
+SUFFIXES = (".vec.npy", ".ids.npy", ".keys.npy", ".kidx.npy", ".ann", ".hnsw")
+KINDS = ("annoy", "hnsw", "exact")
 
 
 def encode_ids(ids: list[str]) -> np.ndarray:
@@ -61,7 +68,9 @@ def save_npy(path: Path, array: np.ndarray) -> None:
 class Segment:
     """A read-only, memory-mapped segment."""
 
-    def __init__(self, directory: Path, name: str, dim: int, annoy: bool, dead: set[int] | None = None) -> None:
+    def __init__(
+        self, directory: Path, name: str, dim: int, kind: str, dead: set[int] | None = None, ef: int = 64
+    ) -> None:
         self.name = name
         self.dim = dim
         base = directory / name
@@ -72,10 +81,18 @@ class Segment:
         self.n = int(self.vectors.shape[0])
         self.dead: set[int] = set(dead or ())
         self._dead_arr: np.ndarray | None = None
+        self.kind = kind
+        self.ef = ef
         self.ann: AnnoyIndex | None = None
-        if annoy:
+        self.hnsw: Any = None
+        if kind == "annoy":
             self.ann = AnnoyIndex(dim, "angular")
             self.ann.load(f"{base}.ann")  # mmap: cheap, pages come in on demand
+        elif kind == "hnsw":
+            self.hnsw = _load_hnsw(Path(f"{base}.hnsw"), dim, self.n)
+            self.hnsw.set_ef(ef)
+            for item in self.dead:
+                self.hnsw.mark_deleted(item)
 
     @staticmethod
     def write(
@@ -84,19 +101,31 @@ class Segment:
         ids: np.ndarray,
         vectors: np.ndarray,
         *,
-        annoy: bool,
-        n_trees: int,
-        n_jobs: int,
-        seed: int,
+        kind: str,
+        n_trees: int = 50,
+        n_jobs: int = -1,
+        seed: int = 0,
+        hnsw_m: int = 16,
+        ef_construction: int = 100,
+        extend: Segment | None = None,
     ) -> None:
-        """Write a segment's files under temp names, fsync them and rename them into place."""
+        """Write a segment's files under temp names, fsync them and rename them into place.
+
+        With ``extend`` (kind ``hnsw``), the new segment is ``extend``'s items (same numbers,
+        tombstones kept) followed by ``ids``/``vectors``, and only the latter are inserted.
+        """
         base = directory / name
+        if extend is not None:
+            ids = np.concatenate([np.asarray(extend.item_ids), ids])
+            vectors = np.concatenate([np.asarray(extend.vectors), vectors])
         order = np.argsort(ids, kind="stable")
         save_npy(Path(f"{base}.vec.npy"), np.ascontiguousarray(vectors, dtype=np.float32))
         save_npy(Path(f"{base}.ids.npy"), ids)
         save_npy(Path(f"{base}.keys.npy"), ids[order])
         save_npy(Path(f"{base}.kidx.npy"), order.astype(np.int64))
-        if annoy:
+        if kind == "hnsw":
+            _write_hnsw(directory, name, vectors, extend, n_jobs=n_jobs, seed=seed, m=hnsw_m, efc=ef_construction)
+        if kind == "annoy":
             ann = AnnoyIndex(vectors.shape[1], "angular")
             ann.set_seed(seed)
             for i, v in enumerate(np.asarray(vectors, dtype=np.float32).tolist()):
@@ -125,6 +154,15 @@ class Segment:
         """Tombstone items."""
         self.dead.update(items)
         self._dead_arr = None
+        if self.hnsw is not None:
+            for item in items:
+                self.hnsw.mark_deleted(item)
+
+    def close(self) -> None:
+        """Drop the search structure (unmaps Annoy's file)."""
+        if self.ann is not None:
+            self.ann.unload()
+        self.ann = self.hnsw = None
 
     def dead_array(self) -> np.ndarray:
         if self._dead_arr is None:
@@ -165,7 +203,45 @@ class Segment:
                 items[r, : len(got)] = got
                 dists[r, : len(dd)] = dd
             return items, dists
+        if self.hnsw is not None:
+            kk = min(kk, self.live)
+            if kk == 0:
+                return items[:, :0], dists[:, :0]
+            self.hnsw.set_ef(max(self.ef, kk))
+            labels, sq = self.hnsw.knn_query(queries, kk, num_threads=1)
+            return labels.astype(np.int64), np.sqrt(np.maximum(sq, 0.0)).astype(np.float32)
         return exact_topk(self.vectors, queries, kk)
+
+
+def _load_hnsw(path: Path, dim: int, n: int) -> Any:
+    import hnswlib
+
+    index = hnswlib.Index(space="l2", dim=dim)
+    index.load_index(str(path), max_elements=n)
+    return index
+
+
+def _write_hnsw(
+    directory: Path, name: str, vectors: np.ndarray, extend: Segment | None, *, n_jobs: int, seed: int,
+    m: int, efc: int,
+) -> None:
+    import hnswlib
+
+    n, dim = vectors.shape
+    if extend is not None:
+        index = _load_hnsw(directory / f"{extend.name}.hnsw", dim, extend.n)
+        index.resize_index(n)  # tombstones are re-marked from the manifest on load
+        start = extend.n
+    else:
+        index = hnswlib.Index(space="l2", dim=dim)
+        index.init_index(max_elements=max(n, 1), ef_construction=efc, M=m, random_seed=seed)
+        start = 0
+    if n > start:
+        index.add_items(vectors[start:], np.arange(start, n), num_threads=n_jobs)
+    tmp = directory / f".{name}.hnsw.tmp"
+    index.save_index(str(tmp))
+    _fsync_file(tmp)
+    os.replace(tmp, directory / f"{name}.hnsw")
 
 
 def exact_topk(matrix: np.ndarray, queries: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:

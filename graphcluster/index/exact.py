@@ -15,7 +15,9 @@ use BLAS.
 
 from __future__ import annotations
 
-from graphcluster.index.segmented import SegmentedIndex
+import os
+
+from graphcluster.index._core import SegmentedIndex
 
 __all__ = ["ExactIndex"]
 
@@ -31,7 +33,17 @@ class ExactIndex(SegmentedIndex):
     """
 
     engine = "exact"
-    _annoy = False
+    _kind = "exact"
 
-    def __init__(self, path, dim=None, *, delta_size: int = 50_000, merge_factor: int = 4, **opts):  # type: ignore[no-untyped-def]
-        super().__init__(path, dim, delta_size=delta_size, merge_factor=merge_factor, **opts)
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        dim: int | None = None,
+        *,
+        delta_size: int = 50_000,
+        merge_factor: int = 4,
+        max_dead_fraction: float = 0.2,
+    ) -> None:
+        super().__init__(
+            path, dim, delta_size=delta_size, merge_factor=merge_factor, max_dead_fraction=max_dead_fraction
+        )

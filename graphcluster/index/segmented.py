@@ -1,564 +1,46 @@
-"""Segmented, durable neighbour index: immutable Annoy segments plus an exact in-memory delta.
+"""Segmented Annoy: immutable, memory-mapped Annoy segments plus an exact numpy delta.
 
-Annoy takes no items after ``build()``, so the index is organised like an LSM tree:
+Annoy cannot add items after ``build()`` (its maintainers: not planned), so every segment is
+built once and never changed; the LSM machinery (delta, write-ahead log, manifest, tiered
+compaction, tombstones, crash recovery) lives in ``_core.py``. Steps of a query per segment:
 
-1. ``add`` validates the batch, appends it to the delta's write-ahead log (``_log.py``) and to
-   an in-memory float32 matrix that is searched exactly with numpy.
-2. When the delta reaches ``delta_size`` rows it is built into a new immutable segment
-   (``_segment.py``: files written under temp names, fsync'd, renamed), the manifest is
-   replaced atomically (temp file + ``os.replace`` + directory fsync) and a fresh log begins.
-3. Tiered compaction: segments are grouped by size tier (``delta_size * merge_factor**t``);
-   when a tier holds ``merge_factor`` segments they are merged into one of the next tier, and
-   a segment with too many tombstones is rewritten. Each vector is therefore rebuilt about
-   ``log_merge_factor(N / delta_size)`` times: the amortised cost per vector is bounded by a
-   logarithm, and the number of segments a query visits stays logarithmic too.
-4. ``query`` asks every segment for its top ``k`` (plus room for its tombstones), searches the
-   delta exactly, merges by distance and drops tombstoned items. Annoy's angular distance is
-   ``sqrt(2 - 2 cos)``, i.e. the L2 distance of unit vectors, so no conversion is needed.
-5. ``delete`` removes a delta row at once and tombstones a segment item (logged, then kept in
-   the manifest) until compaction drops it.
-6. Opening reads the manifest, memory-maps the segments (no rebuild), replays the log, and
-   deletes orphans of an interrupted build (temp files, segments the manifest does not name).
+1. ``get_nns_by_vector(q, kk, search_k)`` on the memory-mapped forest (angular metric);
+2. Annoy's angular distance is ``sqrt(2 - 2 cos)``, already the L2 distance of unit vectors;
+3. the core merges every segment's top ``kk`` with the delta's exact top ``k`` and drops
+   tombstones.
 
-Concurrency: one writer per directory (an exclusive ``flock`` on ``LOCK``; a second opener gets
-:class:`~graphcluster.errors.StoreBusy`). Within a process, every public method holds one
-re-entrant lock, so threads may share an instance; a segment build blocks queries meanwhile.
+``search_k`` (nodes inspected per segment) decides recall. On face-like data (clusters in a
+narrow cone, high intrinsic dimension) Annoy needs to inspect about a quarter of a segment for
+recall@10 >= 0.95, so by default it grows with the segment (``search_fraction``); see
+docs/benchmarks/index.md for the trade-off against hnswlib.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
 import math
 import os
-import re
-from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
-import numpy as np
+from graphcluster.errors import InvalidInput
+from graphcluster.index._core import SegmentedIndex
+from graphcluster.index._segment import Segment
 
-from graphcluster.errors import InvalidInput, NotFound, StoreBusy, StoreError
-from graphcluster.index._log import ADD, DeltaLog
-from graphcluster.index._segment import Segment, encode_ids, exact_topk, fsync_dir
-from graphcluster.index.validate import _listing, validate_ids, validate_vectors
+__all__ = ["SegmentedAnnoyIndex", "SegmentedIndex", "SEARCH_K_FACTOR"]
 
-__all__ = ["SegmentedAnnoyIndex", "SegmentedIndex"]
-
-MANIFEST = "manifest.json"
-FORMAT = 1
-_OURS = re.compile(r"^(seg-\d+\..*|delta-\d+\.log|\..*\.tmp)$")
-
-
-class SegmentedIndex:
-    """Segments + delta + manifest; subclasses choose how a segment is searched."""
-
-    engine = "segmented"
-    _annoy = False
-
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        dim: int | None = None,
-        *,
-        n_trees: int = 50,
-        search_k: int | None = None,
-        delta_size: int = 20_000,
-        merge_factor: int = 4,
-        max_dead_fraction: float = 0.2,
-        build_jobs: int = -1,
-        seed: int = 0,
-    ) -> None:
-        if delta_size < 1 or merge_factor < 2 or n_trees < 1:
-            raise InvalidInput("delta_size must be >= 1, merge_factor >= 2 and n_trees >= 1")
-        import threading
-
-        self._mutex = threading.RLock()
-        self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
-        self.n_trees = n_trees
-        self.search_k = search_k
-        self.delta_size = delta_size
-        self.merge_factor = merge_factor
-        self.max_dead_fraction = max_dead_fraction
-        self.build_jobs = build_jobs
-        self.seed = seed
-        self._lock_fd = os.open(self.path / "LOCK", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(self._lock_fd)
-            raise StoreBusy(
-                f"another process (or another open index object) is writing to {self.path}; close it first"
-            ) from None
-        try:
-            self._open(dim)
-        except BaseException:
-            self._release()
-            raise
-
-    # ---------------------------------------------------------------- opening and durability
-    def _open(self, dim: int | None) -> None:
-        mpath = self.path / MANIFEST
-        if mpath.exists() and not getattr(self, "_fresh", False):
-            try:
-                man = json.loads(mpath.read_text())
-            except (OSError, ValueError) as exc:
-                raise StoreError(
-                    f"index manifest {mpath} is unreadable ({exc}); rebuild the index from stored vectors"
-                ) from None
-            if man.get("engine") != self.engine:
-                raise StoreError(
-                    f"{self.path} holds a {man.get('engine')!r} index, not {self.engine!r}; "
-                    "open it with that kind or use another directory"
-                )
-            if dim is not None and man.get("dim") not in (None, dim):
-                raise InvalidInput(
-                    f"{self.path} holds {man['dim']}-D vectors, not {dim}-D; use another directory for this model"
-                )
-        else:
-            man = {"format": FORMAT, "engine": self.engine, "dim": dim, "segments": [], "log": None, "next": 1}
-        self.dim: int | None = man["dim"] if man["dim"] is not None else dim
-        self._next: int = man["next"]
-        self._log_name: str | None = man["log"]
-        names = {s["name"] for s in man["segments"]}
-        self._cleanup(names, self._log_name)
-        try:
-            self._segments = [
-                Segment(self.path, s["name"], int(man["dim"]), self._annoy, set(s.get("dead", ())))
-                for s in man["segments"]
-            ]
-        except (OSError, ValueError) as exc:
-            raise StoreError(
-                f"a segment named by {mpath} is missing or damaged ({exc}); rebuild the index from stored vectors"
-            ) from None
-        self._seg_trees = {s["name"]: s.get("trees") for s in man["segments"]}
-        self._reset_delta()
-        self._log: DeltaLog | None = None
-        if self.dim is not None:
-            if self._log_name is None:
-                self._log_name = self._take_name("delta", ".log")
-            self._log = DeltaLog(self.path / self._log_name, self.dim)
-            for kind, ids, vec in self._log.replay():
-                if kind == ADD:
-                    assert vec is not None
-                    self._delta_append(ids, vec)
-                else:
-                    self._apply_delete(ids)
-        if (
-            getattr(self, "_fresh", False) or not mpath.exists()
-            or man["dim"] != self.dim or man["log"] != self._log_name
-        ):
-            self._commit()
-
-    def _cleanup(self, segment_names: set[str], log_name: str | None) -> None:
-        # leftovers of a crash mid-build or mid-compaction: never named by the manifest
-        for entry in os.listdir(self.path):
-            if not _OURS.match(entry) or entry == log_name:
-                continue
-            if entry.startswith("seg-") and entry.split(".", 1)[0] in segment_names:
-                continue
-            try:
-                os.unlink(self.path / entry)
-            except OSError:
-                pass
-
-    def _take_name(self, prefix: str, suffix: str = "") -> str:
-        name = f"{prefix}-{self._next:06d}{suffix}"
-        self._next += 1
-        return name
-
-    def _commit(self) -> None:
-        """Replace the manifest atomically with the current segment set and log name."""
-        man = {
-            "format": FORMAT,
-            "engine": self.engine,
-            "dim": self.dim,
-            "metric": "angular (L2 on unit vectors)",
-            "segments": [
-                {"name": s.name, "n": s.n, "trees": self._seg_trees.get(s.name), "dead": sorted(s.dead)}
-                for s in self._segments
-            ],
-            "log": self._log_name,
-            "next": self._next,
-        }
-        tmp = self.path / f".{MANIFEST}.tmp"
-        with open(tmp, "w") as fh:
-            json.dump(man, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path / MANIFEST)
-        fsync_dir(self.path)
-
-    # ---------------------------------------------------------------- the delta
-    def _reset_delta(self) -> None:
-        self._dvec = np.zeros((0, self.dim or 0), dtype=np.float32)
-        self._dn = 0
-        self._dids: list[str] = []
-        self._dpos: dict[str, int] = {}
-
-    def _delta_append(self, ids: list[str], vec: np.ndarray) -> None:
-        need = self._dn + len(ids)
-        if need > self._dvec.shape[0]:
-            cap = max(need, min(2 * self._dvec.shape[0], self.delta_size + len(ids)), 1024)
-            grown = np.zeros((cap, vec.shape[1]), dtype=np.float32)
-            grown[: self._dn] = self._dvec[: self._dn]
-            self._dvec = grown
-        self._dvec[self._dn : need] = vec
-        for i, face in enumerate(ids):
-            self._dpos[face] = self._dn + i
-        self._dids.extend(ids)
-        self._dn = need
-
-    def _apply_delete(self, ids: Sequence[str]) -> list[str]:
-        """Remove from the delta (swap with the last row) or tombstone in a segment."""
-        done: list[str] = []
-        rest: list[str] = []
-        for face in ids:
-            row = self._dpos.pop(face, None)
-            if row is None:
-                rest.append(face)
-                continue
-            last = self._dn - 1
-            if row != last:
-                moved = self._dids[last]
-                self._dvec[row] = self._dvec[last]
-                self._dids[row] = moved
-                self._dpos[moved] = row
-            self._dids.pop()
-            self._dn = last
-            done.append(face)
-        if rest:
-            enc = encode_ids(rest)
-            for seg in self._segments:
-                items = seg.lookup(enc)
-                hit = items >= 0
-                if hit.any():
-                    seg.kill(items[hit].tolist())
-                    done.extend(np.asarray(rest)[hit].tolist())
-        return done
-
-    # ---------------------------------------------------------------- segment builds
-    def _write_segment(self, ids: np.ndarray, vectors: np.ndarray) -> Segment:
-        assert self.dim is not None
-        name = self._take_name("seg")
-        Segment.write(
-            self.path, name, ids, vectors, annoy=self._annoy, n_trees=self.n_trees,
-            n_jobs=self.build_jobs, seed=self.seed,
-        )
-        self._seg_trees[name] = self.n_trees if self._annoy else None
-        return Segment(self.path, name, self.dim, self._annoy)
-
-    def _roll(self) -> None:
-        """Build the delta into a segment, start an empty log, commit, then compact by tier."""
-        if self._dn == 0 or self.dim is None:
-            return
-        seg = self._write_segment(encode_ids(self._dids), self._dvec[: self._dn])
-        old_log = self._log
-        self._log_name = self._take_name("delta", ".log")
-        self._log = DeltaLog(self.path / self._log_name, self.dim)
-        self._segments.append(seg)
-        self._commit()
-        if old_log is not None:
-            old_log.close()
-            os.unlink(old_log.path)
-        self._reset_delta()
-        self._merge_tiers()
-
-    def _tier(self, n: int) -> int:
-        return max(0, int(math.floor(math.log(max(n, 1) / self.delta_size, self.merge_factor) + 1e-9)))
-
-    def _merge_tiers(self) -> None:
-        while True:
-            tiers: dict[int, list[Segment]] = {}
-            for s in self._segments:
-                tiers.setdefault(self._tier(s.live), []).append(s)
-            full = [t for t, group in tiers.items() if len(group) >= self.merge_factor]
-            if full:
-                self._merge(tiers[min(full)])
-                continue
-            dirty = [s for s in self._segments if s.n and len(s.dead) > self.max_dead_fraction * s.n]
-            if dirty:
-                self._merge(dirty[:1])
-                continue
-            return
-
-    def _merge(self, group: list[Segment]) -> None:
-        """Replace ``group`` by one segment of their live vectors (dead items dropped)."""
-        ids_parts, vec_parts = [], []
-        for s in group:
-            live = s.live_items()
-            ids_parts.append(np.asarray(s.item_ids[live]))
-            vec_parts.append(np.asarray(s.vectors[live]))
-        ids = np.concatenate(ids_parts) if ids_parts else np.zeros(0, "S1")
-        gone = {s.name for s in group}
-        keep = [s for s in self._segments if s.name not in gone]
-        if len(ids):
-            keep.append(self._write_segment(ids, np.concatenate(vec_parts)))
-        self._segments = keep
-        self._commit()
-        for s in group:
-            s.ann = None  # unmap before unlinking
-            Segment.remove(self.path, s.name)
-            self._seg_trees.pop(s.name, None)
-
-    # ---------------------------------------------------------------- public API
-    def __len__(self) -> int:
-        with self._mutex:
-            return self._dn + sum(s.live for s in self._segments)
-
-    def __contains__(self, face_id: object) -> bool:
-        if not isinstance(face_id, str):
-            return False
-        with self._mutex:
-            return bool(self._locate([face_id])[0][0] >= -1)
-
-    def __enter__(self) -> SegmentedIndex:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _locate(self, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Per id: (-1, row) in the delta, (segment number, item), or (-2, -1) if unknown."""
-        where = np.full(len(ids), -2, dtype=np.int64)
-        pos = np.full(len(ids), -1, dtype=np.int64)
-        rest = []
-        for i, face in enumerate(ids):
-            row = self._dpos.get(face)
-            if row is None:
-                rest.append(i)
-            else:
-                where[i], pos[i] = -1, row
-        if rest and self._segments:
-            idx = np.asarray(rest)
-            enc = encode_ids([ids[i] for i in rest])
-            for si, seg in enumerate(self._segments):
-                todo = where[idx] == -2
-                if not todo.any():
-                    break
-                items = seg.lookup(enc[todo])
-                found = items >= 0
-                sel = idx[todo][found]
-                where[sel], pos[sel] = si, items[found]
-        return where, pos
-
-    def add(self, ids: Sequence[str], vectors: np.ndarray) -> None:
-        """Add new faces.
-
-        Args:
-            ids: one new, unique string id per row.
-            vectors: ``(n, d)`` embeddings; validated and L2-normalised here as well.
-
-        Raises:
-            InvalidInput: bad vectors or ids, or an id already in the index (named); nothing
-                is written.
-        """
-        with self._mutex:
-            vec = validate_vectors(vectors, ids=ids, dim=self.dim)
-            id_list = list(ids)
-            if not id_list:
-                return
-            where, _ = self._locate(id_list)
-            old = np.flatnonzero(where != -2).tolist()
-            if old:
-                raise InvalidInput(
-                    f"{len(old)} id(s) are already in the index: {_listing([id_list[i] for i in old])} "
-                    f"(rows {_listing(old)}); delete them first to replace their vectors",
-                    rows=old,
-                    ids=[id_list[i] for i in old],
-                )
-            if self.dim is None:
-                self.dim = vec.shape[1]
-                self._dvec = np.zeros((0, self.dim), dtype=np.float32)
-                self._log_name = self._take_name("delta", ".log")
-                self._log = DeltaLog(self.path / self._log_name, self.dim)
-                self._commit()
-            assert self._log is not None
-            self._log.append_add(id_list, vec)
-            self._delta_append(id_list, vec)
-            if self._dn >= self.delta_size:
-                self._roll()
-
-    def _search_k(self, seg: Segment, kk: int) -> int:
-        if self.search_k is not None:
-            return self.search_k
-        return default_search_k(kk, self.n_trees)
-
-    def query(self, vectors: np.ndarray, k: int) -> tuple[list[list[str]], list[np.ndarray]]:
-        """The ``k`` nearest live faces of each query row.
-
-        Args:
-            vectors: ``(m, d)`` query embeddings (normalised here).
-            k: neighbours wanted per row (fewer come back if the index holds fewer).
-
-        Returns:
-            ``(ids, distances)``: per row a list of ids and a float32 array of L2 distances,
-            ascending.
-        """
-        if k < 1:
-            raise InvalidInput(f"k must be >= 1, got {k}")
-        with self._mutex:
-            q = validate_vectors(vectors, dim=self.dim)
-            m = q.shape[0]
-            dist_parts: list[np.ndarray] = []
-            src_parts: list[np.ndarray] = []
-            item_parts: list[np.ndarray] = []
-            for si, seg in enumerate(self._segments):
-                kk = k + min(len(seg.dead), 2 * k)
-                items, dists = seg.search(q, kk, self._search_k(seg, kk))
-                if seg.dead:
-                    dists[np.isin(items, seg.dead_array())] = np.inf
-                dist_parts.append(dists)
-                item_parts.append(items)
-                src_parts.append(np.full(items.shape, si, dtype=np.int64))
-            if self._dn:
-                items, dists = exact_topk(self._dvec[: self._dn], q, k)
-                dist_parts.append(dists)
-                item_parts.append(items)
-                src_parts.append(np.full(items.shape, -1, dtype=np.int64))
-            if not dist_parts:
-                return [[] for _ in range(m)], [np.zeros(0, np.float32) for _ in range(m)]
-            dist = np.concatenate(dist_parts, axis=1)
-            item = np.concatenate(item_parts, axis=1)
-            src = np.concatenate(src_parts, axis=1)
-            order = np.argsort(dist, axis=1, kind="stable")[:, :k]
-            out_ids: list[list[str]] = []
-            out_d: list[np.ndarray] = []
-            for r in range(m):
-                row_d = dist[r, order[r]]
-                n_ok = int(np.searchsorted(row_d, np.inf))
-                names = []
-                for j in order[r, :n_ok]:
-                    s, it = src[r, j], item[r, j]
-                    names.append(self._dids[it] if s < 0 else self._segments[s].item_ids[it].decode("utf-8"))
-                out_ids.append(names)
-                out_d.append(row_d[:n_ok].astype(np.float32))
-            return out_ids, out_d
-
-    def get_vectors(self, ids: Sequence[str]) -> np.ndarray:
-        """Stored unit vectors in the order of ``ids``.
-
-        Raises:
-            NotFound: naming the ids the index does not hold.
-        """
-        with self._mutex:
-            id_list = list(ids)
-            where, pos = self._locate(id_list)
-            missing = np.flatnonzero(where == -2).tolist()
-            if missing:
-                raise NotFound(f"{len(missing)} id(s) not in the index: {_listing([id_list[i] for i in missing])}")
-            out = np.zeros((len(id_list), self.dim or 0), dtype=np.float32)
-            for i, (w, p) in enumerate(zip(where.tolist(), pos.tolist())):
-                out[i] = self._dvec[p] if w == -1 else self._segments[w].vectors[p]
-            return out
-
-    def ids(self) -> Iterator[str]:
-        """Every live id (segments first, then the delta)."""
-        with self._mutex:
-            segs = list(self._segments)
-            delta = list(self._dids[: self._dn])
-        for seg in segs:
-            for raw in seg.item_ids[seg.live_items()]:
-                yield raw.decode("utf-8")
-        yield from delta
-
-    def delete(self, ids: Sequence[str]) -> None:
-        """Remove faces (unknown ids are ignored); segment items become tombstones."""
-        with self._mutex:
-            id_list = validate_ids(list(dict.fromkeys(ids)))
-            done = self._apply_delete(id_list)
-            if done and self._log is not None:
-                self._log.append_delete(done)
-
-    def flush(self) -> None:
-        """Make every add and delete durable (fsync the delta log)."""
-        with self._mutex:
-            if self._log is not None:
-                self._log.sync()
-
-    def compact(self) -> None:
-        """Build the delta into a segment and merge every segment into one, dropping tombstones."""
-        with self._mutex:
-            self._roll()
-            if len(self._segments) > 1 or any(s.dead for s in self._segments):
-                self._merge(list(self._segments))
-
-    def close(self) -> None:
-        """Flush and release the directory (idempotent)."""
-        with self._mutex:
-            if self._lock_fd < 0:
-                return
-            try:
-                if self._log is not None:
-                    self._log.sync()
-                    self._log.close()
-            finally:
-                for s in self._segments:
-                    if s.ann is not None:
-                        s.ann.unload()
-                self._release()
-
-    def _release(self) -> None:
-        if self._lock_fd >= 0:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-            os.close(self._lock_fd)
-            self._lock_fd = -1
-
-    def info(self) -> dict[str, Any]:
-        """Engine, sizes, segments and tuning: shown by ``stats()``."""
-        with self._mutex:
-            return {
-                "engine": self.engine,
-                "path": str(self.path),
-                "dim": self.dim,
-                "live": len(self),
-                "delta": self._dn,
-                "segments": [s.n for s in self._segments],
-                "tombstones": sum(len(s.dead) for s in self._segments),
-                "n_trees": self.n_trees if self._annoy else None,
-                "search_k": self.search_k,
-                "delta_size": self.delta_size,
-                "merge_factor": self.merge_factor,
-            }
-
-    @classmethod
-    def rebuild(
-        cls, path: str | os.PathLike[str], ids: Sequence[str], vectors: np.ndarray, **opts: Any
-    ) -> SegmentedIndex:
-        """Create a fresh index at ``path`` from stored vectors, as one segment.
-
-        Any index files already in ``path`` are replaced (other files are left alone).
-
-        Raises:
-            InvalidInput: bad vectors or ids (nothing is written).
-        """
-        vec = validate_vectors(vectors, ids=ids, dim=opts.get("dim"))
-        opts["dim"] = vec.shape[1]
-        index = cls.__new__(cls)
-        index._fresh = True  # ignore an existing manifest: its files become orphans, cleaned on open
-        index.__init__(path, **opts)  # type: ignore[misc]
-        index._fresh = False
-        with index._mutex:
-            if len(vec):
-                index._segments.append(index._write_segment(encode_ids(list(ids)), vec))
-                index._commit()
-        return index
-
-
-def default_search_k(kk: int, n_trees: int) -> int:
-    """Annoy nodes to inspect per segment and query when ``search_k`` is not set."""
-    return 20 * kk * n_trees
+SEARCH_K_FACTOR = 10  # Annoy's own default is k * n_trees; face-like data needs far more
 
 
 class SegmentedAnnoyIndex(SegmentedIndex):
-    """The production engine: immutable Annoy segments (angular) + an exact numpy delta.
+    """Immutable Annoy segments (angular metric, memory-mapped) + an exact numpy delta.
 
     Args:
         path: the index directory (created if missing); it is the vectors' home.
         dim: expected dimension (``None``: taken from the first batch, then fixed).
         n_trees: Annoy trees per segment.
-        search_k: Annoy nodes inspected per segment and query (``None``: ``20 * k * n_trees``).
+        search_k: Annoy nodes inspected per segment and query; ``None`` means
+            ``max(10 * k * n_trees, search_fraction * segment size)``.
+        search_fraction: see ``search_k``. On face-like data Annoy needs to inspect about a
+            quarter of a segment for recall@10 >= 0.95 (docs/benchmarks/index.md).
         delta_size: rows kept in the exact delta before a segment is built.
         merge_factor: segments of one size tier merged together (tiered compaction).
         max_dead_fraction: a segment with more tombstones than this is rewritten.
@@ -567,4 +49,36 @@ class SegmentedAnnoyIndex(SegmentedIndex):
     """
 
     engine = "annoy"
-    _annoy = True
+    _kind = "annoy"
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        dim: int | None = None,
+        *,
+        n_trees: int = 50,
+        search_k: int | None = None,
+        search_fraction: float = 0.25,
+        delta_size: int = 20_000,
+        merge_factor: int = 4,
+        max_dead_fraction: float = 0.2,
+        build_jobs: int = -1,
+        seed: int = 0,
+    ) -> None:
+        if n_trees < 1 or (search_k is not None and search_k < 1) or not 0 < search_fraction <= 1:
+            raise InvalidInput("n_trees and search_k must be >= 1 and search_fraction in (0, 1]")
+        self.n_trees = n_trees
+        self.search_k = search_k
+        self.search_fraction = search_fraction
+        super().__init__(
+            path, dim, delta_size=delta_size, merge_factor=merge_factor, max_dead_fraction=max_dead_fraction,
+            build_jobs=build_jobs, seed=seed, n_trees=n_trees, search_k=search_k, search_fraction=search_fraction,
+        )
+
+    def _build_opts(self) -> dict[str, Any]:
+        return {"n_trees": self.n_trees}
+
+    def _search_k(self, seg: Segment, kk: int) -> int:
+        if self.search_k is not None:
+            return self.search_k
+        return max(SEARCH_K_FACTOR * kk * self.n_trees, int(math.ceil(self.search_fraction * seg.n)))

@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 
 from graphcluster.errors import InvalidInput, NotFound, StoreBusy, StoreError
-from graphcluster.index import ExactIndex, NeighbourIndex, SegmentedAnnoyIndex, open_index
+from graphcluster.index import ExactIndex, NeighbourIndex, SegmentedAnnoyIndex, SegmentedHnswIndex, open_index
 
-KINDS = ["annoy", "exact"]
+KINDS = ["annoy", "hnsw", "exact"]
 D = 16
+# settings under which each engine searches (almost) exhaustively, for comparisons with brute force
+EXHAUSTIVE: dict[str, dict[str, object]] = {"annoy": {"search_k": 100_000}, "hnsw": {"ef": 2_000}, "exact": {}}
 
 
 def clustered(n: int, d: int = D, seed: int = 0) -> tuple[list[str], np.ndarray]:
@@ -60,7 +62,7 @@ def test_query_matches_brute_force(tmp_path: Path, kind: str) -> None:
         got, dist = index.query(q, 10)
         assert len(index.info()["segments"]) > 1  # the query really fanned out
     want = brute(ids, x, q, 10)
-    assert recall(got, want) >= (0.95 if kind == "annoy" else 1.0)
+    assert recall(got, want) >= (1.0 if kind == "exact" else 0.95)
     pos = {f: i for i, f in enumerate(ids)}
     for row, names, dd in zip(q, got, dist):
         assert np.all(np.diff(dd) >= 0)
@@ -89,7 +91,7 @@ def test_compaction_keeps_results(tmp_path: Path, kind: str) -> None:
     ids, x = clustered(600)
     _, q = clustered(30, seed=3)
     # search_k larger than any segment: Annoy is exhaustive, so results must be identical
-    with small(tmp_path, kind, search_k=100_000) as index:
+    with small(tmp_path, kind, **EXHAUSTIVE[kind]) as index:
         add_in_batches(index, ids, x)
         before = index.query(q, 10)
         index.compact()
@@ -104,7 +106,7 @@ def test_compaction_keeps_results(tmp_path: Path, kind: str) -> None:
 def test_tombstones(tmp_path: Path, kind: str) -> None:
     ids, x = clustered(420)
     gone = ids[:60:3] + ids[405:410]  # some in segments, some in the delta
-    with small(tmp_path, kind, search_k=100_000) as index:
+    with small(tmp_path, kind, **EXHAUSTIVE[kind]) as index:
         add_in_batches(index, ids, x)
         index.delete(gone + ["never-added"])
         assert len(index) == 420 - len(gone)
@@ -114,7 +116,7 @@ def test_tombstones(tmp_path: Path, kind: str) -> None:
         with pytest.raises(NotFound, match=gone[0]):
             index.get_vectors([gone[0]])
         assert index.info()["tombstones"] == 20
-    with small(tmp_path, kind, search_k=100_000) as index:  # tombstones survive a restart
+    with small(tmp_path, kind, **EXHAUSTIVE[kind]) as index:  # tombstones survive a restart
         assert len(index) == 420 - len(gone) and gone[0] not in index
         index.compact()
         assert index.info()["tombstones"] == 0 and len(index) == 420 - len(gone)
@@ -171,7 +173,7 @@ os._exit(0)  # no close(): the process dies with the delta only in the log
 @pytest.mark.parametrize("kind", KINDS)
 def test_crash_mid_build_leaves_a_working_index(tmp_path: Path, kind: str) -> None:
     ids, x = clustered(350)
-    with small(tmp_path, kind, search_k=100_000) as index:
+    with small(tmp_path, kind, **EXHAUSTIVE[kind]) as index:
         add_in_batches(index, ids, x)
         want = index.query(x[:20], 5)
     manifest = json.loads((tmp_path / "manifest.json").read_text())
@@ -182,7 +184,7 @@ def test_crash_mid_build_leaves_a_working_index(tmp_path: Path, kind: str) -> No
     (tmp_path / ".manifest.json.tmp").write_text('{"segments": [')
     with open(tmp_path / manifest["log"], "ab") as fh:
         fh.write(b"GCDL\x01\x00\x00")
-    with small(tmp_path, kind, search_k=100_000) as index:
+    with small(tmp_path, kind, **EXHAUSTIVE[kind]) as index:
         assert len(index) == 350
         got = index.query(x[:20], 5)
         assert got[0] == want[0]
@@ -196,10 +198,11 @@ def test_crash_mid_build_leaves_a_working_index(tmp_path: Path, kind: str) -> No
 @pytest.mark.parametrize("kind", KINDS)
 def test_rebuild_from_stored_vectors(tmp_path: Path, kind: str) -> None:
     ids, x = clustered(500)
-    cls = SegmentedAnnoyIndex if kind == "annoy" else ExactIndex
+    cls = {"annoy": SegmentedAnnoyIndex, "hnsw": SegmentedHnswIndex, "exact": ExactIndex}[kind]
     with small(tmp_path, kind) as index:  # an old index in the same directory is replaced
         index.add(["stale"], x[:1])
-    with cls.rebuild(tmp_path, ids, x, search_k=100_000, **({"n_trees": 10} if kind == "annoy" else {})) as index:
+    opts = dict(EXHAUSTIVE[kind], **({"n_trees": 10} if kind == "annoy" else {}))
+    with cls.rebuild(tmp_path, ids, x, **opts) as index:
         assert index.info()["segments"] == [500] and "stale" not in index
         got, _ = index.query(x[:25], 10)
     assert recall(got, brute(ids, x, x[:25], 10)) == 1.0
