@@ -805,6 +805,12 @@ def browser_files(state: State, port: int, browser_url: str) -> None:
             self.send_header("Access-Control-Allow-Origin", "*")  # Browser fetches guides cross-origin
             super().end_headers()
 
+        def do_OPTIONS(self) -> None:  # noqa: N802 - the stdlib's naming; Browser sends a CORS preflight
+            self.send_response(204)
+            self.send_header("Access-Control-Allow-Methods", "GET, OPTIONS")
+            self.send_header("Access-Control-Allow-Headers", "*")
+            self.end_headers()
+
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
             click.echo(f"served {args[0] if args else ''}", err=True)
 
