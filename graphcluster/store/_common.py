@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from graphcluster.errors import InvalidInput
-from graphcluster.models import Decision, Membership, SimilarEdge
+from graphcluster.models import Decision, FaceRecord, Membership, SimilarEdge
 
 __all__ = [
     "LINK_KINDS",
@@ -19,6 +20,7 @@ __all__ = [
     "check_decision",
     "check_memberships",
     "check_review_status",
+    "metadata_json",
     "sort_decisions",
 ]
 
@@ -55,6 +57,21 @@ def canonical_edges(edges: Sequence[SimilarEdge]) -> list[tuple[str, str, float,
         a, b = (e.a, e.b) if e.a < e.b else (e.b, e.a)
         out.setdefault((a, b), (a, b, float(e.distance), float(e.weight)))
     return list(out.values())
+
+
+def metadata_json(face: FaceRecord) -> str:
+    """The face's metadata as JSON text.
+
+    Raises:
+        InvalidInput: a value is not JSON-able (numpy scalars, datetimes, ...), naming the face.
+    """
+    try:
+        return json.dumps(face.metadata, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(
+            f"face {face.id!r}: metadata is not JSON-able ({exc}); pass plain str/int/float/bool/list/dict values",
+            ids=[face.id],
+        ) from exc
 
 
 def check_memberships(memberships: Sequence[Membership]) -> None:

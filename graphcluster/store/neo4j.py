@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 import neo4j
 from neo4j import Driver, GraphDatabase, ManagedTransaction
-from neo4j.exceptions import AuthError, ServiceUnavailable
+from neo4j.exceptions import AuthError, DriverError, Neo4jError
 
 from graphcluster.cypher_files import load, schema_statements
 from graphcluster.errors import InvalidInput, NotFound, StoreError
@@ -40,6 +40,7 @@ from graphcluster.store._common import (
     check_decision,
     check_memberships,
     check_review_status,
+    metadata_json,
     sort_decisions,
 )
 
@@ -47,6 +48,7 @@ __all__ = ["Neo4jStore"]
 
 T = TypeVar("T")
 _CLEAR_CHUNK = 10_000
+_READ_CHUNK = 5_000
 _NO_LIMIT = 2**62
 _LINK_FILE = {"must": "add_decision_must_link", "cannot": "add_decision_cannot_link"}
 
@@ -91,17 +93,24 @@ class Neo4jStore:
         self.uri = uri
         self.database = database
         self._owns_driver = driver is None
-        self._driver: Driver = driver if driver is not None else GraphDatabase.driver(uri or "", auth=auth)
+        where = uri or "the given driver"
+        try:
+            self._driver: Driver = driver if driver is not None else GraphDatabase.driver(uri or "", auth=auth)
+        except (DriverError, ValueError) as exc:
+            raise StoreError(f"cannot use the Neo4j URI {uri!r}: {exc}; expected e.g. bolt://localhost:7687") from exc
         try:
             self._driver.verify_connectivity()
             for statement in schema_statements():
                 self._driver.execute_query(statement, database_=self.database)
-        except (ServiceUnavailable, AuthError, OSError) as exc:
+        except (DriverError, AuthError, OSError) as exc:
             self.close()
             raise StoreError(
-                f"cannot reach Neo4j at {uri or 'the given driver'}: {exc}; start the server "
+                f"cannot reach Neo4j at {where}: {exc}; start the server "
                 "(scripts/neo4j start) or check the URI and credentials"
             ) from exc
+        except Neo4jError as exc:
+            self.close()
+            raise StoreError(f"Neo4j at {where} refused the schema of cypher/schema.cypher: {exc}") from exc
 
     # -- plumbing -----------------------------------------------------------------------------
     def _run(self, name: str, **params: Any) -> list[neo4j.Record]:
@@ -173,7 +182,7 @@ class Neo4jStore:
                 "id": f.id,
                 "props": {
                     "dim": f.dim, "source": f.source, "image": f.image, "bbox": f.bbox, "quality": f.quality,
-                    "batch": f.batch, "created_at": aware(f.created_at), "metadata": json.dumps(f.metadata),
+                    "batch": f.batch, "created_at": aware(f.created_at), "metadata": metadata_json(f),
                     "embedding": None if f.embedding is None else [float(x) for x in f.embedding],
                 },
             }
@@ -224,8 +233,13 @@ class Neo4jStore:
 
     def similar_edges(self, face_ids: Collection[str]) -> list[SimilarEdge]:
         """Every SIMILAR edge with at least one endpoint in ``face_ids`` (each once)."""
-        return [SimilarEdge(a=r["a"], b=r["b"], distance=r["distance"], weight=r["weight"])
-                for r in self._run("similar_edges", ids=_ids(face_ids))]
+        ids = _ids(face_ids)
+        out: dict[tuple[str, str], SimilarEdge] = {}
+        for lo in range(0, len(ids), _READ_CHUNK):  # bounded result per round trip
+            r = self._run("similar_edges", ids=ids[lo : lo + _READ_CHUNK])[0]
+            for a, b, d, w in zip(r["a"], r["b"], r["distance"], r["weight"]):
+                out[a, b] = SimilarEdge(a=a, b=b, distance=d, weight=w)
+        return list(out.values())
 
     # -- memberships and clusters -------------------------------------------------------------
     def memberships(self, face_ids: Collection[str] | None = None) -> dict[str, Membership]:

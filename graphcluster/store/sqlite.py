@@ -46,6 +46,7 @@ from graphcluster.store._common import (
     check_decision,
     check_memberships,
     check_review_status,
+    metadata_json,
     sort_decisions,
 )
 
@@ -230,7 +231,7 @@ class SQLiteStore:
         """
         rows = [
             (f.id, f.dim, f.source, f.image, None if f.bbox is None else json.dumps(f.bbox), f.quality, f.batch,
-             _ts(f.created_at), json.dumps(f.metadata),
+             _ts(f.created_at), metadata_json(f),
              None if f.embedding is None else np.asarray(f.embedding, dtype="<f4").tobytes())
             for f in faces
         ]

@@ -2,7 +2,7 @@
 
 SQLite runs in a fresh ``tmp_path``; Neo4j runs against the real server given by the session
 fixture ``neo4j_uri`` of ``tests/conftest.py`` (which skips or fails when there is no server),
-cleared before each test.
+emptied before each test (``clean_neo4j``).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         s = SQLiteStore(tmp_path / "store")
     else:
         uri, user, password = request.getfixturevalue("neo4j_uri")
-        s = Neo4jStore(uri, auth=(user, password) if user else None)
-        s.clear()
+        request.getfixturevalue("clean_neo4j")
+        s = Neo4jStore(uri, auth=(user, password or "") if user else None)
     try:
         yield s
     finally:
