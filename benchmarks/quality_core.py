@@ -71,7 +71,8 @@ def scores(truth: np.ndarray, pred: list[str]) -> dict[str, float]:
             "bF": 2 * bp * br / (bp + br), "clusters": float(len(npred))}
 
 
-def run(seed: int, limit: int | None, batch: int = 100) -> dict[str, object]:
+def simulate(seed: int, limit: int | None, batch: int = 100) -> tuple[MemoryGraph, list[str], np.ndarray, Thresholds, dict[str, float]]:
+    """Feed the faces in batches; returns the graph, face names, true labels, thresholds, timings."""
     s = Settings()
     x, truth = load(seed, limit)
     n = len(x)
@@ -102,14 +103,21 @@ def run(seed: int, limit: int | None, batch: int = 100) -> dict[str, object]:
                            new_id=lambda: f"c{next(counter)}")
         g.apply(result)
     seconds = time.perf_counter() - started
+    info = {"seconds": seconds, "region_mean": float(np.mean(region_sizes)), "region_max": float(np.max(region_sizes))}
+    return g, names, truth, thresholds, info
+
+
+def run(seed: int, limit: int | None, batch: int = 100) -> dict[str, object]:
+    g, names, truth, thresholds, info = simulate(seed, limit, batch)
+    n = len(names)
     labels = g.labels(names)
     pred = [c if c is not None else f"u:{f}" for f, (c, _) in ((f, labels[f]) for f in names)]
     status = Counter(st for _, st in labels.values())
     out: dict[str, object] = dict(scores(truth, pred))
-    out.update(seed=seed, n=n, seconds=seconds, link=thresholds.link, review=thresholds.review,
+    out.update(seed=seed, n=n, seconds=info["seconds"], link=thresholds.link, review=thresholds.review,
                source=thresholds.source, auto=status["auto"] / n, review_share=status["review"] / n,
-               unassigned=status["unassigned"] / n, region_mean=float(np.mean(region_sizes)),
-               region_max=int(np.max(region_sizes)), stats=thresholds.stats)
+               unassigned=status["unassigned"] / n, region_mean=info["region_mean"],
+               region_max=int(info["region_max"]), stats=thresholds.stats)
     return out
 
 

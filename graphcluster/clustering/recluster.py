@@ -34,6 +34,7 @@ from graphcluster.clustering.whispers import chinese_whispers
 __all__ = ["RegionResult", "Review", "recluster", "MERGE_SUPPORT", "CORE_NEIGHBOURS"]
 
 MERGE_SUPPORT = 1.0
+MERGE_MEAN = 0.85
 CORE_NEIGHBOURS = 5
 
 Review = tuple[str, list[str], list[str], str | None, str | None, float]
@@ -132,8 +133,9 @@ def recluster(
         if graph.has_edge(ra, rb):
             graph[ra][rb]["weight"] += w
             graph[ra][rb]["n"] += 1
+            graph[ra][rb]["dsum"] += d
         else:
-            graph.add_edge(ra, rb, weight=w, n=1)
+            graph.add_edge(ra, rb, weight=w, n=1, dsum=d)
 
     # 2. split clusters that hold both ends of a cannot-link
     _split_violations(graph, initial, clamped, partners)
@@ -149,7 +151,8 @@ def recluster(
     size_out = {("c", c): n for c, n in region.outside.items()}
     reviews: list[Review] = []
     # 4. merge fragments of one person
-    _merge_fragments(graph, label, clamped, partners, forbidden, region, size_out, nodes, reviews)
+    if link is not None:
+        _merge_fragments(graph, label, clamped, partners, forbidden, size_out, nodes, reviews, link)
 
     # 5./6. statuses, confidences, ids
     return _finish(region, thresholds, nodes, label, graph, dist_of, clamped, size_out, reviews,
@@ -202,8 +205,9 @@ def _split_violations(graph: nx.Graph, initial: dict[str, Label], clamped: dict[
 
 
 def _merge_fragments(graph: nx.Graph, label: dict[str, Label], clamped: dict[str, Label],
-                     partners: dict[str, set[str]], forbidden: dict[str, set[Label]], region: Region,
-                     size_out: dict[Label, int], nodes: dict[str, list[str]], reviews: list[Review]) -> None:
+                     partners: dict[str, set[str]], forbidden: dict[str, set[Label]],
+                     size_out: dict[Label, int], nodes: dict[str, list[str]], reviews: list[Review],
+                     link: float) -> None:
     for _ in range(5):
         size: dict[Label, int] = defaultdict(int)
         holders: dict[Label, list[str]] = defaultdict(list)
@@ -213,17 +217,20 @@ def _merge_fragments(graph: nx.Graph, label: dict[str, Label], clamped: dict[str
         for lab, n in size_out.items():
             size[lab] += n
         cross: dict[tuple[Label, Label], int] = defaultdict(int)
+        cross_d: dict[tuple[Label, Label], float] = defaultdict(float)
         for a, b, attr in graph.edges(data=True):
             la, lb = label[a], label[b]
             if la != lb:
-                cross[(la, lb) if la < lb else (lb, la)] += attr["n"]
+                key = (la, lb) if la < lb else (lb, la)
+                cross[key] += attr["n"]
+                cross_d[key] += attr["dsum"]
         merged = False
         gone: set[Label] = set()
         for (la, lb), n in sorted(cross.items(), key=lambda x: (-x[1] / min(size[x[0][0]], size[x[0][1]]), x[0])):
             if la in gone or lb in gone:
                 continue
             small = min(size[la], size[lb])
-            if small < 2 or n < MERGE_SUPPORT * small:
+            if small < 2 or n < MERGE_SUPPORT * small or cross_d[(la, lb)] / n > MERGE_MEAN * link:
                 continue
             # the side that moves: fully inside the region, not clamped; prefer the smaller
             cands = [x for x in ((la, lb) if size[la] <= size[lb] else (lb, la))
