@@ -428,7 +428,7 @@ def ingest(state: State, files: tuple[Path, ...], id_column: str, vector_column:
     results = []
     with state.open() as gc:
         for path, (ids, vectors, metadata) in tables:
-            totals = {"file": str(path), "faces": len(ids), "added": 0, "skipped": 0, "clusters_created": 0,
+            totals: dict[str, Any] = {"file": str(path), "faces": len(ids), "added": 0, "skipped": 0, "clusters_created": 0,
                       "clusters_changed": 0, "reviews_opened": 0, "seconds": 0.0}
             with progress_bar(f"{path.name}", enabled=True) as progress:
                 for start in range(0, len(ids), batch_size):

@@ -19,11 +19,11 @@ Every query runs with the parameters ``graphcluster query`` would bind (header d
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from neo4j import Driver
 
 from graphcluster.cli import bind_query_params, query_catalogue
 from graphcluster.cypher_files import load
@@ -66,40 +66,13 @@ CREATE (r1)-[:ABOUT {role: 'a'}]->(c1), (r1)-[:ABOUT {role: 'b'}]->(c2),
 """
 
 
-def _connect(request: pytest.FixtureRequest) -> Any:
-    """A driver from the suite's fixtures (tests/conftest.py), else from NEO4J_URI."""
-    import neo4j
-
-    for name in ("neo4j_driver", "neo4j_uri"):
-        try:
-            value = request.getfixturevalue(name)
-        except pytest.FixtureLookupError:
-            continue
-        if name == "neo4j_driver":
-            return value, False
-        uri, user, password = value
-        return neo4j.GraphDatabase.driver(uri, auth=(user, password) if user else None), True
-    uri = os.environ.get("NEO4J_URI")
-    if not uri:
-        pytest.fail("no Neo4j: start one with scripts/neo4j start, or set NEO4J_URI")
-    user, password = os.environ.get("NEO4J_USER"), os.environ.get("NEO4J_PASSWORD")
-    return neo4j.GraphDatabase.driver(uri, auth=(user, password) if user and password else None), True
-
-
 @pytest.fixture
-def graph(request: pytest.FixtureRequest) -> Iterator[Any]:
-    driver, owned = _connect(request)
-    driver.execute_query("MATCH (n) DETACH DELETE n")
-    driver.execute_query(GRAPH)
-    try:
-        yield driver
-    finally:
-        driver.execute_query("MATCH (n) DETACH DELETE n")
-        if owned:
-            driver.close()
+def graph(clean_neo4j: Driver) -> Iterator[Driver]:
+    clean_neo4j.execute_query(GRAPH)
+    yield clean_neo4j
 
 
-def q(driver: Any, name: str, *params: str) -> list[dict[str, Any]]:
+def q(driver: Driver, name: str, *params: str) -> list[dict[str, Any]]:
     """Run ``cypher/queries/<name>.cypher`` with the parameters ``graphcluster query`` binds."""
     values = bind_query_params(query_catalogue()[name], params)
     records, _, _ = driver.execute_query(load(f"queries/{name}"), values)
