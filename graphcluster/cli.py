@@ -65,7 +65,11 @@ class State:
         try:
             settings = Settings(**self.settings)
         except ValueError as exc:  # pydantic's ValidationError is a ValueError
-            raise InvalidInput(f"bad --set value: {_first_line(exc)}") from exc
+            errors = getattr(exc, "errors", lambda: [])()
+            detail = "; ".join(
+                f"{'.'.join(map(str, e.get('loc', ()))) or '?'}: {e.get('msg')} (got {e.get('input')!r})" for e in errors
+            ) or _first_line(exc)
+            raise InvalidInput(f"bad --set value: {detail}; see `help(graphcluster.Settings)` for the fields") from exc
         where = target or self.store
         auth = (self.user or "neo4j", self.password) if _URI.match(where) and self.password else None
         return GraphCluster.open(where, settings=settings, auth=auth)
