@@ -34,7 +34,7 @@ from graphcluster.errors import InvalidInput
 
 __all__ = ["Thresholds", "calibrate", "refine_thresholds", "edge_weight", "LINK_Z", "MIN_SAMPLE"]
 
-LINK_Z = 2.0
+LINK_Z = 2.5  # impostor tail beyond 2.5 sd: about 0.6 % of nearest impostors are closer
 FALLBACK_RATIO = 0.8
 MIN_SAMPLE = 30  # below this many faces the statistics mean nothing: fall back
 REVIEW_MARGIN = 1.08  # review band when only a link threshold is known (settings)

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Hashable, Mapping
+from typing import Any
 
-import networkx as nx
+import networkx as nx  # type: ignore[import-untyped]
 
 __all__ = ["chinese_whispers"]
 
@@ -28,13 +29,13 @@ def chinese_whispers(
     *,
     seed: int = 0,
     max_iterations: int = 30,
-    initial: Mapping[Hashable, Hashable] | None = None,
-    clamped: Mapping[Hashable, Hashable] | None = None,
-    cannot: Mapping[Hashable, set[Hashable]] | None = None,
-    forbidden: Mapping[Hashable, set[Hashable]] | None = None,
+    initial: Mapping[Any, Any] | None = None,
+    clamped: Mapping[Any, Any] | None = None,
+    cannot: Mapping[Any, set[Any]] | None = None,
+    forbidden: Mapping[Any, set[Any]] | None = None,
     weight: str = "weight",
-    alone: Callable[[Hashable], Hashable] | None = None,
-) -> dict[Hashable, Hashable]:
+    alone: Callable[[Any], Any] | None = None,
+) -> dict[Any, Any]:
     """Label the nodes of ``graph``; the graph is not modified.
 
     Args:
