@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+import sqlite3
 import statistics
 import tempfile
 import time
@@ -112,7 +113,9 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--repeats", type=int, default=7)
-    ap.add_argument("--neo4j", help="bolt:// URI of a Neo4j server to measure too (it is cleared!)")
+    ap.add_argument("--neo4j", help="bolt:// URI of a Neo4j server to measure too; it is EMPTIED, so never "
+                    "point it at a server holding data (start a spare one: NEO4J_BOLT_PORT=17687 "
+                    "NEO4J_DATA_DIR=/tmp/bench-neo4j scripts/neo4j start)")
     ap.add_argument("--user", default=None)
     ap.add_argument("--password", default=None)
     ap.add_argument("--out", type=Path, default=Path("docs/benchmarks/stores.md"))
@@ -129,21 +132,48 @@ def main() -> None:
     write(args, rows)
 
 
+def growth(rows: list[dict]) -> list[str]:
+    """One line per store: each read's latency at the largest size over the smallest (1.0 = flat)."""
+    out = []
+    for kind in dict.fromkeys(r["store"] for r in rows):
+        mine = [r for r in rows if r["store"] == kind]
+        if len(mine) > 1:
+            lo, hi = mine[0], mine[-1]
+            ratios = ", ".join(f"{x} x{hi[x] / lo[x]:.2f}" for x in READS)
+            out.append(f"- {kind}, read latency at {hi['n']:,} faces / at {lo['n']:,} faces: {ratios}")
+    return out
+
+
+def environment() -> str:
+    """Versions that change the figures: Python, the Neo4j driver and whether its Rust codec is in."""
+    from importlib import metadata
+
+    try:
+        rust = "with neo4j-rust-ext " + metadata.version("neo4j-rust-ext")
+    except metadata.PackageNotFoundError:
+        rust = "without neo4j-rust-ext"
+    return (f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, neo4j driver "
+            f"{metadata.version('neo4j')} {rust}")
+
+
 def write(args: argparse.Namespace, rows: list[dict]) -> None:
     cmd = "python benchmarks/store_bench.py --sizes " + " ".join(map(str, args.sizes))
     if args.neo4j:
-        cmd += " --neo4j <bolt URI>"
+        cmd += " --neo4j bolt://127.0.0.1:17687"
     lines = [
         "## Stores: write throughput and per-batch read latency",
         "",
         f"`{cmd}` — batches of {args.batch} faces (128-D embedding stored), {args.k} SIMILAR edges per face, "
         f"clusters of 20 written with `apply_clustering`; reads are the median of {args.repeats} runs for "
-        f"{args.batch} random stored ids. Machine: {platform.machine()}, {platform.python_version()}, shared and "
-        "noisy: compare rows within this run.",
+        f"{args.batch} random stored ids. {environment()}; Neo4j 5.26 Community (neo4j-harness, as "
+        "`scripts/neo4j start` runs it, page cache 512 MiB). The machine has 2 shared, noisy cores: compare rows "
+        "within this run, not with other runs.",
         "",
         HEADER,
         "|" + "---|" * (HEADER.count(" | ") + 1),
         *[fmt_row(r) for r in rows],
+        "",
+        *growth(rows),
         "",
         "Reads of a 1,000-face batch should cost about the same at every size: each is an index seek per id "
         "(SQLite: `json_each` joined to a B-tree index; Neo4j: `UNWIND` + a uniqueness-constraint seek), "
