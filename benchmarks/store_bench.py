@@ -25,6 +25,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -77,7 +78,7 @@ def read_latency(store: Store, n: int, batch: int, repeats: int, rng: np.random.
     return out
 
 
-def run(kind: str, make: Callable[[], Store], sizes: list[int], batch: int, k: int, repeats: int) -> list[dict]:
+def run(kind: str, make: Callable[[], Store], sizes: list[int], batch: int, k: int, repeats: int) -> list[dict[str, Any]]:
     rng = np.random.default_rng(0)
     rows = []
     store = make()
@@ -102,7 +103,7 @@ HEADER = ("| store | faces in store | add_faces faces/s | add_faces edges/s | ap
           + " | ".join(f"{r} ms" for r in READS) + " |")
 
 
-def fmt_row(r: dict) -> str:
+def fmt_row(r: dict[str, Any]) -> str:
     return (f"| {r['store']} | {r['n']:,} | {r['faces/s']:,.0f} | {r['edges/s']:,.0f} | {r['memberships/s']:,.0f} | "
             + " | ".join(f"{r[x]:.1f}" for x in READS) + " |")
 
@@ -132,7 +133,7 @@ def main() -> None:
     write(args, rows)
 
 
-def growth(rows: list[dict]) -> list[str]:
+def growth(rows: list[dict[str, Any]]) -> list[str]:
     """One line per store: each read's latency at the largest size over the smallest (1.0 = flat)."""
     out = []
     for kind in dict.fromkeys(r["store"] for r in rows):
@@ -156,7 +157,7 @@ def environment() -> str:
             f"{metadata.version('neo4j')} {rust}")
 
 
-def write(args: argparse.Namespace, rows: list[dict]) -> None:
+def write(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
     cmd = "python benchmarks/store_bench.py --sizes " + " ".join(map(str, args.sizes))
     if args.neo4j:
         cmd += " --neo4j bolt://127.0.0.1:17687"

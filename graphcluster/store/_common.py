@@ -28,7 +28,7 @@ LINK_KINDS = {"same_person": "must", "different_person": "cannot"}
 """Decision kinds that create a typed relationship, and the link kind each creates."""
 
 REVIEW_STATUSES = ("open", "answered", "obsolete")
-_CLUSTER_FIELDS = {"locked": bool, "name": (str, type(None))}
+_CLUSTER_FIELDS: dict[str, type | tuple[type, ...]] = {"locked": bool, "name": (str, type(None))}
 
 
 def aware(value: datetime) -> datetime:

@@ -188,8 +188,9 @@ class Neo4jStore:
             }
             for f in faces
         ]
-        edge_rows = [{"a": a, "b": b, "distance": d, "weight": w} for a, b, d, w in canonical_edges(edges)]
-        ends = {e["a"] for e in edge_rows} | {e["b"] for e in edge_rows}
+        canon = canonical_edges(edges)
+        edge_rows = [{"a": a, "b": b, "distance": d, "weight": w} for a, b, d, w in canon]
+        ends = {e[0] for e in canon} | {e[1] for e in canon}
 
         def work(tx: ManagedTransaction) -> None:
             self._q(tx, "add_faces", rows=rows)

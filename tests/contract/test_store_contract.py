@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -182,7 +183,7 @@ def test_update_cluster(store: Store) -> None:
 
 
 # -- decisions ----------------------------------------------------------------------------------
-def decision(i: int, kind: str, a: str, b: str | None, **kw: object) -> Decision:
+def decision(i: int, kind: str, a: str, b: str | None, **kw: Any) -> Decision:
     return Decision(id=f"d{i}", kind=kind, a=a, b=b, by="ann", at=T0 + timedelta(minutes=i),  # type: ignore[arg-type]
                     reason="looked", **kw)
 
