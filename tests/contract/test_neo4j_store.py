@@ -43,3 +43,45 @@ def test_a_callers_driver_is_used_and_left_open(neo4j_uri: tuple[str, str, str])
         Neo4jStore(driver=driver).clear()
     finally:
         driver.close()
+
+
+def test_the_graph_investigators_see(neo4j_uri: tuple[str, str, str], clean_neo4j: object) -> None:
+    """The layout of ARCHITECTURE.md, read back with plain Cypher as an investigator would."""
+    from datetime import datetime, timezone
+
+    from graphcluster.models import ClusterRecord, Decision, Membership, ReviewItem
+
+    uri, user, password = neo4j_uri
+    with Neo4jStore(uri, auth=(user, password or "") if user else None) as s:
+        s.add_faces(
+            [FaceRecord(id="a", dim=2, image="p.jpg", bbox=[1.0, 2.0, 3.0, 4.0], metadata={"camera": "x"},
+                        embedding=[0.6, 0.8]),
+             FaceRecord(id="b", dim=2)],
+            [SimilarEdge(a="b", b="a", distance=0.2, weight=0.8), SimilarEdge(a="a", b="b", distance=0.2, weight=0.8)],
+        )
+        s.apply_clustering([Membership(face_id="a", cluster_id="c", status="auto", confidence=0.7)],
+                           [ClusterRecord(id="c")])
+        at = datetime(2024, 1, 1, tzinfo=timezone.utc)
+        s.add_decision(Decision(id="d1", kind="different_person", a="a", b="b", by="ann", at=at, reason="twins"))
+        s.put_reviews([ReviewItem(id="r", kind="face", faces_a=["b"], cluster_b="c")])
+        s.set_meta({"dim": 2})
+        q = s._driver.execute_query  # the store's own driver: same server, plain Cypher
+
+        face = q("MATCH (f:Face {id: 'a'}) RETURN f").records[0]["f"]
+        assert (face["image"], list(face["bbox"]), face["metadata"], list(face["embedding"])) == (
+            "p.jpg", [1.0, 2.0, 3.0, 4.0], '{"camera": "x"}', [0.6, 0.8])
+        assert q("MATCH (:Face)-[r:SIMILAR]->(:Face) RETURN startNode(r).id AS a, endNode(r).id AS b, "
+                 "r.distance AS d").records[0].values() == ["a", "b", 0.2]
+        assert q("MATCH ()-[r:SIMILAR]->() RETURN count(r) AS n").records[0]["n"] == 1
+        link = q("MATCH (:Face {id: 'a'})-[r:CANNOT_LINK]->(:Face {id: 'b'}) RETURN r").records[0]["r"]
+        assert (link["id"], link["by"], link["reason"], link["at"].to_native()) == ("d1", "ann", "twins", at)
+        rel = q("MATCH (:Face {id: 'a'})-[m:IN_CLUSTER]->(c:Cluster) RETURN m, c").records[0]
+        assert (rel["m"]["status"], rel["m"]["confidence"], rel["c"]["size"]) == ("auto", 0.7, 1)
+        about = q("MATCH (:Review {id: 'r'})-[x:ABOUT]->(n) RETURN x.role AS role, labels(n)[0] AS label, n.id AS id "
+                  "ORDER BY label").records
+        assert [r.values() for r in about] == [["b", "Cluster", "c"], ["a", "Face", "b"]]
+        assert q("MATCH (m:Meta {key: 'dim'}) RETURN m.value AS v").records[0]["v"] == "2"
+
+        s.undo_decision("d1")
+        assert q("MATCH ()-[r:CANNOT_LINK]->() RETURN count(r) AS n").records[0]["n"] == 0
+        assert q("MATCH (d:Decision {id: 'd1'}) RETURN d.undone AS u").records[0]["u"] is True

@@ -303,3 +303,8 @@ def test_batches_of_thousands(store: Store) -> None:
                            [ClusterRecord(id="big")])
     assert store.get_clusters(["big"])["big"].size == n
     assert len(store.memberships(ids)) == n
+
+
+def test_implements_the_protocol(store: Store) -> None:
+    assert isinstance(store, Store)
+    assert store.kind in {"sqlite", "neo4j"}
