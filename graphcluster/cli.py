@@ -567,21 +567,28 @@ def undo(state: State, decision_id: str) -> None:
 _ANSWERS = {"y": "yes", "yes": "yes", "n": "no", "no": "no", "s": "skip", "skip": "skip", "q": "quit", "quit": "quit"}
 
 
-def _side(gc: Any, cluster_id: str | None, faces: Sequence[str], show: int) -> tuple[str, list[tuple[str, str | None]]]:
-    title = "unassigned faces"
+def _side(
+    gc: Any, cluster_id: str | None, faces: Sequence[str], show: int, exclude: Sequence[str] = ()
+) -> tuple[str, list[tuple[str, str | None]]]:
+    """A title and up to ``show`` (face id, photo) rows for one side of a question."""
+    title = f"{len(faces)} unassigned faces" if len(faces) != 1 else "a face"
     if cluster_id:
         try:
             info = gc.cluster(cluster_id)
             c = info["cluster"]
             title = f"cluster {c.id}" + (f" {c.name!r}" if c.name else "") + f", {c.size} faces"
-            if not faces:
-                faces = [m["face_id"] for m in info["members"]]
+            if not faces:  # the person's most confident members, not the face being asked about
+                faces = [m["face_id"] for m in info["members"] if m["face_id"] not in exclude]
         except NotFound:
             title = f"cluster {cluster_id} (gone)"
     shown = []
     for fid in list(faces)[:show]:
         try:
-            shown.append((fid, _photo(gc.face(fid)["face"])))
+            face = gc.face(fid)
+            shown.append((fid, _photo(face["face"])))
+            if len(faces) == 1 and not cluster_id:
+                m = face["membership"]
+                title = f"face {fid}, now " + (f"in {m.cluster_id} ({m.status})" if m.cluster_id else "unassigned")
         except NotFound:
             shown.append((fid, None))
     return title, shown
@@ -624,7 +631,7 @@ def review(state: State, limit: int | None, show: int, open_images: bool, image_
             if item.kind != "new_identity":
                 sides.append(("B", item.cluster_b, item.faces_b))
             for label, cid, faces in sides:
-                title, shown = _side(gc, cid, faces, show)
+                title, shown = _side(gc, cid, faces, show, exclude=item.faces_a if label == "B" else ())
                 say(f"  {label}: {title}")
                 for fid, photo in shown:
                     say(f"     {fid:<20} {photo or ''}".rstrip())
