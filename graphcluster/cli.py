@@ -65,7 +65,7 @@ class State:
         try:
             settings = Settings(**self.settings)
         except ValueError as exc:  # pydantic's ValidationError is a ValueError
-            errors = getattr(exc, "errors", lambda: [])()
+            errors: list[dict[str, Any]] = getattr(exc, "errors", lambda: [])()
             detail = "; ".join(
                 f"{'.'.join(map(str, e.get('loc', ()))) or '?'}: {e.get('msg')} (got {e.get('input')!r})" for e in errors
             ) or _first_line(exc)
