@@ -49,6 +49,7 @@ __all__ = ["Neo4jStore"]
 T = TypeVar("T")
 _CLEAR_CHUNK = 10_000
 _READ_CHUNK = 5_000
+_WRITE_CHUNK = 10_000
 _NO_LIMIT = 2**62
 _LINK_FILE = {"must": "add_decision_must_link", "cannot": "add_decision_cannot_link"}
 
@@ -127,6 +128,12 @@ class Neo4jStore:
     def _q(tx: ManagedTransaction, name: str, **params: Any) -> list[neo4j.Record]:
         return list(tx.run(load(name), params))
 
+    @classmethod
+    def _q_rows(cls, tx: ManagedTransaction, name: str, rows: list[dict[str, Any]], **params: Any) -> None:
+        """``UNWIND $rows`` in slices of ``_WRITE_CHUNK`` inside one transaction: bounded messages."""
+        for lo in range(0, len(rows), _WRITE_CHUNK):
+            cls._q(tx, name, rows=rows[lo : lo + _WRITE_CHUNK], **params)
+
     def close(self) -> None:
         """Close the driver (when this store created it)."""
         if self._owns_driver:
@@ -193,7 +200,7 @@ class Neo4jStore:
         ends = {e[0] for e in canon} | {e[1] for e in canon}
 
         def work(tx: ManagedTransaction) -> None:
-            self._q(tx, "add_faces", rows=rows)
+            self._q_rows(tx, "add_faces", rows)
             if edge_rows:
                 found = {r["id"] for r in self._q(tx, "existing_face_ids", ids=list(ends))}
                 missing = sorted(ends - found)
@@ -203,7 +210,7 @@ class Neo4jStore:
                         "send those faces in the same batch or earlier",
                         ids=missing,
                     )
-                self._q(tx, "add_faces_edges", rows=edge_rows)
+                self._q_rows(tx, "add_faces_edges", edge_rows)
 
         self._tx(work)
 
@@ -310,7 +317,7 @@ class Neo4jStore:
                 )
             self._q(tx, "apply_clustering_clusters", rows=cluster_rows, now=now)
             left = {r["cluster_id"] for r in self._q(tx, "apply_clustering_unset", ids=faces)}
-            self._q(tx, "apply_clustering_set", rows=set_rows, now=now)
+            self._q_rows(tx, "apply_clustering_set", set_rows, now=now)
             if doomed:
                 busy = [(r["id"], r["members"]) for r in self._q(tx, "apply_clustering_busy", ids=doomed)]
                 if busy:

@@ -291,7 +291,7 @@ def test_clear(store: Store) -> None:
 
 
 def test_batches_of_thousands(store: Store) -> None:
-    n = 3000
+    n = 6000  # > 5,000 ids per read and > 10,000 edge rows per statement: the Neo4j store slices both
     fs = [FaceRecord(id=f"x{i}", dim=4) for i in range(n)]
     es = [SimilarEdge(a=f"x{i}", b=f"x{(i + j) % n}", distance=0.1 * j, weight=1.0) for i in range(n) for j in (1, 2)]
     store.add_faces(fs, es)

@@ -11,7 +11,7 @@ from graphcluster.cypher_files import available, load
 
 SOURCE = Path(neo4j_store.__file__).read_text(encoding="utf-8")
 # statement names are the string literals the store passes to _run / _q, plus the link files it maps to
-_CALL = re.compile(r"""(?:_run|_q)\((?:tx,\s*)?["']([a-z_]+)["']""")
+_CALL = re.compile(r"""(?:_run|_q|_q_rows)\((?:tx,\s*)?["']([a-z_]+)["']""")
 
 
 def referenced() -> set[str]:
