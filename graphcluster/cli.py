@@ -18,6 +18,7 @@ import dataclasses
 import getpass
 import io
 import json
+import logging
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -223,6 +224,8 @@ def cli(
     """
     ctx.obj = State(store=store, user=user, password=password, as_json=as_json, debug=debug, by=by)
     ctx.obj.settings = _parse_settings(set_)
+    if not debug:  # the driver logs every server notification (unknown property, ...) as a warning
+        logging.getLogger("neo4j").setLevel(logging.ERROR)
     source = ctx.get_parameter_source("store")
     ctx.obj.store_given = source not in (None, click.core.ParameterSource.DEFAULT)
 
