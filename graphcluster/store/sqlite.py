@@ -185,6 +185,7 @@ class SQLiteStore:
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction: committed whole, or rolled back on any error."""
         with self._mutex:
+            self._check_open()
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
@@ -193,8 +194,13 @@ class SQLiteStore:
                 raise
             self._conn.execute("COMMIT")
 
+    def _check_open(self) -> None:
+        if self._lock_fd < 0:
+            raise StoreError(f"the store {self.directory} is closed; open it again")
+
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._mutex:
+            self._check_open()
             return self._conn.execute(sql, params).fetchall()
 
     def clear(self) -> None:

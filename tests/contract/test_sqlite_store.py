@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from graphcluster.errors import StoreBusy
+from graphcluster.errors import StoreBusy, StoreError
 from graphcluster.models import FaceRecord
 from graphcluster.store import Neo4jStore, SQLiteStore, is_neo4j_uri, open_store
 
@@ -19,13 +19,15 @@ def test_second_open_is_refused_until_the_first_closes(tmp_path: Path) -> None:
         SQLiteStore(tmp_path)
     first.close()
     first.close()  # closing twice is harmless
+    with pytest.raises(StoreError, match="closed"):
+        first.count_faces()
     with SQLiteStore(tmp_path) as again:
         assert again.count_faces() == 0
 
 
 def test_another_process_gets_store_busy(tmp_path: Path) -> None:
     code = (
-        "import sys\nfrom graphcluster.store import SQLiteStore\nfrom graphcluster.errors import StoreBusy\n"
+        "import sys\nfrom graphcluster.store import SQLiteStore\nfrom graphcluster.errors import StoreBusy, StoreError\n"
         f"try:\n    SQLiteStore({str(tmp_path)!r})\nexcept StoreBusy as e:\n    print(e); sys.exit(3)\n"
     )
     with SQLiteStore(tmp_path):
