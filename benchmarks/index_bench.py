@@ -296,7 +296,7 @@ def main() -> None:
     ap.add_argument("--annoy", default=None, help="SegmentedAnnoyIndex options, e.g. n_trees=20,search_k=10000")
     ap.add_argument("--hnsw", default=None, help="SegmentedHnswIndex options, e.g. ef=128,delta_size=5000")
     ap.add_argument("--hnsw-m", type=int, default=16)
-    ap.add_argument("--hnsw-ef", type=int, default=96)
+    ap.add_argument("--hnsw-ef", type=int, default=256)
     ap.add_argument("--hnsw-efc", type=int, default=100)
     ap.add_argument("--isotropic", action="store_true", help="isotropic noise (worst case for trees)")
     ap.add_argument("--workdir", type=Path, default=None)

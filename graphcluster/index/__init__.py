@@ -55,4 +55,5 @@ def open_index(
         cls = _KINDS[kind]
     except KeyError:
         raise InvalidInput(f"unknown index kind {kind!r}; use one of {sorted(_KINDS)}") from None
-    return cls(path, dim, **opts)
+    index: NeighbourIndex = cls(path, dim, **opts)
+    return index

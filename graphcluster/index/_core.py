@@ -29,10 +29,8 @@ re-entrant lock, so threads may share an instance; a segment build blocks querie
 from __future__ import annotations
 
 import fcntl
-import json
 import math
 import os
-import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -40,15 +38,14 @@ from typing import Any
 import numpy as np
 
 from graphcluster.errors import InvalidInput, NotFound, StoreBusy, StoreError
+from graphcluster.index._delta import Delta
 from graphcluster.index._log import ADD, DeltaLog
-from graphcluster.index._segment import Segment, encode_ids, exact_topk, fsync_dir
+from graphcluster.index._manifest import FORMAT, MANIFEST, read_manifest, remove_orphans, write_manifest
+from graphcluster.index._segment import Segment, encode_ids
 from graphcluster.index.validate import _listing, validate_ids, validate_vectors
 
 __all__ = ["SegmentedIndex"]
 
-MANIFEST = "manifest.json"
-FORMAT = 1
-_OURS = re.compile(r"^(seg-\d+\..*|delta-\d+\.log|\..*\.tmp)$")
 
 
 class SegmentedIndex:
@@ -56,6 +53,7 @@ class SegmentedIndex:
 
     engine = "segmented"
     _kind = "exact"  # how a segment is searched: "annoy" | "hnsw" | "exact"
+    _fresh = False  # set by rebuild(): ignore an existing manifest
 
     def __init__(
         self,
@@ -98,30 +96,12 @@ class SegmentedIndex:
 
     # ---------------------------------------------------------------- opening and durability
     def _open(self, dim: int | None) -> None:
-        mpath = self.path / MANIFEST
-        if mpath.exists() and not getattr(self, "_fresh", False):
-            try:
-                man = json.loads(mpath.read_text())
-            except (OSError, ValueError) as exc:
-                raise StoreError(
-                    f"index manifest {mpath} is unreadable ({exc}); rebuild the index from stored vectors"
-                ) from None
-            if man.get("engine") != self.engine:
-                raise StoreError(
-                    f"{self.path} holds a {man.get('engine')!r} index, not {self.engine!r}; "
-                    "open it with that kind or use another directory"
-                )
-            if dim is not None and man.get("dim") not in (None, dim):
-                raise InvalidInput(
-                    f"{self.path} holds {man['dim']}-D vectors, not {dim}-D; use another directory for this model"
-                )
-        else:
-            man = {"format": FORMAT, "engine": self.engine, "dim": dim, "segments": [], "log": None, "next": 1}
+        fresh = self._fresh
+        man = read_manifest(self.path, self.engine, dim, fresh)
         self.dim: int | None = man["dim"] if man["dim"] is not None else dim
         self._next: int = man["next"]
         self._log_name: str | None = man["log"]
-        names = {s["name"] for s in man["segments"]}
-        self._cleanup(names, self._log_name)
+        remove_orphans(self.path, {s["name"] for s in man["segments"]}, self._log_name)
         try:
             self._segments = [
                 Segment(self.path, s["name"], int(man["dim"]), self._kind, set(s.get("dead", ())), **self._seg_opts())
@@ -129,7 +109,8 @@ class SegmentedIndex:
             ]
         except (OSError, ValueError) as exc:
             raise StoreError(
-                f"a segment named by {mpath} is missing or damaged ({exc}); rebuild the index from stored vectors"
+                f"a segment named by {self.path / MANIFEST} is missing or damaged ({exc}); "
+                "rebuild the index from stored vectors"
             ) from None
         self._seg_meta = {s["name"]: s.get("built", {}) for s in man["segments"]}
         self._reset_delta()
@@ -141,26 +122,11 @@ class SegmentedIndex:
             for kind, ids, vec in self._log.replay():
                 if kind == ADD:
                     assert vec is not None
-                    self._delta_append(ids, vec)
+                    self._delta.append(ids, vec)
                 else:
                     self._apply_delete(ids)
-        if (
-            getattr(self, "_fresh", False) or not mpath.exists()
-            or man["dim"] != self.dim or man["log"] != self._log_name
-        ):
+        if fresh or not (self.path / MANIFEST).exists() or man["dim"] != self.dim or man["log"] != self._log_name:
             self._commit()
-
-    def _cleanup(self, segment_names: set[str], log_name: str | None) -> None:
-        # leftovers of a crash mid-build or mid-compaction: never named by the manifest
-        for entry in os.listdir(self.path):
-            if not _OURS.match(entry) or entry == log_name:
-                continue
-            if entry.startswith("seg-") and entry.split(".", 1)[0] in segment_names:
-                continue
-            try:
-                os.unlink(self.path / entry)
-            except OSError:
-                pass
 
     def _take_name(self, prefix: str, suffix: str = "") -> str:
         name = f"{prefix}-{self._next:06d}{suffix}"
@@ -181,52 +147,15 @@ class SegmentedIndex:
             "log": self._log_name,
             "next": self._next,
         }
-        tmp = self.path / f".{MANIFEST}.tmp"
-        with open(tmp, "w") as fh:
-            json.dump(man, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path / MANIFEST)
-        fsync_dir(self.path)
+        write_manifest(self.path, man)
 
     # ---------------------------------------------------------------- the delta
     def _reset_delta(self) -> None:
-        self._dvec = np.zeros((0, self.dim or 0), dtype=np.float32)
-        self._dn = 0
-        self._dids: list[str] = []
-        self._dpos: dict[str, int] = {}
-
-    def _delta_append(self, ids: list[str], vec: np.ndarray) -> None:
-        need = self._dn + len(ids)
-        if need > self._dvec.shape[0]:
-            cap = max(need, min(2 * self._dvec.shape[0], self.delta_size + len(ids)), 1024)
-            grown = np.zeros((cap, vec.shape[1]), dtype=np.float32)
-            grown[: self._dn] = self._dvec[: self._dn]
-            self._dvec = grown
-        self._dvec[self._dn : need] = vec
-        for i, face in enumerate(ids):
-            self._dpos[face] = self._dn + i
-        self._dids.extend(ids)
-        self._dn = need
+        self._delta = Delta(self.dim or 0, self.delta_size)
 
     def _apply_delete(self, ids: Sequence[str]) -> list[str]:
         """Remove from the delta (swap with the last row) or tombstone in a segment."""
-        done: list[str] = []
-        rest: list[str] = []
-        for face in ids:
-            row = self._dpos.pop(face, None)
-            if row is None:
-                rest.append(face)
-                continue
-            last = self._dn - 1
-            if row != last:
-                moved = self._dids[last]
-                self._dvec[row] = self._dvec[last]
-                self._dids[row] = moved
-                self._dpos[moved] = row
-            self._dids.pop()
-            self._dn = last
-            done.append(face)
+        done, rest = self._delta.remove(list(ids))
         if rest:
             enc = encode_ids(rest)
             for seg in self._segments:
@@ -262,9 +191,9 @@ class SegmentedIndex:
 
     def _roll(self) -> None:
         """Build the delta into a segment, start an empty log, commit, then compact by tier."""
-        if self._dn == 0 or self.dim is None:
+        if self._delta.n == 0 or self.dim is None:
             return
-        seg = self._write_segment(encode_ids(self._dids), self._dvec[: self._dn])
+        seg = self._write_segment(encode_ids(self._delta.ids), self._delta.vectors)
         old_log = self._log
         self._log_name = self._take_name("delta", ".log")
         self._log = DeltaLog(self.path / self._log_name, self.dim)
@@ -328,7 +257,7 @@ class SegmentedIndex:
     # ---------------------------------------------------------------- public API
     def __len__(self) -> int:
         with self._mutex:
-            return self._dn + sum(s.live for s in self._segments)
+            return self._delta.n + sum(s.live for s in self._segments)
 
     def __contains__(self, face_id: object) -> bool:
         if not isinstance(face_id, str):
@@ -348,7 +277,7 @@ class SegmentedIndex:
         pos = np.full(len(ids), -1, dtype=np.int64)
         rest = []
         for i, face in enumerate(ids):
-            row = self._dpos.get(face)
+            row = self._delta.pos.get(face)
             if row is None:
                 rest.append(i)
             else:
@@ -393,14 +322,14 @@ class SegmentedIndex:
                 )
             if self.dim is None:
                 self.dim = vec.shape[1]
-                self._dvec = np.zeros((0, self.dim), dtype=np.float32)
+                self._reset_delta()
                 self._log_name = self._take_name("delta", ".log")
                 self._log = DeltaLog(self.path / self._log_name, self.dim)
                 self._commit()
             assert self._log is not None
             self._log.append_add(id_list, vec)
-            self._delta_append(id_list, vec)
-            if self._dn >= self.delta_size:
+            self._delta.append(id_list, vec)
+            if self._delta.n >= self.delta_size:
                 self._roll()
 
     def _search_k(self, seg: Segment, kk: int) -> int:
@@ -434,8 +363,8 @@ class SegmentedIndex:
                 dist_parts.append(dists)
                 item_parts.append(items)
                 src_parts.append(np.full(items.shape, si, dtype=np.int64))
-            if self._dn:
-                items, dists = exact_topk(self._dvec[: self._dn], q, k)
+            if self._delta.n:
+                items, dists = self._delta.search(q, k)
                 dist_parts.append(dists)
                 item_parts.append(items)
                 src_parts.append(np.full(items.shape, -1, dtype=np.int64))
@@ -453,7 +382,7 @@ class SegmentedIndex:
                 names = []
                 for j in order[r, :n_ok]:
                     s, it = src[r, j], item[r, j]
-                    names.append(self._dids[it] if s < 0 else self._segments[s].item_ids[it].decode("utf-8"))
+                    names.append(self._delta.ids[it] if s < 0 else self._segments[s].item_ids[it].decode("utf-8"))
                 out_ids.append(names)
                 out_d.append(row_d[:n_ok].astype(np.float32))
             return out_ids, out_d
@@ -472,14 +401,14 @@ class SegmentedIndex:
                 raise NotFound(f"{len(missing)} id(s) not in the index: {_listing([id_list[i] for i in missing])}")
             out = np.zeros((len(id_list), self.dim or 0), dtype=np.float32)
             for i, (w, p) in enumerate(zip(where.tolist(), pos.tolist())):
-                out[i] = self._dvec[p] if w == -1 else self._segments[w].vectors[p]
+                out[i] = self._delta.vectors[p] if w == -1 else self._segments[w].vectors[p]
             return out
 
     def ids(self) -> Iterator[str]:
         """Every live id (segments first, then the delta)."""
         with self._mutex:
             segs = list(self._segments)
-            delta = list(self._dids[: self._dn])
+            delta = list(self._delta.ids)
         for seg in segs:
             for raw in seg.item_ids[seg.live_items()]:
                 yield raw.decode("utf-8")
@@ -534,7 +463,7 @@ class SegmentedIndex:
                 "path": str(self.path),
                 "dim": self.dim,
                 "live": len(self),
-                "delta": self._dn,
+                "delta": self._delta.n,
                 "segments": [s.n for s in self._segments],
                 "tombstones": sum(len(s.dead) for s in self._segments),
                 "params": dict(self._params),

@@ -214,7 +214,7 @@ class Segment:
 
 
 def _load_hnsw(path: Path, dim: int, n: int) -> Any:
-    import hnswlib
+    import hnswlib  # type: ignore[import-untyped]
 
     index = hnswlib.Index(space="l2", dim=dim)
     index.load_index(str(path), max_elements=n)

@@ -49,7 +49,7 @@ class SegmentedHnswIndex(SegmentedIndex):
         *,
         hnsw_m: int = 16,
         ef_construction: int = 100,
-        ef: int = 96,
+        ef: int = 256,
         delta_size: int = 20_000,
         merge_factor: int = 4,
         max_dead_fraction: float = 0.2,
