@@ -243,3 +243,21 @@ def test_small_and_empty_indexes(tmp_path: Path, kind: str) -> None:
         assert got == [["a", "b"]]
         np.testing.assert_allclose(dist[0], [0.0, np.sqrt(2.0)], atol=1e-6)
         assert index.info()["dim"] == 4
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_tombstones_survive_a_tier_merge(tmp_path: Path, kind: str) -> None:
+    ids, x = clustered(420)
+    gone = ids[0:30:2]  # all in the first segment, which an hnsw merge extends
+    with small(tmp_path, kind, **EXHAUSTIVE[kind]) as index:
+        add_in_batches(index, ids[:300], x[:300])
+        index.delete(gone)
+        add_in_batches(index, ids[300:], x[300:])  # the 4th segment of 100 triggers a merge
+        assert len(index.info()["segments"]) == 1  # four segments of 100 became one
+        got, _ = index.query(x[:30], 10)
+        assert not set(gone) & {f for row in got for f in row}
+        assert len(index) == 420 - len(gone)
+    with small(tmp_path, kind, **EXHAUSTIVE[kind]) as index:
+        got, _ = index.query(x[:30], 10)
+        assert not set(gone) & {f for row in got for f in row}
+        assert sorted(index.ids()) == sorted(set(ids) - set(gone))
