@@ -4,13 +4,13 @@
 //          with the faces on the other side.
 // params:
 //   cluster: string - a cluster id or person's name
-//   limit: int = 40 - at most this many faces of the cluster
+//   limit: int = 40 - at most this many faces of the cluster (those with human decisions first)
 // example: graphcluster query cluster_graph -p cluster=Alice
 MATCH (c:Cluster)
 WHERE c.id = $cluster OR c.name = $cluster
 MATCH (f:Face)-[m:IN_CLUSTER]->(c)
-WITH c, f, m
-ORDER BY m.confidence DESC, f.id
+WITH c, f, m, EXISTS { (f)-[:MUST_LINK|CANNOT_LINK]-(:Face) } AS decided
+ORDER BY decided DESC, m.confidence DESC, f.id
 LIMIT $limit
 WITH c, collect(f) AS faces, collect(m) AS memberships
 OPTIONAL MATCH (a:Face)-[s:SIMILAR]->(b:Face)
