@@ -1033,16 +1033,20 @@ def demo(state: State, demo_store: str | None, faces: int, answers: int, batch_s
             d = gc.answer(item.id, verdict, name=person, by="demo-reviewer")
             answered.append({"item": item.id, "kind": item.kind, "answer": verdict, "decision": d.id if d else None})
         biggest = gc.clusters()[:1]
-        if biggest and data is not None:  # a human verifies and names the largest person
+        if biggest:  # a human checks the largest person: takes out strangers, names, verifies
             c = biggest[0]
-            person = _majority(labels, [m["face_id"] for m in gc.cluster(c.id)["members"]])
-            if person and not c.name:
+            member_ids = [m["face_id"] for m in gc.cluster(c.id)["members"]]
+            person = _majority(labels, member_ids)
+            for stranger in [f for f in member_ids if labels.get(f) != person][:20]:
+                if gc.face(stranger)["membership"].cluster_id == c.id:  # an earlier removal may have moved it
+                    gc.remove(stranger, by="demo-reviewer", reason=f"demo: not {person}")
+            if person and not c.name and data is not None:
                 gc.name(c.id, person.replace("_", " "), by="demo-reviewer", reason="demo: named from the sample's labels")
             if not c.locked:
                 gc.lock(c.id, by="demo-reviewer", reason="demo: verified")
         stats = gc.stats()
         assigned = gc.assignments()
-        cl = [c for c in gc.clusters() if c.size >= 2]
+        cl = sorted((c for c in gc.clusters() if c.size >= 2), key=lambda c: (not c.locked, -c.size, c.id))
         examples = []
         for c in cl[:1] + cl[len(cl) // 2: len(cl) // 2 + 1] + cl[-1:]:
             members = gc.cluster(c.id)["members"][:5]
