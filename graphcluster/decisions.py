@@ -365,10 +365,10 @@ def review_queue(gc: GraphCluster, limit: int) -> list[ReviewItem]:
 
 
 def answer(gc: GraphCluster, item_id: str, reply: str, *, name: str | None, by: str | None) -> Decision | None:
-    item = gc.store.get_review(item_id)
     reply = reply.strip().lower() if isinstance(reply, str) else reply
     if reply not in ("yes", "no", "skip"):
         raise InvalidInput(f"answer must be 'yes', 'no' or 'skip', got {reply!r}")
+    item = gc.store.get_review(item_id)
     if item.status != "open":
         raise InvalidInput(f"review item {item_id!r} is {item.status}; `review_queue()` lists the open ones")
     if not _still_relevant(gc, item):

@@ -113,14 +113,11 @@ class GraphCluster:
             index_dir = settings.index_dir or root / "index"
         try:
             meta = store.get_meta()
-            index = open_index(
-                Path(index_dir),
-                kind=meta.get("index_kind", settings.index),
-                dim=meta.get("dim"),
-                n_trees=settings.annoy_trees,
-                search_k=settings.search_k,
-                delta_size=settings.delta_size,
-            )
+            kind = meta.get("index_kind", settings.index)
+            opts: dict[str, Any] = {"delta_size": settings.delta_size}
+            if kind == "annoy":
+                opts.update(n_trees=settings.annoy_trees, search_k=settings.search_k)
+            index = open_index(Path(index_dir), kind=kind, dim=meta.get("dim"), **opts)
             if "index_kind" not in meta:
                 store.set_meta({"index_kind": settings.index})
         except BaseException:
@@ -189,7 +186,6 @@ class GraphCluster:
             return report
         if self.dim is None:
             self.store.set_meta({"dim": int(matrix.shape[1])})
-            self.index.dim = int(matrix.shape[1])
 
         batch_tag = uuid.uuid4().hex[:12]
         for start in range(0, len(fresh), CHUNK):

@@ -38,7 +38,9 @@ class Settings(BaseModel):
     )
 
     # index
-    index: Literal["annoy", "exact"] = "annoy"
+    index: Literal["annoy", "hnsw", "exact"] = Field(
+        "annoy", description="neighbour engine: segmented Annoy (default), segmented hnswlib, or exact numpy"
+    )
     index_dir: Path | None = Field(None, description="index directory for a Neo4j store (embedded: inside the store dir)")
     annoy_trees: int = Field(50, ge=1)
     search_k: int | None = Field(None, description="Annoy search_k; None = its default (trees x k)")

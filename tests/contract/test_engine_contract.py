@@ -49,7 +49,8 @@ def _truth(ids: list[str]) -> set[frozenset[str]]:
 
 @pytest.fixture(params=["sqlite", "neo4j"])
 def open_gc(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
-    settings = Settings(index="exact", index_dir=tmp_path / "index", k=8)
+    # an explicit threshold: these tests are about the semantics of decisions, not calibration
+    settings = Settings(index="exact", index_dir=tmp_path / "index", k=8, threshold=0.6)
     if request.param == "sqlite":
         target: str | Path = tmp_path / "db"
         auth = None
@@ -248,6 +249,8 @@ def test_name_and_review_answers(open_gc: Opener) -> None:
             assert item.faces_a
         with pytest.raises(InvalidInput):
             gc.answer("r-missing", "maybe")
+        with pytest.raises(NotFound):
+            gc.answer("r-missing", "yes")
 
 
 def test_interrupted_batch_is_reconciled_on_open(open_gc: Opener) -> None:
