@@ -153,6 +153,7 @@ class SQLiteStore:
             # 64 MiB of page cache keeps the upper B-tree levels of the edge indexes hot as the store grows
             self._conn.execute("PRAGMA cache_size=-65536")
             self._conn.execute("PRAGMA temp_store=MEMORY")
+            self._conn.execute("PRAGMA mmap_size=1073741824")  # reads served from the OS page cache, no copies
             self._conn.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             self._release()
