@@ -104,7 +104,7 @@ class SegmentedIndex:
         remove_orphans(self.path, {s["name"] for s in man["segments"]}, self._log_name)
         try:
             self._segments = [
-                Segment(self.path, s["name"], int(man["dim"]), self._kind, set(s.get("dead", ())), **self._seg_opts())
+                Segment(self.path, s["name"], int(man["dim"]), self._kind, set(s.get("dead", ())))
                 for s in man["segments"]
             ]
         except (OSError, ValueError) as exc:
@@ -113,6 +113,8 @@ class SegmentedIndex:
                 "rebuild the index from stored vectors"
             ) from None
         self._seg_meta = {s["name"]: s.get("built", {}) for s in man["segments"]}
+        for seg in self._segments:
+            self._prepare(seg, self._seg_meta[seg.name])
         self._reset_delta()
         self._log: DeltaLog | None = None
         if self.dim is not None:
@@ -167,8 +169,11 @@ class SegmentedIndex:
         return done
 
     # ---------------------------------------------------------------- segment builds
-    def _seg_opts(self) -> dict[str, Any]:
-        """Options a loaded segment needs (subclasses add theirs)."""
+    def _prepare(self, seg: Segment, built: dict[str, Any]) -> None:
+        """Set a loaded segment's search parameters from its manifest entry (engine hook)."""
+
+    def _tune(self, seg: Segment) -> dict[str, Any]:
+        """Search parameters calibrated on a new segment, recorded in the manifest (engine hook)."""
         return {}
 
     def _build_opts(self) -> dict[str, Any]:
@@ -183,8 +188,10 @@ class SegmentedIndex:
             self.path, name, ids, vectors, kind=self._kind, n_jobs=self.build_jobs, seed=self.seed,
             extend=extend, **built,
         )
+        seg = Segment(self.path, name, self.dim, self._kind)
+        built.update(self._tune(seg))  # before tombstones: calibration samples every item
         self._seg_meta[name] = built
-        seg = Segment(self.path, name, self.dim, self._kind, **self._seg_opts())
+        self._prepare(seg, built)
         if extend is not None:
             seg.kill(sorted(extend.dead))
         return seg

@@ -68,9 +68,7 @@ def save_npy(path: Path, array: np.ndarray) -> None:
 class Segment:
     """A read-only, memory-mapped segment."""
 
-    def __init__(
-        self, directory: Path, name: str, dim: int, kind: str, dead: set[int] | None = None, ef: int = 64
-    ) -> None:
+    def __init__(self, directory: Path, name: str, dim: int, kind: str, dead: set[int] | None = None) -> None:
         self.name = name
         self.dim = dim
         base = directory / name
@@ -82,7 +80,8 @@ class Segment:
         self.dead: set[int] = set(dead or ())
         self._dead_arr: np.ndarray | None = None
         self.kind = kind
-        self.ef = ef
+        self.ef = 64  # hnsw: candidate list size, set by the owner (calibrated or given)
+        self.search_k: int | None = None  # annoy: calibrated nodes per query for k = 10
         self.ann: AnnoyIndex | None = None
         self.hnsw: Any = None
         if kind == "annoy":
@@ -90,7 +89,6 @@ class Segment:
             self.ann.load(f"{base}.ann")  # mmap: cheap, pages come in on demand
         elif kind == "hnsw":
             self.hnsw = _load_hnsw(Path(f"{base}.hnsw"), dim, self.n)
-            self.hnsw.set_ef(ef)
             for item in self.dead:
                 self.hnsw.mark_deleted(item)
 
@@ -246,6 +244,14 @@ def _write_hnsw(
 
 def exact_topk(matrix: np.ndarray, queries: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
     """Brute-force top ``kk`` rows of ``matrix`` by L2 distance (all rows unit length)."""
+    rows = max(1, (1 << 24) // max(1, matrix.shape[0]))  # keep the similarity block <= 64 MB
+    if queries.shape[0] > rows:
+        parts = [_exact_block(matrix, queries[i : i + rows], kk) for i in range(0, queries.shape[0], rows)]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    return _exact_block(matrix, queries, kk)
+
+
+def _exact_block(matrix: np.ndarray, queries: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
     kk = min(kk, matrix.shape[0])
     sims = queries @ matrix.T
     if kk < matrix.shape[0]:

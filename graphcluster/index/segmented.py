@@ -11,8 +11,9 @@ compaction, tombstones, crash recovery) lives in ``_core.py``. Steps of a query 
 
 ``search_k`` (nodes inspected per segment) decides recall. On face-like data (clusters in a
 narrow cone, high intrinsic dimension) Annoy needs to inspect about a quarter of a segment for
-recall@10 >= 0.95, so by default it grows with the segment (``search_fraction``); see
-docs/benchmarks/index.md for the trade-off against hnswlib.
+recall@10 >= 0.95, far beyond its default, so each new segment calibrates its own ``search_k``
+to ``target_recall`` on a sample of its vectors (``_calibrate.py``) and records it in the
+manifest; see docs/benchmarks/index.md for the trade-off against hnswlib.
 """
 
 from __future__ import annotations
@@ -21,13 +22,17 @@ import math
 import os
 from typing import Any
 
+import numpy as np
+
 from graphcluster.errors import InvalidInput
+from graphcluster.index._calibrate import calibrate
 from graphcluster.index._core import SegmentedIndex
 from graphcluster.index._segment import Segment
 
 __all__ = ["SegmentedAnnoyIndex", "SegmentedIndex", "SEARCH_K_FACTOR"]
 
 SEARCH_K_FACTOR = 10  # Annoy's own default is k * n_trees; face-like data needs far more
+CALIBRATION_K = 10  # recall is calibrated for the k the engine asks for (Settings.k)
 
 
 class SegmentedAnnoyIndex(SegmentedIndex):
@@ -37,9 +42,12 @@ class SegmentedAnnoyIndex(SegmentedIndex):
         path: the index directory (created if missing); it is the vectors' home.
         dim: expected dimension (``None``: taken from the first batch, then fixed).
         n_trees: Annoy trees per segment.
-        search_k: Annoy nodes inspected per segment and query; ``None`` means
-            ``max(10 * k * n_trees, search_fraction * segment size)``.
-        search_fraction: see ``search_k``. On face-like data Annoy needs to inspect about a
+        search_k: Annoy nodes inspected per segment and query, for every segment; ``None``
+            (default) calibrates each segment when it is built (``target_recall``).
+        target_recall: recall@10 each segment is calibrated to reach on a sample of its own
+            vectors (``_calibrate.py``); ``None`` uses ``search_fraction`` instead.
+        search_fraction: without calibration, ``search_k = max(10 * k * n_trees,
+            search_fraction * segment size)``. On face-like data Annoy needs to inspect about a
             quarter of a segment for recall@10 >= 0.95 (docs/benchmarks/index.md).
         delta_size: rows kept in the exact delta before a segment is built.
         merge_factor: segments of one size tier merged together (tiered compaction).
@@ -58,6 +66,7 @@ class SegmentedAnnoyIndex(SegmentedIndex):
         *,
         n_trees: int = 50,
         search_k: int | None = None,
+        target_recall: float | None = 0.97,
         search_fraction: float = 0.25,
         delta_size: int = 20_000,
         merge_factor: int = 4,
@@ -67,18 +76,40 @@ class SegmentedAnnoyIndex(SegmentedIndex):
     ) -> None:
         if n_trees < 1 or (search_k is not None and search_k < 1) or not 0 < search_fraction <= 1:
             raise InvalidInput("n_trees and search_k must be >= 1 and search_fraction in (0, 1]")
+        if target_recall is not None and not 0 < target_recall <= 1:
+            raise InvalidInput(f"target_recall must be in (0, 1], got {target_recall}")
         self.n_trees = n_trees
         self.search_k = search_k
+        self.target_recall = target_recall
         self.search_fraction = search_fraction
         super().__init__(
             path, dim, delta_size=delta_size, merge_factor=merge_factor, max_dead_fraction=max_dead_fraction,
-            build_jobs=build_jobs, seed=seed, n_trees=n_trees, search_k=search_k, search_fraction=search_fraction,
+            build_jobs=build_jobs, seed=seed, n_trees=n_trees, search_k=search_k, target_recall=target_recall,
+            search_fraction=search_fraction,
         )
 
     def _build_opts(self) -> dict[str, Any]:
         return {"n_trees": self.n_trees}
 
+    def _tune(self, seg: Segment) -> dict[str, Any]:
+        if self.search_k is not None or self.target_recall is None or seg.ann is None:
+            return {}
+        ann = seg.ann
+
+        def search(queries: np.ndarray, kk: int, effort: int) -> np.ndarray:
+            return np.array([ann.get_nns_by_vector(q.tolist(), kk, effort) for q in queries], dtype=np.int64)
+
+        start = CALIBRATION_K * self.n_trees
+        efforts = [start * 2**j for j in range(40) if start * 2 ** (j - 1) < seg.n]
+        return {"search_k": calibrate(seg, efforts, search, k=CALIBRATION_K, target=self.target_recall,
+                                      seed=self.seed)}
+
+    def _prepare(self, seg: Segment, built: dict[str, Any]) -> None:
+        seg.search_k = built.get("search_k")
+
     def _search_k(self, seg: Segment, kk: int) -> int:
         if self.search_k is not None:
             return self.search_k
+        if seg.search_k is not None:  # calibrated for k = 10: scale with the k asked for
+            return max(seg.search_k, int(seg.search_k * kk / CALIBRATION_K))
         return max(SEARCH_K_FACTOR * kk * self.n_trees, int(math.ceil(self.search_fraction * seg.n)))

@@ -261,3 +261,18 @@ def test_tombstones_survive_a_tier_merge(tmp_path: Path, kind: str) -> None:
         got, _ = index.query(x[:30], 10)
         assert not set(gone) & {f for row in got for f in row}
         assert sorted(index.ids()) == sorted(set(ids) - set(gone))
+
+
+@pytest.mark.parametrize(("kind", "param"), [("annoy", "search_k"), ("hnsw", "ef")])
+def test_search_effort_is_calibrated_per_segment_and_kept(tmp_path: Path, kind: str, param: str) -> None:
+    ids, x = clustered(2000, d=32)
+    _, q = clustered(50, d=32, seed=4)
+    with open_index(tmp_path, kind, delta_size=1000, target_recall=0.97) as index:
+        add_in_batches(index, ids, x, size=250)
+        got, _ = index.query(q, 10)
+    assert recall(got, brute(ids, x, q, 10)) >= 0.95
+    built = [s["built"] for s in json.loads((tmp_path / "manifest.json").read_text())["segments"]]
+    assert len(built) == 2 and all(b[param] >= 10 for b in built)
+    with open_index(tmp_path, kind) as index:  # reopening reads the calibration, no recalibration
+        again, _ = index.query(q, 10)
+    assert again == got
