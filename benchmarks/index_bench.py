@@ -224,6 +224,10 @@ def run_segmented(kind: str, x: np.ndarray, q: np.ndarray, truth: Any, t: float,
         info = index.info()
         res.extra["segments"] = info["segments"]
         res.extra["delta"] = info["delta"]
+    built = [seg.get("built", {}) for seg in json.loads((path / "manifest.json").read_text())["segments"]]
+    tuned = [b.get("search_k", b.get("ef")) for b in built if "search_k" in b or "ef" in b]
+    if tuned:
+        res.extra["calibrated search_k/ef per segment"] = tuned
     reopen_and_query(kind, path, q, opts, work, res, truth, t, len(x))
     res.disk_b = disk(path) / len(x)
     shutil.rmtree(path)
