@@ -1,0 +1,138 @@
+"""Shared helpers of the product-level benchmarks (quality, effort, growth, neo4j throughput).
+
+1. ``machine()`` names the machine a table was measured on (cores, CPU, Python, versions);
+2. ``load_lfw(seed)`` reads lfw_dlib128 from /work/shared/data and shuffles it with a fixed seed;
+3. ``scores(truth, pred)`` pairwise and BCubed P/R/F (re-exported from quality_core.py, so the
+   core and product benchmarks measure with one definition);
+4. ``ingest(gc, x, ids, batch)`` feeds a ``GraphCluster`` batch by batch with progress output;
+5. ``predictions(gc, ids)`` reads ``assignments(detail=True)``: unassigned faces become
+   singleton clusters for the metrics, and the share of faces auto / review / unassigned;
+6. ``peak_rss_mb()`` and ``write_section(name, lines)`` (docs/benchmarks/<name>.md).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import platform
+import resource
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from quality_core import scores  # noqa: E402  (one metric definition for every benchmark)
+
+__all__ = ["DATA", "DOCS", "machine", "code_version", "load_lfw", "scores", "ingest", "predictions", "peak_rss_mb",
+           "write_section", "say", "fmt_scores"]
+
+DATA = Path("/work/shared/data/lfw_dlib128")
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+
+
+def say(msg: str) -> None:
+    """Progress line on stderr (tables go to stdout)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def machine() -> str:
+    """One line naming the machine: cores, CPU model, Python and library versions."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f", {kb / 1024 / 1024:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    return (f"{os.cpu_count()} cores (nproc; shared, noisy), {cpu}{mem}, Python {platform.python_version()}, "
+            f"numpy {np.__version__}")
+
+
+def code_version() -> str:
+    """The commit measured, and whether graphcluster/ had uncommitted changes (others work in the tree)."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "graphcluster"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown commit"
+    return f"commit {head}" + (" with uncommitted changes in graphcluster/" if dirty else "")
+
+
+def load_lfw(seed: int, limit: int | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """lfw_dlib128 shuffled with ``seed``: (vectors, identity labels, face ids ``lfw<row>``)."""
+    x = np.load(DATA / "embeddings.npy").astype(np.float32)
+    with open(DATA / "faces.csv", newline="") as fh:
+        truth = np.array([row["identity"] for row in csv.DictReader(fh)])
+    perm = np.random.default_rng(seed).permutation(len(x))
+    if limit:
+        perm = perm[:limit]
+    return x[perm], truth[perm], [f"lfw{int(i):05d}" for i in perm]
+
+
+def ingest(gc: Any, x: np.ndarray, ids: Sequence[str], batch: int = 100,
+           after_batch: Callable[[int], None] | None = None, label: str = "ingest") -> float:
+    """Add ``x`` in batches through ``gc.add_faces``; returns the seconds spent in add_faces."""
+    spent = 0.0
+    n = len(ids)
+    last = time.perf_counter()
+    for start in range(0, n, batch):
+        stop = min(n, start + batch)
+        t0 = time.perf_counter()
+        gc.add_faces(x[start:stop], ids=list(ids[start:stop]))
+        spent += time.perf_counter() - t0
+        if after_batch is not None:
+            after_batch(stop)
+        if time.perf_counter() - last > 15 or stop == n:
+            say(f"{label}: {stop}/{n} faces, {spent:.0f} s in add_faces")
+            last = time.perf_counter()
+    return spent
+
+
+def predictions(gc: Any, ids: Sequence[str]) -> tuple[list[str], dict[str, float]]:
+    """Cluster label per face (unassigned -> its own singleton) and the status shares."""
+    detail = gc.assignments(detail=True)
+    pred, status = [], Counter()
+    for fid in ids:
+        a = detail.get(fid)
+        cid = a.cluster_id if a is not None else None
+        st = a.status if a is not None else "unassigned"
+        status[st] += 1
+        pred.append(cid if cid is not None else f"u:{fid}")
+    n = len(ids)
+    return pred, {k: status[k] / n for k in ("auto", "review", "manual", "unassigned")}
+
+
+def fmt_scores(s: dict[str, float]) -> str:
+    return (f"{s['P']:.4f} | {s['R']:.4f} | {s['F']:.4f} | {s['bP']:.4f} | {s['bR']:.4f} | {s['bF']:.4f} | "
+            f"{int(s['clusters'])}")
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def write_section(name: str, lines: list[str]) -> Path:
+    """Write docs/benchmarks/<name>.md and say where."""
+    out = DOCS / "benchmarks" / f"{name}.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
+    say(f"wrote {out}")
+    return out
