@@ -31,10 +31,10 @@ def test_another_process_gets_store_busy(tmp_path: Path) -> None:
         f"try:\n    SQLiteStore({str(tmp_path)!r})\nexcept StoreBusy as e:\n    print(e); sys.exit(3)\n"
     )
     with SQLiteStore(tmp_path):
-        busy = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        busy = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert busy.returncode == 3, busy.stderr
     assert "another graphcluster process is using" in busy.stdout
-    free = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    free = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert free.returncode == 0, free.stdout + free.stderr
 
 
