@@ -522,14 +522,30 @@ class GraphCluster:
 
     # -- investigation --------------------------------------------------------------------------
     def query(self, name: str, **params: Any) -> list[dict[str, Any]]:
-        """Run an investigation query of ``cypher/queries/`` (Neo4j store only)."""
-        run = getattr(self.store, "run_query", None)
+        """Run an investigation query of ``cypher/queries/`` (Neo4j store only).
+
+        Args:
+            name: the query's file name without extension (``graphcluster query`` lists them).
+            **params: its parameters; missing optional ones take the defaults in its header.
+
+        Raises:
+            NotFound: no query of that name.
+            InvalidInput: an unknown, missing or mistyped parameter, or an embedded store.
+        """
+        from graphcluster import cypher_files, queries
+
+        catalogue = queries.query_catalogue()
+        if name not in catalogue:
+            raise NotFound(f"no investigation query named {name!r}; available: {', '.join(sorted(catalogue))}")
+        values = queries.bind_python_params(catalogue[name], params)
+        run = getattr(self.store, "run_read", None)
         if run is None:
             raise InvalidInput(
                 f"query {name!r} needs the Neo4j store; this database is {self.store.kind!r}. "
                 "Open graphcluster with a bolt:// URI to investigate with Cypher"
             )
-        return run(name, params)
+        result: list[dict[str, Any]] = run(cypher_files.load(f"queries/{name}"), values)
+        return result
 
 
 def _new_cluster_id() -> str:
