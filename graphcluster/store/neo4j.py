@@ -119,6 +119,17 @@ class Neo4jStore:
         records, _, _ = self._driver.execute_query(load(name), params, database_=self.database)
         return records
 
+    def run_read(self, cypher: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Run one read-only statement shipped in ``cypher/queries/`` (investigation queries).
+
+        The text comes from the package's own files, never from the caller; it runs with
+        read routing, so a query cannot change the graph.
+        """
+        records, _, _ = self._driver.execute_query(
+            cypher, params, database_=self.database, routing_=neo4j.RoutingControl.READ
+        )
+        return [_plain(r.data()) for r in records]
+
     def _tx(self, work: Callable[[ManagedTransaction], T]) -> T:
         """Several statements in one write transaction (rolled back if ``work`` raises)."""
         with self._driver.session(database=self.database) as session:
@@ -486,3 +497,12 @@ class Neo4jStore:
 
         self._tx(work)
 
+
+def _plain(value: Any) -> Any:
+    """Neo4j temporal values become ISO strings, so query rows are JSON-able."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    iso = getattr(value, "iso_format", None)
+    return iso() if callable(iso) else value
