@@ -56,6 +56,14 @@ def knn(x: np.ndarray, queries: np.ndarray, upto: int, k: int, self_offset: int 
     return idx, np.sqrt(np.maximum(np.take_along_axis(dd, order, 1), 0.0))
 
 
+def random_pairs(v: np.ndarray, rng: np.random.Generator, rounds: int = 3) -> np.ndarray:
+    """Distances of random pairs among the sampled faces (the impostor reference), as the engine does."""
+    if len(v) < 2:
+        return np.zeros(0)
+    out = [np.linalg.norm(v - v[rng.permutation(len(v))], axis=1) for _ in range(rounds)]
+    return np.concatenate(out)
+
+
 def scores(truth: np.ndarray, pred: list[str]) -> dict[str, float]:
     _, t = np.unique(truth, return_inverse=True)
     _, p = np.unique(np.array(pred), return_inverse=True)
@@ -90,7 +98,7 @@ def simulate(seed: int, limit: int | None, batch: int = 100) -> tuple[MemoryGrap
             pick = np.sort(rng.choice(stop, size=min(SAMPLE, stop), replace=False))
             _, dd = knn(x, x[pick], stop, s.k + 1, None)
             rows = np.array([r[1:] for r in dd])  # drop the face itself (distance 0)
-            thresholds = calibrate(rows[:, : s.k], k=s.k)
+            thresholds = calibrate(rows[:, : s.k], k=s.k, random_pair_distances=random_pairs(x[pick], rng))
             frozen = stop >= WARMUP
         idx, dd = knn(x, x[start:stop], stop, s.k, start)
         g.add_faces(names[start:stop])

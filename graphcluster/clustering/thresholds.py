@@ -2,20 +2,26 @@
 
 Embedding models put faces at very different distances (L2-normalised dlib descriptors:
 same person mostly 0.2-0.42; a FaceNet-512 model: 0.46-1.3), so no fixed default serves
-both. The link threshold is read off the data itself:
+both. The link threshold is read off the data itself (all of it in log space, so that it is
+scale-free):
 
-1. Take the distance of every sampled face to its nearest neighbour (``d1``). Faces whose
-   person appears again have a *same-person* nearest neighbour; the others (people seen
-   once) have an *impostor* as nearest neighbour. ``d1`` is therefore a two-mode mixture.
-2. Fit a two-component Gaussian mixture to ``log d1`` by EM (deterministic start: the
-   low decile of ``d1`` and the median distance to the k-th neighbour, which is mostly an
-   impostor). Working in log space makes the fit scale-free.
-3. ``link`` = where the impostor component's lower tail starts: ``exp(mu_imp - z * sd_imp)``
-   with ``z = LINK_Z``, but never above the Bayes crossing of the two components.
-   ``review`` = the Bayes crossing (distances between ``link`` and ``review`` never join
-   faces on their own; they only make a face's assignment tentative).
-4. When the mixture is not identifiable (too few faces, one mode), fall back to a
-   scale-free ratio of the impostor level: ``link = FALLBACK_RATIO * median(d_k)``.
+1. The impostor reference: distances between random pairs of faces (``random_pair_distances``;
+   in any realistic collection almost all are two different people), summarised by their
+   median and upper-half spread. Without them the k-th neighbour distances stand in.
+2. Nearest-neighbour distances ``d1`` of the sampled faces: faces whose person appears again
+   have a *same-person* nearest neighbour; people seen once have an *impostor*. Fit a
+   two-component Gaussian mixture to ``log d1`` by EM (deterministic start).
+3. Validity: the upper component is the nearest-impostor mode only if both modes carry
+   weight and are separated, the upper one sits at least ``IMPOSTOR_GAP`` of the way from the
+   lower one to the impostor reference (a same-person mode split in two does not), and it is
+   narrower than the lower one (the nearest of many impostors is a minimum: concentrated).
+4. Valid: ``link = exp(mu_imp - LINK_Z * sd_imp)``, never above the Bayes crossing, the
+   upper tail of the same-person mode (``SAME_Z``) or the lower tail of the impostor
+   reference (``REF_Z``); ``review`` = the crossing.
+5. Not valid, or fewer than ``MIN_SAMPLE`` faces (a family library: everyone's nearest
+   neighbour is the same person): ``d1`` is one same-person mode and ``link`` its upper tail
+   (``FALLBACK_Z``), never above the lower tail of the impostor reference; ``source`` is
+   'fallback' and ``stats['reason']`` says why.
 
 Human decisions are labelled pairs: ``refine_thresholds`` moves ``link`` so that it stays
 below the closest *different* pair and covers the *same* pairs where that is consistent.
@@ -32,11 +38,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from graphcluster.errors import InvalidInput
 
-__all__ = ["Thresholds", "calibrate", "refine_thresholds", "edge_weight", "LINK_Z", "MIN_SAMPLE"]
+__all__ = ["LINK_Z", "MIN_SAMPLE", "Thresholds", "calibrate", "edge_weight", "refine_thresholds"]
 
 LINK_Z = 2.5  # impostor tail beyond 2.5 sd: about 0.6 % of nearest impostors are closer
-FALLBACK_RATIO = 0.8
-MIN_SAMPLE = 30  # below this many faces the statistics mean nothing: fall back
+MIN_SAMPLE = 30  # below this many faces a mixture fit means nothing: fall back
+IMPOSTOR_GAP = 0.35  # the upper mode must sit this share of the way to the impostor reference
+REF_Z = 3.0  # lower tail of the impostor reference: links never reach into it
+SAME_Z = 1.5  # upper tail of the same-person mode: links need not reach beyond it
+FALLBACK_Z = 1.0  # the same, when there is no impostor mode to bound it (more cautious)
 REVIEW_MARGIN = 1.08  # review band when only a link threshold is known (settings)
 
 Source = Literal["calibrated", "settings", "refined", "uncalibrated", "fallback"]
@@ -97,20 +106,32 @@ def _crossing(mu: np.ndarray, sd: np.ndarray, w: np.ndarray) -> float:
     return float(xs[above[0]] if len(above) else xs[-1])
 
 
-def calibrate(nn_distances: np.ndarray, *, k: int) -> Thresholds:
+def calibrate(
+    nn_distances: np.ndarray,
+    *,
+    k: int,
+    random_pair_distances: np.ndarray | Sequence[float] | None = None,
+) -> Thresholds:
     """Calibrate thresholds from the sorted kNN distances of a sample of faces (no labels).
 
     Args:
         nn_distances: (n, k) array, row i the ascending L2 distances of face i to its k
             nearest other faces.
-        k: the number of neighbours per row (the last column is used as the impostor level).
+        k: the number of neighbours per row.
+        random_pair_distances: L2 distances between random pairs of distinct stored faces
+            (a few thousand). In any realistic collection almost all such pairs are two
+            different people, so they are the impostor reference that does not depend on
+            people seen once existing. Without them the k-th neighbour distances stand in
+            (weaker: in a collection with more than ``k`` photos per person they are
+            same-person distances).
 
     Returns:
         Thresholds with ``source='calibrated'`` (or 'fallback' when the sample is too small
-        or has no second mode); ``stats`` records every number used.
+        or the nearest-neighbour distances have no impostor mode); ``stats`` records every
+        number used and, for a fallback, the reason.
 
     Raises:
-        InvalidInput: the array has the wrong shape or holds NaN, inf or negative values.
+        InvalidInput: an array has the wrong shape or holds NaN, inf or negative values.
     """
     d = np.asarray(nn_distances, dtype=np.float64)
     if d.ndim != 2 or d.shape[1] < k or k < 1:
@@ -121,37 +142,98 @@ def calibrate(nn_distances: np.ndarray, *, k: int) -> Thresholds:
     d1 = d[:, 0]
     keep = d1 > 1e-9  # exact duplicates say nothing about the model's scale
     d1, dk = d1[keep], d[keep, k - 1]
-    n = int(len(d1))
+    n = len(d1)
     stats: dict[str, Any] = {"n": n, "k": k}
-    if n < MIN_SAMPLE:
-        if n == 0:
-            return Thresholds(link=None, review=None, source="uncalibrated", stats=stats)
-        level = float(np.median(dk))
-        stats.update(median_dk=level, reason=f"fewer than {MIN_SAMPLE} faces")
-        return _clip(FALLBACK_RATIO * level, level, "fallback", stats)
-    level = float(np.median(dk))
+    ref = _reference(random_pair_distances, dk, stats)
+    if n == 0 or ref is None:
+        return Thresholds(link=None, review=None, source="uncalibrated", stats=stats)
+    r_med, r_sd = ref
     x = np.log(d1)
-    mu0 = np.array([float(np.quantile(x, 0.1)), math.log(level)])
+    stats.update(median_d1=float(np.median(d1)), median_dk=float(np.median(dk)))
+    if n < MIN_SAMPLE:
+        stats["reason"] = f"fewer than {MIN_SAMPLE} faces: no mixture fit"
+        return _no_impostor_mode(x, r_med, r_sd, stats)
+    mu0 = np.array([float(np.quantile(x, 0.1)), float(np.log(np.median(dk)))])
     sd0 = np.array([max(float(x.std()) / 2, 1e-3)] * 2)
     mu, sd, w = _em2(x, mu0, sd0, np.array([0.5, 0.5]))
     separation = float((mu[1] - mu[0]) / math.sqrt(sd[0] ** 2 + sd[1] ** 2))
+    # how far the upper component sits from the lower one, as a share of the way to the
+    # impostor reference: nearest impostors sit well on the way; a same-person mode split
+    # in two (no one seen once) leaves the upper half next to the lower one
+    gap = float((mu[1] - mu[0]) / max(r_med - mu[0], 1e-9))
     stats.update(
-        median_d1=float(np.median(d1)),
-        median_dk=level,
         same_mode=float(math.exp(mu[0])),
         impostor_mode=float(math.exp(mu[1])),
         impostor_log_sd=float(sd[1]),
         weights=[float(w[0]), float(w[1])],
         separation=separation,
+        impostor_gap=gap,
         link_z=LINK_Z,
     )
     if min(w) < 0.03 or separation < 0.75:
         stats["reason"] = "nearest-neighbour distances have no second mode"
-        return _clip(FALLBACK_RATIO * level, level, "fallback", stats)
+        return _no_impostor_mode(x, r_med, r_sd, stats)
+    if gap < IMPOSTOR_GAP:
+        stats["reason"] = (f"the upper mode of nearest-neighbour distances sits only {gap:.2f} of the way "
+                           f"to the impostor reference (< {IMPOSTOR_GAP}): it is the same people, not impostors")
+        return _no_impostor_mode(x, r_med, r_sd, stats)
+    if sd[1] > sd[0]:
+        # the nearest of many impostors is a minimum over many draws: its spread is narrow;
+        # an upper component wider than the lower one is the far tail of the same people
+        stats["reason"] = "the upper mode is wider than the lower one: not nearest impostors"
+        return _no_impostor_mode(x, r_med, r_sd, stats)
     cross = math.exp(_crossing(mu, sd, w))
-    link = min(math.exp(mu[1] - LINK_Z * sd[1]), cross)
-    stats["crossing"] = cross
-    return _clip(link, max(cross, link), "calibrated", stats)
+    ceiling = math.exp(r_med - REF_Z * r_sd)  # never into the bulk of random pairs
+    # never beyond the upper tail of the same-person mode either: when look-alikes form a
+    # second, closer impostor population the mixture's impostor mode is the farther one
+    same_cap = math.exp(mu[0] + SAME_Z * sd[0])
+    link = min(math.exp(mu[1] - LINK_Z * sd[1]), cross, ceiling, same_cap)
+    stats.update(crossing=cross, reference_ceiling=ceiling, same_cap=same_cap, same_log_sd=float(sd[0]))
+    return _clip(link, max(min(cross, ceiling), link), "calibrated", stats)
+
+
+def _reference(pairs: np.ndarray | Sequence[float] | None, dk: np.ndarray,
+               stats: dict[str, Any]) -> tuple[float, float] | None:
+    """Median and upper-half spread (log space) of the impostor reference distances.
+
+    The spread is read from the upper half only: same-person pairs (common among random
+    pairs of a family library) sit in the lower half and would widen it.
+    """
+    if pairs is not None:
+        r = np.asarray(pairs, dtype=np.float64).ravel()
+        if r.size and (not np.isfinite(r).all() or (r < 0).any()):
+            bad = int(np.nonzero(~np.isfinite(r) | (r < 0))[0][0])
+            raise InvalidInput(f"random_pair_distances[{bad}] = {r[bad]!r} is not a finite non-negative distance; "
+                               "pass L2 distances between pairs of distinct faces", rows=[bad])
+        r = r[r > 1e-9]
+        stats["reference"] = "random_pairs"
+    else:
+        r = dk[dk > 1e-9]
+        stats["reference"] = "kth_neighbour"
+    if r.size == 0:
+        return None
+    lr = np.log(r)
+    med = float(np.median(lr))
+    spread = max(float(np.quantile(lr, 0.84)) - med, 1e-3)
+    stats.update(reference_n=int(r.size), reference_median=float(math.exp(med)), reference_log_sd=spread)
+    return med, spread
+
+
+def _no_impostor_mode(x: np.ndarray, r_med: float, r_sd: float, stats: dict[str, Any]) -> Thresholds:
+    """Fallback when nearest-neighbour distances show no impostor mode (or too few faces).
+
+    Every face's nearest neighbour is then taken to be the same person (a family library,
+    one person), or the sample is too small to tell: the nearest-neighbour distances are
+    one same-person mode, and ``link`` is its upper tail (``SAME_Z`` robust standard
+    deviations above its median, ``FALLBACK_Z``), never above the lower tail of the impostor reference
+    (``REF_Z`` below its median). ``review`` is that lower tail.
+    """
+    med = float(np.median(x))
+    spread = max(float(np.quantile(x, 0.75)) - med, 1e-3) / 0.6745  # robust to a minority seen once
+    floor = r_med - REF_Z * r_sd
+    link = math.exp(min(med + FALLBACK_Z * spread, floor))
+    stats.update(same_mode=float(math.exp(med)), same_log_sd=spread, reference_floor=float(math.exp(floor)))
+    return _clip(link, max(math.exp(floor), link), "fallback", stats)
 
 
 def _clip(link: float, review: float, source: Source, stats: dict[str, Any]) -> Thresholds:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import csv
 import math
+import os
 
 import numpy as np
 import pytest
 
-from graphcluster.clustering import Thresholds, calibrate, edge_weight, refine_thresholds
+from graphcluster.clustering import (
+    Thresholds,
+    calibrate,
+    edge_weight,
+    refine_thresholds,
+)
 from graphcluster.errors import InvalidInput
+from graphcluster.synth import make_faces
 
 
 def two_mode_sample(n: int, *, scale: float = 1.0, same_share: float = 0.6, seed: int = 0) -> np.ndarray:
@@ -41,8 +49,9 @@ def test_calibration_is_scale_free() -> None:
 
 def test_one_mode_falls_back_to_a_ratio_of_the_impostor_level() -> None:
     t = calibrate(two_mode_sample(500, same_share=0.0), k=10)
-    assert t.source == "fallback"
-    assert t.link == pytest.approx(0.8 * t.stats["median_dk"], rel=1e-6)
+    assert t.source == "fallback" and t.link is not None
+    assert t.link <= t.stats["reference_floor"] * (1 + 1e-9)  # never into the impostor reference
+    assert t.stats["reference"] == "kth_neighbour"
 
 
 def test_tiny_and_empty_samples() -> None:
@@ -85,3 +94,142 @@ def test_edge_weight() -> None:
     assert edge_weight(0.39, t) > 0.5
     assert edge_weight(0.4, t) == 0.0 and edge_weight(0.9, t) == 0.0
     assert edge_weight(0.1, Thresholds.from_link(None)) == 0.0
+
+
+# -- scenarios: unlabelled calibration checked against the generator's labels ------------------
+
+LFW = "/work/shared/data/lfw_dlib128"
+
+
+def knn_rows(v: np.ndarray, k: int = 10) -> tuple[np.ndarray, int]:
+    k = min(k, len(v) - 1)
+    d2 = np.maximum(2.0 - 2.0 * v @ v.T, 0.0)
+    np.fill_diagonal(d2, np.inf)
+    return np.sqrt(np.sort(d2, axis=1)[:, :k]), k
+
+
+def random_pairs(v: np.ndarray, seed: int = 0, rounds: int = 3) -> np.ndarray:
+    """What the engine passes: distances of random pairs of stored faces."""
+    rng = np.random.default_rng(seed)
+    return np.concatenate([np.linalg.norm(v - v[rng.permutation(len(v))], axis=1) for _ in range(rounds)])
+
+
+def bulks(v: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per face: distance to its nearest same-person face, and to its nearest other person."""
+    d = np.sqrt(np.maximum(2.0 - 2.0 * v @ v.T, 0.0))
+    np.fill_diagonal(d, np.inf)
+    same = labels[:, None] == labels[None, :]
+    to_same = np.where(same, d, np.inf).min(axis=1)
+    to_other = np.where(~same, d, np.inf).min(axis=1)
+    return to_same[np.isfinite(to_same)], to_other[np.isfinite(to_other)]
+
+
+def people(n_people: int, per: int, *, dim: int = 32, spread: float = 0.15, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """``n_people`` people with ``per`` photos each, nobody seen once (a family library)."""
+    rng = np.random.default_rng(seed)
+    c = rng.standard_normal((n_people, dim))
+    c /= np.linalg.norm(c, axis=1, keepdims=True)
+    labels = np.repeat(np.arange(n_people), per)
+    v = c[labels] + spread * rng.standard_normal((len(labels), dim)) / np.sqrt(dim)
+    return v / np.linalg.norm(v, axis=1, keepdims=True), labels
+
+
+def facenet_like(n_people: int, *, single: float, seed: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """FaceNet-512-like scale: same person ~0.5-1.2, different people ~1.05-1.55, overlapping.
+
+    ``make_faces`` gives every face the same spread, so its same-person distances are
+    narrow; here each face has its own spread (image quality varies), the centres have a
+    decaying spectrum (random pairs spread out like a real model's) and 30 % of the people
+    have a look-alike.
+    """
+    rng = np.random.default_rng(seed)
+    dim = 512
+    spec = 1.0 / np.sqrt(1.0 + np.arange(dim) / 8.0)
+    c = rng.standard_normal((n_people, dim)) * spec
+    c /= np.linalg.norm(c, axis=1, keepdims=True)
+    look = rng.random(n_people) < 0.3
+    twin = rng.integers(n_people, size=n_people)
+    c[look] = c[twin[look]] + rng.standard_normal((int(look.sum()), dim)) * spec / np.linalg.norm(spec)
+    c /= np.linalg.norm(c, axis=1, keepdims=True)
+    sizes = np.where(rng.random(n_people) < single, 1, rng.poisson(6, n_people) + 2)
+    labels = np.repeat(np.arange(n_people), sizes)
+    scale = np.exp(rng.normal(np.log(0.7), 0.35, len(labels)))[:, None]
+    v = c[labels] + scale * rng.standard_normal((len(labels), dim)) / np.sqrt(dim)
+    return v / np.linalg.norm(v, axis=1, keepdims=True), labels
+
+
+def assert_between(v: np.ndarray, labels: np.ndarray, *, impostor_q: float = 0.1) -> Thresholds:
+    rows, k = knn_rows(v)
+    t = calibrate(rows, k=k, random_pair_distances=random_pairs(v))
+    to_same, to_other = bulks(v, labels)
+    assert t.link is not None
+    assert t.link > float(np.median(to_same)), (t.link, t.stats)
+    assert t.link < float(np.quantile(to_other, impostor_q)), (t.link, t.stats)
+    return t
+
+
+def test_family_library_without_strangers_is_not_split_into_singletons() -> None:
+    v, labels = people(6, 10)
+    t = assert_between(v, labels)
+    assert t.source == "fallback" and "reason" in t.stats
+    old = calibrate(knn_rows(v)[0], k=10)  # the old call still works (the k-th neighbour as reference)
+    assert old.link is not None
+
+
+@pytest.mark.parametrize(("n_people", "per"), [(3, 30), (12, 8)])
+def test_family_libraries_of_other_shapes(n_people: int, per: int) -> None:
+    v, labels = people(n_people, per, seed=n_people)
+    assert_between(v, labels)
+
+
+def test_make_faces_family() -> None:
+    f = make_faces(60, dim=32, spread=0.15, junk_share=0.0, seed=1)
+    assert_between(f.vectors.astype(np.float64), f.labels)
+
+
+@pytest.mark.skipif(not os.path.exists(LFW), reason="lfw_dlib128 not available")
+@pytest.mark.parametrize("n", [200, 3000])
+def test_lfw_like_with_many_people_seen_once(n: int) -> None:
+    x = np.load(os.path.join(LFW, "embeddings.npy")).astype(np.float64)
+    with open(os.path.join(LFW, "faces.csv"), newline="") as fh:
+        ids = np.array([r["identity"] for r in csv.DictReader(fh)])
+    pick = np.random.default_rng(n).permutation(len(x))[:n]
+    t = assert_between(x[pick], ids[pick])
+    assert t.source == "calibrated"
+
+
+@pytest.mark.parametrize(("n_people", "single"), [(10, 0.0), (500, 0.0), (600, 0.4)])
+def test_facenet_like_scale_with_overlapping_distances(n_people: int, single: float) -> None:
+    v, labels = facenet_like(n_people, single=single)
+    to_same, to_other = bulks(v, labels)
+    if n_people >= 100:  # with enough people look-alikes make the two kinds overlap
+        assert np.quantile(to_other, 0.01) < np.quantile(to_same, 0.99)
+    # overlapping: the impostor bulk is the lower quartile of nearest-impostor distances
+    assert_between(v, labels, impostor_q=0.25)
+
+
+@pytest.mark.parametrize("n", [20, 25])
+def test_small_collections(n: int) -> None:
+    v, labels = people(n // 5, 5, seed=n)
+    t = assert_between(v, labels)
+    assert t.source == "fallback" and "fewer than" in t.stats["reason"]
+
+
+def test_one_person_only() -> None:
+    """One person alone is, geometrically, a crowd of strangers at a smaller scale.
+
+    Random pairs are then the same person, so the impostor reference caps ``link`` at their
+    lower tail: precision-safe, and still a large share of faces link to their nearest
+    neighbour (the kNN graph then chains them into one cluster).
+    """
+    v, _ = people(1, 200)
+    rows, k = knn_rows(v)
+    t = calibrate(rows, k=k, random_pair_distances=random_pairs(v))
+    assert t.link is not None and t.review is not None and t.link <= t.review
+    assert float(np.mean(rows[:, 0] < t.link)) >= 0.4
+
+
+def test_bad_random_pairs_are_refused_with_the_position() -> None:
+    rows = two_mode_sample(100)
+    with pytest.raises(InvalidInput, match=r"random_pair_distances\[2\]"):
+        calibrate(rows, k=10, random_pair_distances=[0.5, 0.6, float("nan")])
