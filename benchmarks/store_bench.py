@@ -78,6 +78,8 @@ def read_latency(store: Store, n: int, batch: int, repeats: int, rng: np.random.
             fn(ids)
             times.append(time.perf_counter() - t)
         out[name] = min(times) * 1000
+    ids = [f"f{int(i):07d}" for i in rng.choice(n, size=min(batch, n), replace=False)]
+    out["edges_per_read"] = float(len(store.similar_edges(ids)))
     return out
 
 
@@ -103,12 +105,12 @@ def run(kind: str, make: Callable[[], Store], sizes: list[int], batch: int, k: i
 
 
 HEADER = ("| store | faces in store | add_faces faces/s | add_faces edges/s | apply_clustering memberships/s | "
-          + " | ".join(f"{r} ms" for r in READS) + " |")
+          + " | ".join(f"{r} ms" for r in READS) + " | edges per similar_edges read |")
 
 
 def fmt_row(r: dict[str, Any]) -> str:
     return (f"| {r['store']} | {r['n']:,} | {r['faces/s']:,.0f} | {r['edges/s']:,.0f} | {r['memberships/s']:,.0f} | "
-            + " | ".join(f"{r[x]:.1f}" for x in READS) + " |")
+            + " | ".join(f"{r[x]:.1f}" for x in READS) + f" | {r['edges_per_read']:,.0f} |")
 
 
 def main() -> None:
@@ -164,14 +166,22 @@ def write(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
     cmd = "python benchmarks/store_bench.py --sizes " + " ".join(map(str, args.sizes))
     if args.neo4j:
         cmd += " --neo4j bolt://127.0.0.1:17687"
+    intro = (
+        f"`{cmd}` — batches of {args.batch} faces (128-D embedding stored), {args.k} SIMILAR edges per face, "
+        f"clusters of 20 written with `apply_clustering`; each read is the best of {args.repeats} runs, each run "
+        f"with {args.batch} fresh random stored ids. {environment()}; Neo4j 5.26 Community (neo4j-harness, as "
+        "`scripts/neo4j start` runs it, page cache 512 MiB). The machine has 2 shared, noisy cores: compare rows "
+        "within this run, not with other runs."
+    )
+    outro = (
+        "Reads of a 1,000-face batch should cost about the same at every size: each is an index seek per id "
+        "(SQLite: `json_each` joined to a B-tree index; Neo4j: `UNWIND` + a uniqueness-constraint seek), "
+        "never a scan."
+    )
     lines = [
         "## Stores: write throughput and per-batch read latency",
         "",
-        f"`{cmd}` — batches of {args.batch} faces (128-D embedding stored), {args.k} SIMILAR edges per face, "
-        f"clusters of 20 written with `apply_clustering`; reads are the best of {args.repeats} runs (fresh random ids each) for "
-        f"{args.batch} random stored ids. {environment()}; Neo4j 5.26 Community (neo4j-harness, as "
-        "`scripts/neo4j start` runs it, page cache 512 MiB). The machine has 2 shared, noisy cores: compare rows "
-        "within this run, not with other runs.",
+        intro,
         "",
         HEADER,
         "|" + "---|" * (HEADER.count(" | ") + 1),
@@ -179,9 +189,7 @@ def write(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
         "",
         *growth(rows),
         "",
-        "Reads of a 1,000-face batch should cost about the same at every size: each is an index seek per id "
-        "(SQLite: `json_each` joined to a B-tree index; Neo4j: `UNWIND` + a uniqueness-constraint seek), "
-        "never a scan.",
+        outro,
         "",
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
