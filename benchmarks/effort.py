@@ -173,7 +173,7 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
         a = np.array(r["curve"])
         ax.plot(a[:, 0], a[:, 1], "--", color=colour, label=f"pairwise F ({r['mode']})")
         ax.plot(a[:, 0], a[:, 2], "-", color=colour, label=f"BCubed F ({r['mode']})")
-    n = results[0]["n"]
+    n = max(r["n"] for r in results)
     ax.axhline(TARGET, color="grey", lw=0.8)
     ax.axvline(n / 25, color="grey", lw=0.8, ls=":")
     ax.text(n / 25, ax.get_ylim()[0], " 1 answer / 25 faces", fontsize=8, va="bottom")
@@ -222,7 +222,7 @@ def main() -> None:
     plot(results, DOCS / "effort.png")
     cmd = (f"`.venv/bin/python benchmarks/effort.py --modes {' '.join(args.modes)} --per-batch {args.per_batch} "
            f"--max-answers {args.max_answers} --step {args.step}" + (f" --limit {args.limit}" if args.limit else "") + "`")
-    n = results[0]["n"]
+    n = max(r["n"] for r in results)
     lines = [
         "## Human effort: answers needed to reach BCubed F 0.98",
         "",
@@ -243,7 +243,11 @@ def main() -> None:
         *rows,
         "",
         "\"refused\": `answer()` raised (the item had become obsolete or conflicted with a decision); those are",
-        "not counted as answers. ![F vs answers](../effort.png)",
+        "not counted as answers. Questions answered, by kind, over all runs: "
+        + ", ".join(f"{k} {sum(v for r in results for (kk, _a), v in r['kinds'].items() if kk == k)}"
+                    for k in ("merge", "face", "new_identity")) + ".",
+        "",
+        "![F vs answers](../effort.png)",
         "",
     ]
     write_section("effort", lines)
