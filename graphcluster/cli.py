@@ -8,7 +8,8 @@ progress bar on stderr. Only this module reads environment variables (``GRAPHCLU
 
 Layout: global options and error handling; reading commands (status, clusters, show,
 decisions, export); ingest; human decisions; the interactive review loop; cleanup; the Cypher
-investigation library (query); the demo.
+investigation library (``query``: the catalogue and parameter binding live in
+:mod:`graphcluster.queries`); the demo (a thin wrapper of :func:`graphcluster.demo.run_demo`).
 """
 
 from __future__ import annotations
@@ -30,12 +31,13 @@ from typing import Any, TypeVar
 import click
 import numpy as np
 
-from graphcluster import cypher_files
+from graphcluster import queries
+from graphcluster.demo import DEMO_STORE, reset_store, run_demo, summary_lines
 from graphcluster.errors import GraphClusterError, InvalidInput, NotFound
 from graphcluster.models import Decision, ReviewItem
 from graphcluster.readers import read_faces
 
-__all__ = ["cli", "main", "QueryInfo", "query_catalogue"]
+__all__ = ["cli", "main"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_STORE = "./graphcluster-data"
@@ -252,20 +254,10 @@ def init(state: State, force: bool, yes: bool) -> None:
         if force and gc.stats().faces:
             if not yes and not state.as_json:
                 click.confirm(f"Delete everything in {state.store}?", abort=True)
-            _reset(gc)
+            reset_store(gc)
         stats = gc.stats()
     emit(state, {"store": state.store, "kind": stats.store, "faces": stats.faces, "clusters": stats.clusters},
          f"{stats.store} store ready at {state.store}: {stats.faces} faces, {stats.clusters} clusters")
-
-
-def _reset(gc: Any) -> None:
-    """Empty store and index (``init --force``, ``demo --reset``)."""
-    reset = getattr(gc, "reset", None)
-    if callable(reset):
-        reset()
-        return
-    gc.store.clear()
-    gc.rebuild_index()
 
 
 @cli.command()
@@ -674,103 +666,13 @@ def cleanup(state: State) -> None:
 # -- the Cypher investigation library ----------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class QueryParam:
-    name: str
-    type: str
-    required: bool
-    default: Any
-    help: str
-
-
-@dataclasses.dataclass(frozen=True)
-class QueryInfo:
-    """A query of ``cypher/queries/``, described by its header comment."""
-
-    name: str
-    answers: str
-    params: tuple[QueryParam, ...]
-    example: str
-
-
-_PARAM_LINE = re.compile(r"^//\s+(\w+):\s*(string|int|float|bool|datetime)\s*(?:=\s*(\S+))?\s*-\s*(.*)$")
-_TYPES: dict[str, Callable[[str], Any]] = {
-    "string": str,
-    "int": int,
-    "float": float,
-    "bool": lambda s: {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}[s.lower()],
-    "datetime": lambda s: datetime.fromisoformat(s.replace("Z", "+00:00")).isoformat(),
-}
-
-
-def _convert(kind: str, raw: str) -> Any:
-    if raw == "null":
-        return None
-    return _TYPES[kind](raw)
-
-
-def parse_query_header(name: str, text: str) -> QueryInfo:
-    """Read ``// name:``, ``// answers:``, ``// params:`` and ``// example:`` from a query file."""
-    answers: list[str] = []
-    params: list[QueryParam] = []
-    example = ""
-    section = ""
-    for line in text.splitlines():
-        if not line.startswith("//"):
-            break
-        body = line[2:].strip()
-        if body.startswith("answers:"):
-            section, answers = "answers", [body[len("answers:"):].strip()]
-        elif body.startswith("params:"):
-            section = "params"
-        elif body.startswith("example:"):
-            section, example = "example", body[len("example:"):].strip()
-        elif body.startswith("name:"):
-            section = "name"
-        elif section == "answers" and body:
-            answers.append(body)
-        elif section == "params" and (m := _PARAM_LINE.match(line)):
-            pname, kind, default, helptext = m.groups()
-            params.append(QueryParam(pname, kind, default is None, None if default is None else _convert(kind, default), helptext))
-    return QueryInfo(name, " ".join(answers), tuple(params), example)
-
-
-def query_catalogue() -> dict[str, QueryInfo]:
-    """Every query of ``cypher/queries/`` with its header, by name."""
-    out = {}
-    for full in cypher_files.available("queries"):
-        short = full.split("/", 1)[1]
-        out[short] = parse_query_header(short, cypher_files.load(full))
-    return out
-
-
-def bind_query_params(info: QueryInfo, given: Sequence[str]) -> dict[str, Any]:
-    """Turn ``key=value`` strings into typed parameters, with the header's defaults."""
-    known = {p.name: p for p in info.params}
-    values: dict[str, Any] = {p.name: p.default for p in info.params if not p.required}
-    for item in given:
-        key, sep, raw = item.partition("=")
-        if not sep:
-            raise InvalidInput(f"parameter {item!r} is not key=value (e.g. -p cluster=Alice)")
-        if key not in known:
-            raise InvalidInput(f"query {info.name!r} has no parameter {key!r}; it takes: {', '.join(known) or 'none'}")
-        try:
-            values[key] = _convert(known[key].type, raw)
-        except (ValueError, KeyError):
-            raise InvalidInput(f"parameter {key}={raw!r} is not a {known[key].type}") from None
-    missing = [p.name for p in info.params if p.required and p.name not in values]
-    if missing:
-        raise InvalidInput(f"query {info.name!r} needs " + ", ".join(f"-p {m}=..." for m in missing))
-    return values
-
-
 @cli.command()
 @click.argument("name", required=False)
 @click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help="A query parameter (repeatable).")
 @pass_state
 def query(state: State, name: str | None, params: tuple[str, ...]) -> None:
     """Run investigation query NAME of cypher/queries/ (Neo4j only); without NAME, list them."""
-    catalogue = query_catalogue()
+    catalogue = queries.query_catalogue()
     if name is None:
         def listing() -> None:
             for q in catalogue.values():
@@ -780,9 +682,7 @@ def query(state: State, name: str | None, params: tuple[str, ...]) -> None:
                     click.echo(f"    -p {p.name}=<{p.type}>{default}  {p.help}")
         emit(state, [dataclasses.asdict(q) for q in catalogue.values()], listing)
         return
-    if name not in catalogue:
-        raise InvalidInput(f"no query named {name!r}; `graphcluster query` lists: {', '.join(catalogue)}")
-    values = bind_query_params(catalogue[name], params)
+    values = queries.bind_query_params(queries.get_query(name), params)  # checked before any store opens
     with state.open() as gc:
         rows = gc.query(name, **values)
 
@@ -853,142 +753,6 @@ def _cell(v: Any) -> str:
 # -- demo ---------------------------------------------------------------------------------------
 
 
-# The demo is the README's first command: it must run anywhere (real sample faces when the
-# shared data is present, generated ones otherwise), finish in well under a minute, and show
-# every part of the product once: batches, clusters, questions, a human answering them.
-
-DEMO_STORE = "./graphcluster-demo"
-_DEMO_MARKER = ".graphcluster-demo"
-
-
-def find_sample_data() -> Path | None:
-    """The labelled sample (``lfw_dlib128``): env ``GRAPHCLUSTER_SAMPLE_DATA``, else ``../shared/data``."""
-    import os
-
-    candidates = []
-    if os.environ.get("GRAPHCLUSTER_SAMPLE_DATA"):
-        candidates.append(Path(os.environ["GRAPHCLUSTER_SAMPLE_DATA"]))
-    repo = Path(__file__).resolve().parents[1]
-    candidates += [repo.parent / "shared/data/lfw_dlib128", Path.cwd().parent / "shared/data/lfw_dlib128"]
-    for c in candidates:
-        if (c / "embeddings.npy").is_file() and (c / "faces.csv").is_file():
-            return c
-    return None
-
-
-def sample_faces(n: int, seed: int, data: Path | None) -> tuple[list[str], np.ndarray, list[dict[str, Any]], dict[str, str]]:
-    """``n`` labelled faces: ids, vectors, metadata (photo path) and the labels (never stored).
-
-    Real data: identities with several photos (at most 25 each, so one very famous person does
-    not fill the sample) make up about 85%, singletons the rest; rows shuffled with ``seed``.
-    """
-    rng = np.random.default_rng(seed)
-    if data is None:
-        return synthetic_faces(n, rng)
-    vectors = np.load(data / "embeddings.npy", mmap_mode="r")
-    with (data / "faces.csv").open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    by_person: dict[str, list[int]] = {}
-    for i, r in enumerate(rows):
-        by_person.setdefault(r["identity"], []).append(i)
-    groups = [v[:25] for v in by_person.values() if len(v) >= 2]
-    singles = [v[0] for v in by_person.values() if len(v) == 1]
-    chosen: list[int] = []
-    for gi in rng.permutation(len(groups)):
-        if len(chosen) >= int(n * 0.85):
-            break
-        chosen += groups[gi][: int(n * 0.85) - len(chosen)]
-    chosen += [singles[i] for i in rng.permutation(len(singles))[: n - len(chosen)]]
-    chosen = [chosen[i] for i in rng.permutation(len(chosen))]
-    ids = [f"lfw-{rows[i]['face_id']}" for i in chosen]
-    meta = [{"source": rows[i]["source"]} for i in chosen]
-    labels = {f: rows[i]["identity"] for f, i in zip(ids, chosen)}
-    return ids, np.asarray(vectors[chosen], dtype=np.float32), meta, labels
-
-
-def synthetic_faces(n: int, rng: np.random.Generator, dim: int = 128) -> tuple[list[str], np.ndarray, list[dict[str, Any]], dict[str, str]]:
-    """Generated FaceNet-like faces (``graphcluster.synth``) with made-up photo paths.
-
-    A few "group photos" put two different people in one image, as real albums do, so the
-    same-image rule and the co-occurrence query have something to show.
-    """
-    from graphcluster.synth import make_faces
-
-    faces = make_faces(n, dim=dim, seed=int(rng.integers(2**31)))
-    labels = {f: f"person_{int(lab):04d}" if lab >= 0 else f"stranger_{-int(lab):04d}" for f, lab in zip(faces.ids, faces.labels)}
-    meta: list[dict[str, Any]] = [{"source": f"synthetic/{labels[f]}/{f}.jpg"} for f in faces.ids]
-    for g in range(max(1, n // 100)):
-        a, b = 2 * g, 2 * g + 1
-        if b < n and labels[faces.ids[a]] != labels[faces.ids[b]]:
-            meta[a] = meta[b] = {"source": f"synthetic/group_{g:03d}.jpg"}
-    return list(faces.ids), np.asarray(faces.vectors, dtype=np.float32), meta, labels
-
-
-def _majority(labels: dict[str, str], faces: Sequence[str]) -> str | None:
-    found = [labels[f] for f in faces if f in labels]
-    return max(set(found), key=found.count) if found else None
-
-
-def simulated_answer(gc: Any, item: ReviewItem, labels: dict[str, str]) -> tuple[str, str | None]:
-    """What a careful human who knows every face would answer (and the name for a new person)."""
-
-    def side(cluster_id: str | None, faces: Sequence[str]) -> list[str]:
-        if faces:
-            return list(faces)
-        if cluster_id:
-            try:
-                return [m["face_id"] for m in gc.cluster(cluster_id)["members"]]
-            except NotFound:
-                return []
-        return []
-
-    a = side(item.cluster_a, item.faces_a)
-    if item.kind == "new_identity":
-        people = {labels.get(f) for f in a}
-        return ("yes", people.pop()) if len(people) == 1 and None not in people else ("no", None)
-    b = side(item.cluster_b, item.faces_b)
-    la, lb = _majority(labels, a), _majority(labels, b)
-    if la is None or lb is None:
-        return "skip", None
-    return ("yes" if la == lb else "no"), None
-
-
-def pairwise_scores(assigned: dict[str, str | None], labels: dict[str, str]) -> dict[str, float]:
-    """Pairwise precision / recall / F of the clusters against the labels (unassigned = alone)."""
-    from collections import Counter
-
-    def pairs(counter: Counter[Any]) -> int:
-        return sum(c * (c - 1) // 2 for c in counter.values())
-
-    both = Counter((c, labels[f]) for f, c in assigned.items() if c is not None and f in labels)
-    predicted = Counter(c for f, c in assigned.items() if c is not None and f in labels)
-    true = Counter(labels[f] for f in assigned if f in labels)
-    tp, pp, tt = pairs(both), pairs(predicted), pairs(true)
-    p = tp / pp if pp else 1.0
-    r = tp / tt if tt else 1.0
-    return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(2 * p * r / (p + r), 4) if p + r else 0.0}
-
-
-def _prepare_demo_store(state: State, target: str, reset: bool) -> None:
-    """Empty a store the demo made before; refuse to touch anyone else's without --reset."""
-    import shutil
-
-    if _URI.match(target):
-        with state.open(target) as gc:
-            if gc.stats().faces and not reset:
-                raise InvalidInput(f"{target} already holds faces; run `demo --reset` to empty it first, or use another store")
-            if gc.stats().faces:
-                _reset(gc)
-        return
-    root = Path(target)
-    if root.exists() and any(root.iterdir()):
-        if not (root / _DEMO_MARKER).exists() and not reset:
-            raise InvalidInput(f"{root} is not empty and was not made by the demo; use `demo --store NEWDIR` or `demo --reset`")
-        shutil.rmtree(root)
-    root.mkdir(parents=True, exist_ok=True)
-    (root / _DEMO_MARKER).write_text("made by `graphcluster demo`; the next demo run empties this directory\n")
-
-
 @cli.command()
 @click.option("--store", "demo_store", default=None, metavar="DIR|URI",
               help=f"Where to build the demo (default: {DEMO_STORE}, emptied on each run; the global --store if given).")
@@ -1001,86 +765,13 @@ def _prepare_demo_store(state: State, target: str, reset: bool) -> None:
 @pass_state
 def demo(state: State, demo_store: str | None, faces: int, answers: int, batch_size: int, synthetic: bool, seed: int, reset: bool) -> None:
     """Cluster sample faces end to end and show what happened (real LFW faces when present)."""
-    import time
-
     target = demo_store or (state.store if state.store_given else DEMO_STORE)
-    data = None if synthetic else find_sample_data()
-    ids, vectors, meta, labels = sample_faces(faces, seed, data)
-    _prepare_demo_store(state, target, reset)
-    started = time.perf_counter()
-    log = state.as_json and sys.stderr or sys.stdout
-    click.echo(f"demo: {len(ids)} {'real LFW' if data else 'generated'} faces of {len(set(labels.values()))} people "
-               f"-> {target}, in batches of {batch_size}", file=log)
-    asked = 0
-    with state.open(target) as gc:
-        with progress_bar("ingesting") as progress:
-            for start in range(0, len(ids), batch_size):
-                stop = min(start + batch_size, len(ids))
-                report = gc.add_faces(vectors[start:stop], ids=ids[start:stop], metadata=meta[start:stop])
-                asked += report.reviews_opened
-                progress(stop, len(ids))
-        ingest_seconds = time.perf_counter() - started
-        open_before = gc.stats().open_reviews
-        answered: list[dict[str, Any]] = []
-        seen: set[str] = set()
-        while len(answered) < answers:
-            queue = [i for i in gc.review_queue(limit=len(seen) + 20) if i.id not in seen]
-            if not queue:
-                break
-            item = queue[0]
-            seen.add(item.id)
-            verdict, person = simulated_answer(gc, item, labels)
-            d = gc.answer(item.id, verdict, name=person, by="demo-reviewer")
-            answered.append({"item": item.id, "kind": item.kind, "answer": verdict, "decision": d.id if d else None})
-        biggest = gc.clusters()[:1]
-        if biggest:  # a human checks the largest person: takes out strangers, names, verifies
-            c = biggest[0]
-            member_ids = [m["face_id"] for m in gc.cluster(c.id)["members"]]
-            person = _majority(labels, member_ids)
-            for stranger in [f for f in member_ids if labels.get(f) != person][:20]:
-                if gc.face(stranger)["membership"].cluster_id == c.id:  # an earlier removal may have moved it
-                    gc.remove(stranger, by="demo-reviewer", reason=f"demo: not {person}")
-            if person and not c.name and data is not None:
-                gc.name(c.id, person.replace("_", " "), by="demo-reviewer", reason="demo: named from the sample's labels")
-            if not c.locked:
-                gc.lock(c.id, by="demo-reviewer", reason="demo: verified")
-        stats = gc.stats()
-        assigned = gc.assignments()
-        cl = sorted((c for c in gc.clusters() if c.size >= 2), key=lambda c: (not c.locked, -c.size, c.id))
-        examples = []
-        for c in cl[:1] + cl[len(cl) // 2: len(cl) // 2 + 1] + cl[-1:]:
-            members = gc.cluster(c.id)["members"][:5]
-            examples.append({"cluster": c.id, "name": c.name, "size": c.size, "locked": c.locked,
-                             "photos": [_photo(gc.face(m["face_id"])["face"]) for m in members]})
-        decisions_made = gc.decisions()
-    seconds = time.perf_counter() - started
-    scores = pairwise_scores(assigned, labels)
-    summary = {
-        "store": target, "data": "lfw_dlib128" if data else "synthetic", "faces": stats.faces,
-        "people_in_sample": len(set(labels.values())), "clusters": stats.clusters, "clusters_of_2_or_more": len(cl),
-        "unassigned": stats.by_status.get("unassigned", 0), "questions_opened": asked, "questions_open_after_ingest": open_before,
-        "answered": answered, "decisions": len(decisions_made), "open_reviews": stats.open_reviews,
-        "pairwise": scores, "thresholds": stats.thresholds, "ingest_seconds": round(ingest_seconds, 2),
-        "seconds": round(seconds, 2), "examples": examples,
-    }
-
-    def text() -> None:
-        yes = sum(a["answer"] == "yes" for a in answered)
-        click.echo(f"\ningested {stats.faces} faces in {ingest_seconds:.1f} s: {stats.clusters} clusters "
-                   f"({len(cl)} with 2+ faces, {stats.locked_clusters} locked), {summary['unassigned']} faces unassigned")
-        click.echo(f"questions: {asked} opened while ingesting, {open_before} open; the simulated reviewer answered "
-                   f"{len(answered)} ({yes} yes, {len(answered) - yes} no/skip); {stats.open_reviews} still open")
-        click.echo(f"decisions recorded: {len(decisions_made)} (`graphcluster --store {target} decisions`)")
-        click.echo(f"against the sample's labels: pairwise precision {scores['precision']:.3f}, recall {scores['recall']:.3f}")
-        click.echo("example clusters:")
-        for e in examples:
-            label = f"{e['cluster']}" + (f" {e['name']!r}" if e["name"] else "") + f" ({e['size']} faces{', locked' if e['locked'] else ''})"
-            click.echo(f"  {label}")
-            for p in e["photos"]:
-                click.echo(f"      {p}")
-        click.echo(f"done in {seconds:.1f} s. Next: graphcluster --store {target} review | clusters | show <cluster>")
-
-    emit(state, summary, text)
+    with progress_bar("ingesting") as progress:
+        summary = run_demo(
+            target, faces=faces, answers=answers, batch_size=batch_size, synthetic=synthetic, seed=seed, reset=reset,
+            open_store=state.open, echo=lambda line: click.echo(line, err=state.as_json), progress=progress,
+        )
+    emit(state, dataclasses.asdict(summary), lambda: click.echo("\n".join(summary_lines(summary))))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

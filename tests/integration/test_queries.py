@@ -15,18 +15,28 @@ graphcluster/store/neo4j.py)::
     Reviews: r1 merge (open, 0.9) about c1, c2, f3, f4; r2 face (answered); r3 new_identity (open, 0.3) about f7
 
 Every query runs with the parameters ``graphcluster query`` would bind (header defaults included).
+
+The last test builds a graph with the real engine (``GraphCluster.open(bolt://...)``, generated
+faces, human decisions) and runs every query of the catalogue through ``GraphCluster.query``,
+checking each answer against what the facade itself reports.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from neo4j import Driver
 
-from graphcluster.cli import bind_query_params, query_catalogue
+from graphcluster import GraphCluster, InvalidInput, NotFound, Settings
 from graphcluster.cypher_files import load
+from graphcluster.demo import synthetic_faces
+from graphcluster.queries import bind_query_params, query_catalogue
 
 GRAPH = """
 CREATE (c1:Cluster {id: 'c1', name: 'Alice', size: 3, locked: true,
@@ -172,3 +182,86 @@ def test_cluster_graph_returns_the_picture(graph: Any) -> None:
     assert len(row["similar"]) == 3  # only the links among the cluster's own faces
     assert sorted(f["id"] for f in row["other_faces"]) == ["f1", "f2", "f4"]  # the far ends of MUST/CANNOT links
     assert sorted(c["id"] for c in row["other_clusters"]) == ["c1", "c2"]
+
+
+# -- every query through the facade, on a graph the engine built -----------------------------------
+
+
+@pytest.fixture
+def engine_graph(neo4j_uri: tuple[str, str | None, str | None], clean_neo4j: Driver, tmp_path: Path) -> Iterator[GraphCluster]:
+    """160 generated faces (a few group photos) ingested in 4 batches, then a reviewer's decisions."""
+    uri, user, password = neo4j_uri
+    auth = (user, password or "") if user else None
+    ids, vectors, meta, _ = synthetic_faces(160, np.random.default_rng(4), dim=64)
+    with GraphCluster.open(uri, settings=Settings(index_dir=tmp_path / "index"), auth=auth) as gc:
+        for start in range(0, len(ids), 40):
+            gc.add_faces(vectors[start:start + 40], ids=ids[start:start + 40], metadata=meta[start:start + 40])
+        top = gc.clusters()[0]
+        members = [m["face_id"] for m in gc.cluster(top.id)["members"]]
+        assert len(members) >= 3, "the sample must form a cluster of 3+ faces"
+        gc.same_person(members[0], members[1], by="ann", reason="same smile")
+        gc.name(top.id, "Person Zero", by="ann")
+        gc.lock(top.id, by="ann")
+        yield gc
+
+
+def test_every_query_runs_through_the_facade(engine_graph: GraphCluster) -> None:
+    gc = engine_graph
+    person = next(c for c in gc.clusters() if c.name == "Person Zero")
+    members = {m["face_id"] for m in gc.cluster(person.id)["members"]}
+    face = sorted(members)[0]
+    given: dict[str, Any] = {  # a value for every required parameter any query declares
+        "cluster": "Person Zero",
+        "cluster_a": person.id,
+        "face": face,
+        "since": datetime(2000, 1, 1, tzinfo=timezone.utc),  # a datetime object, as Python callers pass it
+    }
+    results: dict[str, list[dict[str, Any]]] = {}
+    for name, info in query_catalogue().items():
+        params = {}
+        for p in info.params:
+            if p.name in given:
+                params[p.name] = given[p.name]
+            elif p.required:
+                pytest.fail(f"query {name!r} takes a new required parameter {p.name!r}: add a value for it to `given`")
+        rows = gc.query(name, **params)
+        assert rows, f"{name} returned no rows on the engine's graph"
+        json.dumps(rows)  # rows are plain, JSON-able values (temporal values as ISO strings)
+        results[name] = rows
+
+    assert {r["face"] for r in results["person_faces"]} == members
+    assert {r["name"] for r in results["person_faces"]} == {"Person Zero"}
+
+    trail = results["cluster_audit_trail"]
+    recorded = {d.id for d in gc.decisions(cluster_id=person.id)} | {d.id for d in gc.decisions(face_id=face)}
+    assert recorded and recorded <= {r["decision"] for r in trail}
+    assert {"same_person", "name", "lock"} <= {r["kind"] for r in trail}
+
+    assert {r["cluster"] for r in results["changed_since"]} == {c.id for c in gc.clusters()}
+
+    stats = gc.stats()
+    awaiting = results["awaiting_review"]
+    assert len(awaiting) == min(50, stats.open_reviews + stats.by_status.get("review", 0))
+
+    (picture,) = results["cluster_graph"]
+    assert picture["cluster"]["id"] == person.id and {f["id"] for f in picture["faces"]} <= members
+    assert picture["decisions"], "the must-link inside the person is drawn"
+
+    evidence = results["cluster_evidence"]
+    assert {r["cluster"] for r in evidence} == {person.id}
+    assert {r["face_a"] for r in evidence} | {r["face_b"] for r in evidence} <= members
+
+    assert all(r["cluster"] != person.id for r in results["similar_across_clusters"])
+    assert all(r["cluster_a"] == person.id and r["cluster_b"] != person.id for r in results["cluster_bridges"])
+    assert all(r["cluster_a"] != r["cluster_b"] and r["shared_photos"] >= 1 for r in results["co_occurring_people"])
+
+
+def test_facade_query_errors_on_neo4j(engine_graph: GraphCluster) -> None:
+    with pytest.raises(NotFound, match="no investigation query named 'nope'"):
+        engine_graph.query("nope")
+    with pytest.raises(InvalidInput, match="has no parameter 'who'; it takes: cluster, limit"):
+        engine_graph.query("person_faces", cluster="x", who="y")
+    with pytest.raises(InvalidInput, match="needs cluster"):
+        engine_graph.query("person_faces")
+    with pytest.raises(InvalidInput, match="is not an int"):
+        engine_graph.query("person_faces", cluster="x", limit="ten")

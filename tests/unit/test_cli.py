@@ -20,8 +20,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from graphcluster import cypher_files
-from graphcluster.cli import bind_query_params, cli, parse_query_header, query_catalogue
-from graphcluster.errors import InvalidInput
+from graphcluster.cli import cli
 
 N_PEOPLE_FACES = 240
 N_FACES = N_PEOPLE_FACES + 21  # 7 pairs of people x 3 middle faces
@@ -267,9 +266,12 @@ def test_decisions_through_the_cli(store: str) -> None:
     assert locked["kind"] == "lock"
     assert {c["id"]: c["locked"] for c in run_json("--store", store, "clusters")}[top["id"]] is True
     assert run_json("--store", store, "unlock", top["id"])["kind"] == "unlock"
-    removed = run_json("--store", store, "remove", faces[2])
+    # a face that is in some cluster now (how the split above re-grouped the rest is the engine's business)
+    other = next(f for c in run_json("--store", store, "clusters") for f in members(store, c["id"]) if f not in (a, b))
+    removed = run_json("--store", store, "remove", other)
     assert removed["kind"] == "remove"
-    assigned = run_json("--store", store, "assign", faces[2], top["id"])
+    assert run_json("--store", store, "show", other)["membership"]["cluster_id"] is None
+    assigned = run_json("--store", store, "assign", other, top["id"])
     assert assigned["kind"] == "assign"
     text = run("--store", store, "decisions", "--cluster", top["id"]).output
     assert "name" in text and "'Alice'" in text
@@ -361,40 +363,12 @@ def test_query_lists_the_library_without_a_store(tmp_path: Path) -> None:
     assert "-p cluster=<string>" in run("query").output
 
 
-def test_every_query_has_a_complete_header() -> None:
-    for name in cypher_files.available("queries"):
-        short = name.split("/", 1)[1]
-        text = cypher_files.load(name)
-        assert text.startswith(f"// name: {short}\n"), name
-        info = parse_query_header(short, text)
-        assert info.answers and info.example.startswith(f"graphcluster query {short}"), name
-        declared = {p.name for p in info.params}
-        used = set(__import__("re").findall(r"\$(\w+)", text))
-        assert used == declared, (name, used, declared)
-        body = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("//")]
-        assert body and ";" not in "\n".join(body), name  # one statement
-
-
-def test_query_params_are_typed_with_defaults() -> None:
-    q = query_catalogue()
-    assert bind_query_params(q["person_faces"], ["cluster=Alice"]) == {"cluster": "Alice", "limit": 500}
-    assert bind_query_params(q["similar_across_clusters"], ["face=7", "max_distance=0.4", "limit=3"]) == {
-        "face": "7", "max_distance": 0.4, "limit": 3}
-    assert bind_query_params(q["changed_since"], ["since=2024-05-01T00:00:00Z"])["since"] == "2024-05-01T00:00:00+00:00"
-    assert bind_query_params(q["cluster_bridges"], ["cluster_a=a", "cluster_b=null"])["cluster_b"] is None
-    with pytest.raises(InvalidInput, match="needs -p cluster="):
-        bind_query_params(q["person_faces"], [])
-    with pytest.raises(InvalidInput, match="has no parameter 'who'"):
-        bind_query_params(q["person_faces"], ["who=x"])
-    with pytest.raises(InvalidInput, match="is not a int"):
-        bind_query_params(q["person_faces"], ["cluster=a", "limit=many"])
-    with pytest.raises(InvalidInput, match="not key=value"):
-        bind_query_params(q["person_faces"], ["cluster"])
-
-
 def test_query_errors_are_one_line(tmp_path: Path) -> None:
     assert "no query named 'nope'" in one_line_error(run("--store", str(tmp_path), "query", "nope", ok=False))
     assert "needs -p since=" in one_line_error(run("--store", str(tmp_path), "query", "changed_since", ok=False))
+    line = one_line_error(run("--store", str(tmp_path), "query", "person_faces", "-p", "cluster=a", "-p", "limit=x", ok=False))
+    assert "limit='x' is not an int" in line
+    assert not (tmp_path / "graphcluster.sqlite").exists()  # parameters are checked before a store is opened
 
 
 def test_browser_guide_holds_every_query_verbatim() -> None:
@@ -414,32 +388,3 @@ def test_grass_styles_the_model() -> None:
     for selector in ("node.Face", "node.Cluster", "relationship.MUST_LINK", "relationship.CANNOT_LINK", "relationship.SIMILAR"):
         assert selector + " {" in grass
     assert '"{name} ({size})"' in grass and '"{distance}"' in grass
-
-
-# -- demo -----------------------------------------------------------------------------------------
-
-
-def test_demo_on_generated_faces(tmp_path: Path) -> None:
-    target = tmp_path / "demo"
-    out = run_json("demo", "--store", str(target), "--synthetic", "--faces", "200", "--answers", "3")
-    assert out["data"] == "synthetic" and out["faces"] == 200
-    assert out["clusters"] >= 1 and len(out["answered"]) <= 3
-    assert 0 <= out["pairwise"]["precision"] <= 1
-    # a second run empties the demo's own store and starts again
-    again = run_json("demo", "--store", str(target), "--synthetic", "--faces", "200", "--answers", "0")
-    assert again["faces"] == 200
-
-
-def test_demo_refuses_a_store_it_did_not_make(store: str) -> None:
-    line = one_line_error(run("demo", "--store", store, "--synthetic", "--faces", "50", ok=False))
-    assert "not made by the demo" in line
-
-
-def test_demo_text_on_real_faces_when_present(tmp_path: Path) -> None:
-    from graphcluster.cli import find_sample_data
-
-    if find_sample_data() is None:
-        pytest.skip("the labelled sample (../shared/data/lfw_dlib128) is not on this machine")
-    result = run("demo", "--store", str(tmp_path / "d"), "--faces", "150", "--answers", "2")
-    assert "real LFW faces" in result.output
-    assert "example clusters:" in result.output and "lfw-deepfunneled/" in result.output
