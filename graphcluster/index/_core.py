@@ -44,7 +44,9 @@ from graphcluster.index._manifest import FORMAT, MANIFEST, read_manifest, remove
 from graphcluster.index._segment import Segment, encode_ids
 from graphcluster.index.validate import _listing, validate_ids, validate_vectors
 
-__all__ = ["SegmentedIndex"]
+__all__ = ["SegmentedIndex", "DELTA_BYTES"]
+
+DELTA_BYTES = 10_240_000  # default delta budget: its exact scan stays ~1 ms per query
 
 
 
@@ -60,14 +62,14 @@ class SegmentedIndex:
         path: str | os.PathLike[str],
         dim: int | None = None,
         *,
-        delta_size: int = 20_000,
+        delta_size: int | None = None,
         merge_factor: int = 4,
         max_dead_fraction: float = 0.2,
         build_jobs: int = -1,
         seed: int = 0,
         **params: Any,
     ) -> None:
-        if delta_size < 1 or merge_factor < 2:
+        if (delta_size is not None and delta_size < 1) or merge_factor < 2:
             raise InvalidInput(f"delta_size must be >= 1 and merge_factor >= 2; got {delta_size}, {merge_factor}")
         import threading
 
@@ -75,7 +77,7 @@ class SegmentedIndex:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self._params = params  # engine-specific: n_trees, search_k, search_fraction, hnsw_m, ...
-        self.delta_size = delta_size
+        self._delta_size = delta_size
         self.merge_factor = merge_factor
         self.max_dead_fraction = max_dead_fraction
         self.build_jobs = build_jobs
@@ -129,6 +131,14 @@ class SegmentedIndex:
                     self._apply_delete(ids)
         if fresh or not (self.path / MANIFEST).exists() or man["dim"] != self.dim or man["log"] != self._log_name:
             self._commit()
+
+    @property
+    def delta_size(self) -> int:
+        """Rows kept in the delta; by default a 10 MB budget (20,000 x 128-D, 5,000 x 512-D),
+        because every query scans the whole delta."""
+        if self._delta_size is not None:
+            return self._delta_size
+        return max(1_000, DELTA_BYTES // (4 * (self.dim or 128)))
 
     def _take_name(self, prefix: str, suffix: str = "") -> str:
         name = f"{prefix}-{self._next:06d}{suffix}"

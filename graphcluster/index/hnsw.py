@@ -62,7 +62,7 @@ class SegmentedHnswIndex(SegmentedIndex):
         ef_construction: int = 100,
         ef: int | None = None,
         target_recall: float | None = 0.97,
-        delta_size: int = 20_000,
+        delta_size: int | None = None,
         merge_factor: int = 4,
         max_dead_fraction: float = 0.2,
         build_jobs: int = -1,
