@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -209,12 +209,12 @@ def test_every_query_runs_through_the_facade(engine_graph: GraphCluster) -> None
     gc = engine_graph
     person = next(c for c in gc.clusters() if c.name == "Person Zero")
     members = {m["face_id"] for m in gc.cluster(person.id)["members"]}
-    face = sorted(members)[0]
+    face = min(members)
     given: dict[str, Any] = {  # a value for every required parameter any query declares
         "cluster": "Person Zero",
         "cluster_a": person.id,
         "face": face,
-        "since": datetime(2000, 1, 1, tzinfo=timezone.utc),  # a datetime object, as Python callers pass it
+        "since": datetime(2000, 1, 1, tzinfo=UTC),  # a datetime object, as Python callers pass it
     }
     results: dict[str, list[dict[str, Any]]] = {}
     for name, info in query_catalogue().items():

@@ -14,7 +14,13 @@ import pytest
 from click.testing import CliRunner, Result
 
 from graphcluster.cli import cli
-from graphcluster.demo import DemoSummary, find_sample_data, pairwise_scores, run_demo, summary_lines
+from graphcluster.demo import (
+    DemoSummary,
+    find_sample_data,
+    pairwise_scores,
+    run_demo,
+    summary_lines,
+)
 from graphcluster.errors import InvalidInput
 
 

@@ -7,7 +7,7 @@ Pure: the shipped ``cypher/queries/*.cypher`` files are read, nothing runs again
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import numpy as np
 import pytest
@@ -80,7 +80,7 @@ def test_python_params_fill_defaults_and_normalise_types() -> None:
     bound = bind_python_params(q["similar_across_clusters"], {"face": "7", "max_distance": 1, "limit": np.int64(3)})
     assert bound == {"face": "7", "max_distance": 1.0, "limit": 3}
     assert type(bound["limit"]) is int and type(bound["max_distance"]) is float  # plain types for the driver
-    since = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    since = datetime(2024, 5, 1, tzinfo=UTC)
     assert bind_python_params(q["changed_since"], {"since": since})["since"] == "2024-05-01T00:00:00+00:00"
     assert bind_python_params(q["changed_since"], {"since": "2024-05-01T00:00:00Z"})["since"] == "2024-05-01T00:00:00+00:00"
     assert bind_python_params(q["changed_since"], {"since": date(2024, 5, 1)})["since"] == "2024-05-01"
