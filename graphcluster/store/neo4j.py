@@ -502,7 +502,7 @@ def _plain(value: Any) -> Any:
     """Neo4j temporal values become ISO strings, so query rows are JSON-able."""
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):  # data() renders relationships as (start, type, end)
         return [_plain(v) for v in value]
     iso = getattr(value, "iso_format", None)
     return iso() if callable(iso) else value
