@@ -62,7 +62,7 @@ def constraint_closure(gc: GraphCluster, faces: Iterable[str]) -> ConstraintSet:
 
 def _record(gc: GraphCluster, kind: str, a: str, b: str | None, by: str | None, reason: str | None,
             **data: Any) -> Decision:
-    d = Decision(id=_decision_id(), kind=kind, a=a, b=b, by=by, reason=reason, data=data)  # type: ignore[arg-type]
+    d = Decision(id=_decision_id(), kind=kind, a=a, b=b, by=by, reason=reason, data=data)
     gc.store.add_decision(d)
     return d
 
@@ -393,8 +393,8 @@ def answer(gc: GraphCluster, item_id: str, reply: str, *, name: str | None, by: 
         first = item.faces_a[0]
         for other in item.faces_a[1:]:
             decision = same_person(gc, first, other, by=by, reason=why)
-        cluster = _cluster_of(gc, first)
-        if name and cluster:
-            set_name(gc, cluster, name, by=by, reason=why)
+        formed = _cluster_of(gc, first)
+        if name and formed:
+            set_name(gc, formed, name, by=by, reason=why)
     gc.store.set_review_status([item.id], "answered", answer=reply)
     return decision

@@ -208,7 +208,7 @@ class GraphCluster:
             raise InvalidInput(
                 f"metadata has {len(metadata)} entries for {len(ids)} vectors; pass one dict per row (or None)"
             )
-        out = []
+        out: list[dict[str, Any]] = []
         for row, m in enumerate(metadata):
             if m is None:
                 out.append({})

@@ -25,7 +25,8 @@ class SyntheticFaces:
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+    out: np.ndarray = x / np.linalg.norm(x, axis=-1, keepdims=True)
+    return out
 
 
 def make_faces(
