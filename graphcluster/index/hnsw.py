@@ -68,6 +68,12 @@ class SegmentedHnswIndex(SegmentedIndex):
         build_jobs: int = -1,
         seed: int = 0,
     ) -> None:
+        try:
+            import hnswlib  # noqa: F401  (optional dependency)
+        except ImportError:
+            raise InvalidInput(
+                "the 'hnsw' index needs the hnswlib package: pip install 'hnswlib>=0.8.0', or use kind='annoy'"
+            ) from None
         if hnsw_m < 2 or ef_construction < 1 or (ef is not None and ef < 1):
             raise InvalidInput("hnsw_m must be >= 2, ef_construction and ef >= 1")
         if target_recall is not None and not 0 < target_recall <= 1:

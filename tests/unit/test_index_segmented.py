@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -14,7 +15,8 @@ import pytest
 from graphcluster.errors import InvalidInput, NotFound, StoreBusy, StoreError
 from graphcluster.index import ExactIndex, NeighbourIndex, SegmentedAnnoyIndex, SegmentedHnswIndex, open_index
 
-KINDS = ["annoy", "hnsw", "exact"]
+HAVE_HNSWLIB = importlib.util.find_spec("hnswlib") is not None  # optional: the 'bench' extra
+KINDS = ["annoy", "exact"] + (["hnsw"] if HAVE_HNSWLIB else [])
 D = 16
 # settings under which each engine searches (almost) exhaustively, for comparisons with brute force
 EXHAUSTIVE: dict[str, dict[str, object]] = {"annoy": {"search_k": 100_000}, "hnsw": {"ef": 2_000}, "exact": {}}
@@ -263,7 +265,10 @@ def test_tombstones_survive_a_tier_merge(tmp_path: Path, kind: str) -> None:
         assert sorted(index.ids()) == sorted(set(ids) - set(gone))
 
 
-@pytest.mark.parametrize(("kind", "param"), [("annoy", "search_k"), ("hnsw", "ef")])
+@pytest.mark.parametrize(
+    ("kind", "param"),
+    [("annoy", "search_k"), pytest.param("hnsw", "ef", marks=pytest.mark.skipif(not HAVE_HNSWLIB, reason="no hnswlib"))],
+)
 def test_search_effort_is_calibrated_per_segment_and_kept(tmp_path: Path, kind: str, param: str) -> None:
     ids, x = clustered(2000, d=32)
     _, q = clustered(50, d=32, seed=4)
