@@ -15,6 +15,7 @@ recall targets at a fraction of the query time. Differences from the Annoy engin
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from typing import Any
 
@@ -68,12 +69,10 @@ class SegmentedHnswIndex(SegmentedIndex):
         build_jobs: int = -1,
         seed: int = 0,
     ) -> None:
-        try:
-            import hnswlib  # noqa: F401  (optional dependency)
-        except ImportError:
+        if importlib.util.find_spec("hnswlib") is None:  # an optional dependency
             raise InvalidInput(
                 "the 'hnsw' index needs the hnswlib package: pip install 'hnswlib>=0.8.0', or use kind='annoy'"
-            ) from None
+            )
         if hnsw_m < 2 or ef_construction < 1 or (ef is not None and ef < 1):
             raise InvalidInput("hnsw_m must be >= 2, ef_construction and ef >= 1")
         if target_recall is not None and not 0 < target_recall <= 1:

@@ -267,7 +267,10 @@ def test_tombstones_survive_a_tier_merge(tmp_path: Path, kind: str) -> None:
 
 @pytest.mark.parametrize(
     ("kind", "param"),
-    [("annoy", "search_k"), pytest.param("hnsw", "ef", marks=pytest.mark.skipif(not HAVE_HNSWLIB, reason="no hnswlib"))],
+    [
+        ("annoy", "search_k"),
+        pytest.param("hnsw", "ef", marks=pytest.mark.skipif(not HAVE_HNSWLIB, reason="no hnswlib")),
+    ],
 )
 def test_search_effort_is_calibrated_per_segment_and_kept(tmp_path: Path, kind: str, param: str) -> None:
     ids, x = clustered(2000, d=32)
