@@ -212,7 +212,7 @@ class Segment:
 
 
 def _load_hnsw(path: Path, dim: int, n: int) -> Any:
-    import hnswlib  # type: ignore[import-untyped]
+    import hnswlib
 
     index = hnswlib.Index(space="l2", dim=dim)
     index.load_index(str(path), max_elements=n)
