@@ -283,6 +283,16 @@ def main() -> None:
         write(args, n, main_rows, sweeps, spread)
 
 
+def summary(spread: list[dict[str, Any]]) -> list[str]:
+    """Range of the graphcluster metrics over the arrival orders (numbers only from this run)."""
+    out = []
+    for key, name in (("P", "pairwise precision"), ("F", "pairwise F"), ("bF", "BCubed F"),
+                      ("unassigned", "share unassigned")):
+        vals = [float(r[key]) for r in spread]
+        out.append(f"- graphcluster {name} over {len(vals)} orders: {min(vals):.4f} .. {max(vals):.4f}")
+    return out
+
+
 def write(args: argparse.Namespace, n: int, main_rows: list[str], sweeps: list[str],
           spread: list[dict[str, Any]]) -> None:
     cmd = "`.venv/bin/python benchmarks/quality.py --orders " + " ".join(map(str, args.orders)) + \
@@ -327,6 +337,10 @@ def write(args: argparse.Namespace, n: int, main_rows: list[str], sweeps: list[s
         "- \"all at once\" is one `add_faces` call with every face (the engine still works in chunks of",
         "  1,000 internally); \"+ cleanup()\" is a full constraint-aware pass over the incremental result;",
         "  its time column is the cleanup alone.",
+        "",
+        "### Summary (computed)",
+        "",
+        *summary(spread),
         "",
         "### Spread over arrival orders (graphcluster, incremental, batches of 100)",
         "",
