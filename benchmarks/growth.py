@@ -135,11 +135,10 @@ def drive(args: argparse.Namespace) -> None:
             cmd += ["--threshold", str(args.threshold)]
         if store == "neo4j":
             cmd += ["--neo4j", args.neo4j]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        sys.stderr.write(proc.stderr[-3000:] if proc.returncode else "")
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)  # progress (stderr) streams through
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
         if proc.returncode or not lines:
-            results.append({"store": store, "n": n, "dim": dim, "error": (proc.stderr.strip().splitlines() or ["?"])[-1]})
+            results.append({"store": store, "n": n, "dim": dim, "error": f"exit code {proc.returncode} (see stderr)"})
         else:
             results.append(json.loads(lines[-1]))
         with RESULTS.open("a") as fh:
