@@ -146,9 +146,16 @@ def same_image_links(gc: GraphCluster, faces: Sequence[FaceRecord]) -> None:
 
 
 # -- face placement ------------------------------------------------------------------------------
-def _supersede(gc: GraphCluster, face_id: str, new_id: str) -> None:
+def _supersede(gc: GraphCluster, face_id: str, new: Decision) -> None:
+    """The latest placement of a face wins: a new assign replaces every earlier assign and a
+    ban from the same cluster; a new ban replaces an assign to (or a ban from) that cluster.
+    Bans from other clusters stay."""
     for old in gc.store.get_decisions(face_ids=[face_id], kinds=["assign", "remove"], active_only=True):
-        if old.a == face_id and old.id != new_id:
+        if old.a != face_id or old.id == new.id:
+            continue
+        if (new.kind == "assign" and (old.kind == "assign" or old.b == new.b)) or (
+            new.kind == "remove" and old.b == new.b
+        ):
             gc.store.undo_decision(old.id)
 
 
@@ -168,15 +175,18 @@ def assign(gc: GraphCluster, face_id: str, cluster_id: str, *, by: str | None, r
                 f"face {face_id!r} is must-linked to other faces of locked cluster {current!r}; "
                 "undo those links first", conflicts=[_lock_decision(gc, current)])
     d = _record(gc, "assign", face_id, cluster_id, by, reason, previous=current)
-    _supersede(gc, face_id, d.id)
+    _supersede(gc, face_id, d)
     gc.store.apply_clustering([Membership(face_id=face_id, cluster_id=cluster_id, status="manual", confidence=1.0)])
     gc._recluster([face_id])
     return d
 
 
-def remove(gc: GraphCluster, face_id: str, *, by: str | None, reason: str | None) -> Decision:
+def remove(gc: GraphCluster, face_id: str, *, by: str | None, reason: str | None,
+           cluster_id: str | None = None) -> Decision:
+    """Take a face out of its cluster (or, with ``cluster_id``, ban it from that cluster)."""
     _require_faces(gc, face_id)
-    current = _cluster_of(gc, face_id)
+    held = _cluster_of(gc, face_id)
+    current = cluster_id or held
     if current is None:
         raise InvalidInput(f"face {face_id!r} is in no cluster; there is nothing to remove it from")
     cs = constraint_closure(gc, [face_id])
@@ -189,9 +199,10 @@ def remove(gc: GraphCluster, face_id: str, *, by: str | None, reason: str | None
                 f"face {face_id!r} is must-linked to {same[0]!r}, also in cluster {current!r}; "
                 "undo that same-person decision first", conflicts=links)
     d = _record(gc, "remove", face_id, current, by, reason)
-    _supersede(gc, face_id, d.id)
-    gc.store.apply_clustering([Membership(face_id=face_id, cluster_id=None, status="unassigned", confidence=0.0)])
-    gc._recluster([face_id])
+    _supersede(gc, face_id, d)
+    if held == current:
+        gc.store.apply_clustering([Membership(face_id=face_id, cluster_id=None, status="unassigned", confidence=0.0)])
+        gc._recluster([face_id])
     return d
 
 
@@ -342,11 +353,16 @@ def _still_relevant(gc: GraphCluster, item: ReviewItem) -> bool:
         ms = gc.store.memberships(faces)
         return all(ms[f].cluster_id == item.cluster_a for f in item.faces_a) and all(
             ms[f].cluster_id == item.cluster_b for f in item.faces_b)
-    if item.kind == "face":
+    if item.kind == "face":  # a tentative member, or an unassigned face near the cluster
         m = gc.store.memberships(item.faces_a)[item.faces_a[0]]
-        return m.cluster_id == item.cluster_b and m.status == "review"
+        in_question = m.cluster_id == item.cluster_b and m.status == "review"
+        return (in_question or m.cluster_id is None) and bool(gc.store.get_clusters([item.cluster_b or ""]))
+    # new identity: still unassigned, or still exactly the one unverified cluster it was asked about
     ms = gc.store.memberships(item.faces_a)
-    return all(m.cluster_id is None for m in ms.values())
+    held = {m.cluster_id for m in ms.values()}
+    if held == {None}:
+        return True
+    return held == {item.cluster_a} and item.cluster_a is not None and not gc.view.locked([item.cluster_a])
 
 
 def review_queue(gc: GraphCluster, limit: int) -> list[ReviewItem]:
@@ -388,7 +404,7 @@ def answer(gc: GraphCluster, item_id: str, reply: str, *, name: str | None, by: 
     elif item.kind == "face":
         face, cluster = item.faces_a[0], item.cluster_b or ""
         decision = (assign(gc, face, cluster, by=by, reason=why) if reply == "yes"
-                    else remove(gc, face, by=by, reason=why))
+                    else remove(gc, face, by=by, reason=why, cluster_id=cluster))
     elif reply == "yes":  # new identity: must-link the group, name it if asked
         first = item.faces_a[0]
         for other in item.faces_a[1:]:

@@ -32,8 +32,9 @@ def apply_result(gc: GraphCluster, result: Any) -> Applied:
         for f, (cid, status, conf) in sorted(result.memberships.items())
     ]
     created = [ClusterRecord(id=cid) for cid in result.new_clusters]
-    if memberships or created or result.emptied_clusters:
-        gc.store.apply_clustering(memberships, created, list(result.emptied_clusters))
+    emptied = _really_emptied(gc, memberships, result.emptied_clusters)
+    if memberships or created or emptied:
+        gc.store.apply_clustering(memberships, created, emptied)
     touched = {m.cluster_id for m in memberships if m.cluster_id}
 
     items: list[ReviewItem] = []
@@ -51,3 +52,20 @@ def apply_result(gc: GraphCluster, result: Any) -> Applied:
     if items:
         gc.store.put_reviews(items)
     return Applied(created=len(created), changed=len(touched), reviews=len(items))
+
+
+def _really_emptied(gc: GraphCluster, memberships: list[Membership], proposed: Any) -> list[str]:
+    """Clusters left with no member once ``memberships`` are written.
+
+    The region may hold only part of a large cluster, so a cluster the core saw emptied can
+    still have members outside the region: it is kept (and only truly empty ones deleted).
+    """
+    moved = {m.face_id: m.cluster_id for m in memberships}
+    before = gc.store.memberships(list(moved))
+    losing = {m.cluster_id for m in before.values() if m.cluster_id} | set(proposed)
+    gaining = {cid for cid in moved.values() if cid}
+    candidates = sorted(losing - gaining)
+    if not candidates:
+        return []
+    members = gc.store.cluster_members(candidates)
+    return [cid for cid in candidates if all(moved.get(f, cid) != cid for f in members[cid])]
