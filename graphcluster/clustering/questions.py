@@ -7,8 +7,11 @@ human answer changes the most pairs. Steps:
 1. Collect the region's SIMILAR edges between two different clusters, or between an
    unassigned face and a cluster, closer than ``band`` x ``link``.
 2. Drop pairs a human already separated (a cannot-link between them).
-3. Score each pair: uncertainty (highest when the closest links sit at ``link``, falling off
-   on both sides) times the number of faces the answer would place (the two sizes).
+3. Score each pair by what a "yes" is expected to change: the chance that the two sides are
+   one person (a logistic curve of the closest links' distance, one half at 1.1 x ``link``)
+   times the faces the answer would bring together (``sa * sb / (sa + sb)``, which is what a
+   merge adds to BCubed recall), so that large fragments of one person come first and a
+   long tail of unlikely pairs does not waste a person's time.
 4. Keep the ``limit`` best: ``merge`` questions (faces_a / faces_b: the faces of each side on
    the closest links, what a person compares) and ``face`` questions ("is this face B?").
 """
@@ -26,9 +29,13 @@ __all__ = ["propose_questions"]
 Review = tuple[str, list[str], list[str], str | None, str | None, float]
 
 
-def _uncertainty(distance: float, link: float) -> float:
-    """1 at the link threshold, about 0.37 one tenth of it away on either side."""
-    return math.exp(-(((distance / link) - 1.0) / 0.1) ** 2)
+def _p_same(distance: float, link: float) -> float:
+    """Chance of one person: 1/2 at 1.1 x link, about 0.88 at link, 0.12 at 1.2 x link."""
+    return 1.0 / (1.0 + math.exp(((distance / link) - 1.1) / 0.05))
+
+
+def _gain(sa: int, sb: int) -> float:
+    return sa * sb / (sa + sb)
 
 
 def propose_questions(
@@ -86,12 +93,12 @@ def propose_questions(
     for (ca, cb), edges in pairs.items():
         edges.sort()
         best = sum(d for d, _, _ in edges[:3]) / min(3, len(edges))
-        score = _uncertainty(best, link) * (sizes[ca] + sizes[cb])
+        score = _p_same(best, link) * _gain(max(1, sizes[ca]), max(1, sizes[cb]))
         fa = list(dict.fromkeys(x for _, x, _ in edges))[:shown]
         fb = list(dict.fromkeys(y for _, _, y in edges))[:shown]
         scored.append((score, ("merge", fa, fb, ca, cb, round(score, 4))))
     for (face, cid), d in lone.items():
-        score = _uncertainty(d, link) * (1 + sizes[cid])
+        score = _p_same(d, link) * _gain(1, max(1, sizes[cid]))
         scored.append((score, ("face", [face], [], None, cid, round(score, 4))))
     scored.sort(key=lambda x: (-x[0], x[1][1], x[1][3] or "", x[1][4] or ""))
     return [review for score, review in scored[:limit] if score > 0.01]

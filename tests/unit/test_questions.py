@@ -41,7 +41,7 @@ def test_an_unassigned_face_near_a_cluster_makes_a_face_question() -> None:
     assert [(q[0], q[1], q[4]) for q in qs] == [("face", ["x"], "A")]
 
 
-def test_far_links_ask_nothing_and_closer_doubt_ranks_first() -> None:
+def test_far_links_ask_nothing_and_likelier_answers_rank_first() -> None:
     assert propose_questions(_region([("a1", "b1", 0.5)], LABELS), LABELS, T) == []
     edges = [("x", "a1", 0.3), ("a2", "b1", 0.36)]
     qs = propose_questions(_region(edges, LABELS), LABELS, T)
