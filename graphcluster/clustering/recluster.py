@@ -13,6 +13,10 @@
    ``MERGE_MEAN`` x ``link`` (average linkage), are one person split by the sparse kNN graph
    (not a chain through one look-alike); a lone face may join a cluster this way, never the
    reverse. Merges that a lock or a cannot-link forbids become merge questions.
+   Then every cluster of at least ``SPLIT_MIN`` nodes held wholly in the region is re-checked
+   (``_split_weak``): Chinese Whispers on its mutual top-3 edges finds its tight parts, which
+   rejoin while the links between them average below ``SPLIT_JOIN`` x ``link``; a crowd of
+   look-alikes chained together falls apart, one person stays whole.
 5. Per face: confidence from the share of its link weight that goes to its cluster, the
    margin over the runner-up cluster and its distance to the cluster's core (mean distance
    to its nearest members); below ``auto_confidence`` the face is assigned as 'review'. A
@@ -25,8 +29,9 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import networkx as nx  # type: ignore[import-untyped]
 
@@ -44,6 +49,8 @@ CORE_NEIGHBOURS = 5
 # the fragment merge always sees every edge. Measured on lfw (docs/benchmarks/quality_core.md):
 # M = 3 raises precision (0.954 -> 0.984) but costs more recall than it gains, so it is off.
 MUTUAL_M = 0
+SPLIT_MIN = 10  # clusters of at least this many nodes are re-checked (_split_weak); 0: never
+SPLIT_JOIN = 0.96  # tight parts rejoin while their links average below SPLIT_JOIN x link
 MERGE_MIN_EDGES = 2  # a lone face joins a cluster by the merge rule only with two links into it
 
 
@@ -180,6 +187,8 @@ def recluster(
     # 4. merge fragments of one person
     if link is not None:
         _merge_fragments(graph, label, clamped, partners, forbidden, size_out, nodes, reviews, link)
+        if SPLIT_MIN:
+            _split_weak(graph, label, clamped, size_out, link, seed)
 
     # 5./6. statuses, confidences, ids
     return _finish(region, thresholds, nodes, label, graph, dist_of, clamped, size_out, reviews,
@@ -282,6 +291,67 @@ def _merge_fragments(graph: nx.Graph, label: dict[str, Label], clamped: dict[str
             merged = True
         if not merged:
             return
+
+
+def _split_weak(graph: nx.Graph, label: dict[str, Label], clamped: dict[str, Label],
+                size_out: dict[Label, int], link: float, seed: int) -> None:
+    """Re-check each cluster of at least ``SPLIT_MIN`` nodes held wholly in the region.
+
+    Chinese Whispers on its mutual top-3 edges finds its tight parts; parts are then joined
+    again, closest first, while the mean distance of the links between them passes the
+    average-linkage rule ``SPLIT_JOIN x link``. A cluster that a
+    dense crowd of look-alikes chained together falls apart; one person stays whole.
+    """
+    groups: dict[Label, list[str]] = defaultdict(list)
+    for r, lab in label.items():
+        groups[lab].append(r)
+    for lab, members in sorted(groups.items(), key=lambda x: repr(x[0])):
+        if len(members) < SPLIT_MIN or size_out.get(lab, 0) or any(r in clamped for r in members):
+            continue
+        inside = set(members)
+        near = {u: sorted((a["dsum"] / a["n"], repr(v), v) for v, a in graph[u].items() if v in inside)[:3]
+                for u in members}
+        top = {u: {v for _, _, v in near[u]} for u in members}
+        sub = nx.Graph()
+        sub.add_nodes_from(members)
+        sub.add_edges_from((u, v) for u in members for v in top[u] if u in top[v])
+        parts_of = chinese_whispers(sub, seed=seed)
+        parts: dict[Any, set[str]] = defaultdict(set)
+        for u, p in parts_of.items():
+            parts[p].add(u)
+        if len(parts) < 2:
+            continue
+        keys = list(parts)
+        owner = {u: p for p in keys for u in parts[p]}
+        while len(keys) > 1:
+            cross: dict[tuple[Any, Any], list[float]] = defaultdict(lambda: [0.0, 0.0])
+            for u in members:
+                for v, a in graph[u].items():
+                    if v in inside and owner[u] != owner[v] and repr(owner[u]) < repr(owner[v]):
+                        c = cross[(owner[u], owner[v])]
+                        c[0] += a["dsum"]
+                        c[1] += a["n"]
+            if not cross:
+                break
+            (pa, pb), (ds, n) = min(cross.items(), key=lambda x: (x[1][0] / x[1][1], repr(x[0])))
+            if ds / n > SPLIT_JOIN * link:
+                break
+            for u in parts[pb]:
+                owner[u] = pa
+            parts[pa] |= parts.pop(pb)
+            keys.remove(pb)
+        if len(keys) < 2:
+            continue
+        # the part that keeps the label: the one holding the node an ("n", node) label is
+        # named after (another part may not reuse that name), else the largest
+        keeper = owner[lab[1]] if lab[0] == "n" and lab[1] in owner else max(
+            keys, key=lambda p: (len(parts[p]), repr(p)))
+        for p in keys:
+            if p == keeper:
+                continue
+            fresh: Label = ("n", min(parts[p]))
+            for u in parts[p]:
+                label[u] = fresh
 
 
 def _blocked(la: Label, lb: Label, holders: dict[Label, list[str]], label: dict[str, Label],

@@ -186,3 +186,27 @@ def test_chinese_whispers_alone() -> None:
     assert chinese_whispers(g, seed=3) == lab
     clamped = chinese_whispers(g, seed=1, clamped={1: "L"}, cannot={2: {1}})
     assert clamped[1] == "L" and clamped[2] != "L"
+
+
+def test_a_crowd_of_look_alikes_is_split_back_into_people() -> None:
+    """Three people (tight cliques) inside a crowd: every cross pair is within ``link``.
+
+    Plain Chinese Whispers chains them into one cluster; the re-check of the cluster finds
+    the tight parts and keeps them apart, because their links average well above the links
+    inside each person.
+    """
+    g = MemoryGraph()
+    people = [clique(p, 5, 0.15) for p in "xyz"]
+    cross = [(f"{p}{i}", f"{q}{j}", 0.39) for p, q in (("x", "y"), ("y", "z"), ("x", "z"))
+             for i in range(5) for j in range(5)]
+    g.add_edges([e for pe in people for e in pe] + cross)
+    run(g)
+    assert partition(g) == {frozenset(f"{p}{i}" for i in range(5)) for p in "xyz"}
+
+
+def test_one_person_with_a_loose_part_stays_whole() -> None:
+    g = MemoryGraph()
+    loose = [(f"a{i}", f"b{j}", 0.25) for i in range(6) for j in range(6)]
+    g.add_edges(clique("a", 6, 0.2) + clique("b", 6, 0.22) + loose)
+    run(g)
+    assert partition(g) == {frozenset([f"a{i}" for i in range(6)] + [f"b{i}" for i in range(6)])}
