@@ -395,6 +395,18 @@ def answer(gc: GraphCluster, item_id: str, reply: str, *, name: str | None, by: 
         gc.store.put_reviews([item.model_copy(update={"priority": item.priority - 1_000_000.0})])
         return None
     why = f"review {item.id}"
+    try:
+        decision = _apply_answer(gc, item, reply, name=name, by=by, why=why)
+    except ConstraintConflict:
+        # the answer contradicts earlier decisions: the question was moot; say why, ask no more
+        gc.store.set_review_status([item.id], "obsolete", answer=reply)
+        raise
+    gc.store.set_review_status([item.id], "answered", answer=reply)
+    return decision
+
+
+def _apply_answer(gc: GraphCluster, item: ReviewItem, reply: str, *, name: str | None, by: str | None,
+                  why: str) -> Decision | None:
     decision: Decision | None = None
     if item.kind == "merge":
         if reply == "yes":
@@ -412,5 +424,4 @@ def answer(gc: GraphCluster, item_id: str, reply: str, *, name: str | None, by: 
         formed = _cluster_of(gc, first)
         if name and formed:
             set_name(gc, formed, name, by=by, reason=why)
-    gc.store.set_review_status([item.id], "answered", answer=reply)
     return decision

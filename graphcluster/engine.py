@@ -25,7 +25,7 @@ import numpy as np
 from graphcluster import decisions as _decisions
 from graphcluster.calibration import ThresholdKeeper
 from graphcluster.clustering import build_region, edge_weight, recluster
-from graphcluster.clustering.questions import propose_questions
+from graphcluster.clustering.questions import askable, propose_questions
 from graphcluster.errors import InvalidInput, NotFound, StoreError
 from graphcluster.index import NeighbourIndex, open_index, validate_vectors
 from graphcluster.models import (
@@ -310,7 +310,9 @@ class GraphCluster:
             min_cluster_size=self.settings.min_cluster_size,
             new_id=_new_cluster_id,
         )
-        result.reviews = list(result.reviews) + propose_questions(region, result.labels, thresholds)
+        result.reviews = askable(list(result.reviews), region, result.labels) + propose_questions(
+            region, result.labels, thresholds
+        )
         return apply_result(self, result)
 
     def _reconcile(self) -> None:

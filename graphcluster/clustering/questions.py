@@ -24,7 +24,7 @@ from collections import defaultdict
 from graphcluster.clustering.region import Region
 from graphcluster.clustering.thresholds import Thresholds
 
-__all__ = ["propose_questions"]
+__all__ = ["propose_questions", "separated_pairs", "askable"]
 
 Review = tuple[str, list[str], list[str], str | None, str | None, float]
 
@@ -36,6 +36,21 @@ def _p_same(distance: float, link: float) -> float:
 
 def _gain(sa: int, sb: int) -> float:
     return sa * sb / (sa + sb)
+
+
+def separated_pairs(region: Region, labels: dict[str, str | None]) -> set[frozenset[str | None]]:
+    """Cluster pairs that a cannot-link keeps apart: a human already answered "no"."""
+    return {
+        frozenset((labels.get(a), labels.get(b)))
+        for a, b, _ in region.constraints.cannot_links
+        if labels.get(a) and labels.get(b)
+    }
+
+
+def askable(reviews: list[Review], region: Region, labels: dict[str, str | None]) -> list[Review]:
+    """Drop merge questions whose answer a cannot-link already gives."""
+    separated = separated_pairs(region, labels)
+    return [r for r in reviews if r[0] != "merge" or frozenset((r[3], r[4])) not in separated]
 
 
 def propose_questions(
@@ -66,11 +81,7 @@ def propose_questions(
             sizes[cid] += 1
     for cid, n in region.outside.items():
         sizes[cid] += n
-    separated = {
-        frozenset((labels.get(a), labels.get(b)))
-        for a, b, _ in region.constraints.cannot_links
-        if labels.get(a) and labels.get(b)
-    }
+    separated = separated_pairs(region, labels)
     pairs: dict[tuple[str, str], list[tuple[float, str, str]]] = defaultdict(list)
     lone: dict[tuple[str, str], float] = {}
     for a, b, d in region.edges:
