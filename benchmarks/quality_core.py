@@ -180,7 +180,7 @@ def write(results: list[dict[str, object]], args: argparse.Namespace) -> None:
         "seed, fed in batches of 100 through `MemoryGraph` + `build_region` + `recluster`, exact kNN",
         "(k = 10), default settings, no human input. The thresholds come from `calibrate` on unlabelled",
         "kNN distances (re-calibrated until 5,000 faces, then frozen); no distance was picked by looking",
-        "at labels (but see the note on LINK_Z below). Unassigned faces count as singleton clusters.",
+        "at labels (but see the notes on LINK_Z and SPLIT_JOIN below). Unassigned faces count as singleton clusters.",
         "",
         f"Command: `.venv/bin/python benchmarks/quality_core.py --seeds {' '.join(map(str, args.seeds))}`"
         + (f" --limit {args.limit}" if args.limit else ""),
@@ -248,7 +248,7 @@ def write(results: list[dict[str, object]], args: argparse.Namespace) -> None:
         "they do not fragment. `SPLIT_JOIN` was chosen among {0.85, 0.92, 0.96} with this set's",
         "labels (like LINK_Z): a ratio to the calibrated link, so it carries over to another scale,",
         "but it is the second place where this benchmark could flatter the held-out result. Cost:",
-        "the run takes about twice as long (the re-check is bounded by the region, not the graph).",
+        "the run takes 2-4x as long (95-144 s against 32-41 s, noisy shared machine; the re-check is bounded by the region, not the graph).",
         "Not yet tried: a local impostor level per face taken from random faces rather than its kNN.",
         "",
         "LINK_Z (how far into the impostor mode's lower tail `link` sits) is the one calibration",
