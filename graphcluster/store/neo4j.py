@@ -257,7 +257,7 @@ class Neo4jStore:
         for lo in range(0, len(ids), _READ_CHUNK):  # bounded result per round trip
             r = self._run("similar_edges", ids=ids[lo : lo + _READ_CHUNK])[0]
             for a, b, d, w in zip(r["a"], r["b"], r["distance"], r["weight"]):
-                out[a, b] = SimilarEdge(a=a, b=b, distance=d, weight=w)
+                out[a, b] = SimilarEdge.model_construct(a=a, b=b, distance=d, weight=w)
         return list(out.values())
 
     # -- memberships and clusters -------------------------------------------------------------
