@@ -8,7 +8,8 @@
 2. ``split_weak``: a cluster of at least ``SPLIT_MIN`` nodes held wholly in the region is
    re-checked: Chinese Whispers on its mutual top-3 edges finds its tight parts, which rejoin,
    closest first, while the links between them average below ``SPLIT_JOIN`` x ``link``.
-   Measured on lfw (docs/benchmarks/quality_core.md): precision 0.954 -> about 0.99.
+   Measured on lfw (docs/benchmarks/quality_core.md): precision 0.954 -> about 0.99. Not run
+   when the link is a fallback (no impostor mode): it would split every person.
 """
 
 from __future__ import annotations

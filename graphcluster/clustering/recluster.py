@@ -187,7 +187,9 @@ def recluster(
     # 4. merge fragments of one person
     if link is not None:
         merge_fragments(graph, label, clamped, partners, forbidden, size_out, nodes, reviews, link)
-        if fragments.SPLIT_MIN:
+        # the re-check measures links against ``link`` as an impostor-tail distance; a fallback
+        # link is the same-person mode's upper tail, against which every person looks split
+        if fragments.SPLIT_MIN and thresholds.source != "fallback":
             split_weak(graph, label, clamped, size_out, link, seed)
 
     # 5./6. statuses, confidences, ids
