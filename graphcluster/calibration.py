@@ -77,7 +77,13 @@ class ThresholdKeeper:
             d = [float(x) for other, x in zip(row_ids, row_d) if other != fid][:k]
             if len(d) == k:
                 rows.append(d)
-        base = calibrate(np.asarray(rows, dtype=np.float64).reshape(len(rows), k), k=k)
+        # random pairs are almost all two different people in any real collection: the impostor
+        # reference that does not depend on the collection having singletons
+        shuffles = [rng.permutation(len(vectors)) for _ in range(3)]
+        pairs = np.concatenate([np.linalg.norm(vectors - vectors[p], axis=1) for p in shuffles])
+        base = calibrate(
+            np.asarray(rows, dtype=np.float64).reshape(len(rows), k), k=k, random_pair_distances=pairs
+        )
         self._store.set_meta({"thresholds_base": base.model_dump(mode="json")})
         return self._with_labels(base)
 

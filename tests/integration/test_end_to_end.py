@@ -54,7 +54,9 @@ def _answer_from_labels(gc: GraphCluster, labels: dict[str, str], limit: int) ->
         return Counter(labels[f] for f in faces).most_common(1)[0][0]
 
     answered = 0
-    for item in gc.review_queue(limit=limit):
+    # one at a time: an answer may make later questions obsolete
+    while answered < limit and (queue := gc.review_queue(limit=1)):
+        item = queue[0]
         if item.kind == "merge":
             yes = majority(item.faces_a) == majority(item.faces_b)
         elif item.kind == "face":
