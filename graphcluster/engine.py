@@ -115,7 +115,7 @@ class GraphCluster:
         try:
             meta = store.get_meta()
             kind = meta.get("index_kind", settings.index)
-            opts: dict[str, Any] = {"delta_size": settings.delta_size}
+            opts: dict[str, Any] = {} if settings.delta_size is None else {"delta_size": settings.delta_size}
             if kind == "annoy":
                 opts.update(n_trees=settings.annoy_trees, search_k=settings.search_k)
             index = open_index(Path(index_dir), kind=kind, dim=meta.get("dim"), **opts)

@@ -44,7 +44,9 @@ class Settings(BaseModel):
     index_dir: Path | None = Field(None, description="index directory for a Neo4j store (embedded: inside the store dir)")
     annoy_trees: int = Field(50, ge=1)
     search_k: int | None = Field(None, description="Annoy search_k; None = its default (trees x k)")
-    delta_size: int = Field(20_000, ge=1, description="vectors kept in the exact in-memory delta before a segment is built")
+    delta_size: int | None = Field(
+        None, ge=1, description="vectors in the exact in-memory delta before a segment is built (None: a 10 MB budget)"
+    )
 
     # store
     store_embeddings: bool = Field(True, description="also store each vector on its Face node/row")
