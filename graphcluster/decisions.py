@@ -77,14 +77,22 @@ def _lock_decision(gc: GraphCluster, cluster_id: str) -> str:
 
 
 # -- pair decisions ------------------------------------------------------------------------------
-def same_person(gc: GraphCluster, a: str, b: str, *, by: str | None, reason: str | None,
-                **data: Any) -> Decision:
+def _pair(gc: GraphCluster, kind: str, a: str, b: str) -> tuple[str | None, str | None]:
+    """Check a pair decision against the earlier ones; returns the two faces' clusters."""
     if a == b:
-        raise InvalidInput(f"same_person needs two different faces, got {a!r} twice")
+        raise InvalidInput(f"{kind} needs two different faces, got {a!r} twice")
     _require_faces(gc, a, b)
     cs = constraint_closure(gc, [a, b])
-    cs.check_must_link(a, b)
-    ca, cb = _cluster_of(gc, a), _cluster_of(gc, b)
+    if kind == "same_person":
+        cs.check_must_link(a, b)
+    else:
+        cs.check_cannot_link(a, b)
+    return _cluster_of(gc, a), _cluster_of(gc, b)
+
+
+def same_person(gc: GraphCluster, a: str, b: str, *, by: str | None, reason: str | None,
+                **data: Any) -> Decision:
+    ca, cb = _pair(gc, "same_person", a, b)
     if ca and cb and ca != cb:
         locked = gc.view.locked([ca, cb])
         if len(locked) == 2:
@@ -101,12 +109,7 @@ def same_person(gc: GraphCluster, a: str, b: str, *, by: str | None, reason: str
 
 def different_person(gc: GraphCluster, a: str, b: str, *, by: str | None, reason: str | None,
                      **data: Any) -> Decision:
-    if a == b:
-        raise InvalidInput(f"different_person needs two different faces, got {a!r} twice")
-    _require_faces(gc, a, b)
-    cs = constraint_closure(gc, [a, b])
-    cs.check_cannot_link(a, b)
-    ca, cb = _cluster_of(gc, a), _cluster_of(gc, b)
+    ca, cb = _pair(gc, "different_person", a, b)
     if ca is not None and ca == cb and gc.view.locked([ca]):
         raise ConstraintConflict(
             f"faces {a!r} and {b!r} are both in locked cluster {ca!r}, whose members a human verified; "
