@@ -56,6 +56,7 @@ class Reviewer:
         self.answers = 0
         self.by_kind: Counter[tuple[str, str]] = Counter()
         self.refused = 0  # answer() raised (obsolete item, conflicting constraint)
+        self.errors: Counter[str] = Counter()  # what answer() said, by exception type and kind
         self.seconds = 0.0
 
     def reply(self, item: Any) -> str:
@@ -80,6 +81,7 @@ class Reviewer:
     def answer_some(self, budget: int) -> int:
         """Answer up to ``budget`` questions; returns how many were answered (0 = queue dry)."""
         done = 0
+        stalls = 0
         while done < budget:
             queue = self.gc.review_queue(limit=min(20, budget - done))
             if not queue:
@@ -92,8 +94,9 @@ class Reviewer:
                 reply = self.reply(item)
                 try:
                     self.gc.answer(item.id, reply, by="simulated-reviewer")
-                except GraphClusterError:
+                except GraphClusterError as exc:
                     self.refused += 1
+                    self.errors[f"{item.kind} '{reply}': {type(exc).__name__}: {str(exc)[:160]}"] += 1
                     self.seconds += time.perf_counter() - t0
                     continue
                 self.seconds += time.perf_counter() - t0
@@ -101,8 +104,9 @@ class Reviewer:
                 self.answers += 1
                 done += 1
                 progressed = True
-            if not progressed and not self.gc.review_queue(limit=1):
-                break
+            stalls = 0 if progressed else stalls + 1
+            if not progressed and (stalls >= 3 or not self.gc.review_queue(limit=1)):
+                break  # nothing answerable left (every item refused three times in a row)
         return done
 
 
@@ -156,7 +160,7 @@ def run(mode: str, seed: int, per_batch: int, max_answers: int, step: int, limit
             stats = gc.stats()
             return {"mode": mode, "n": len(ids), "curve": curve, "first": first, "last": last, "reached": reached,
                     "dry": dry, "crashed": crashed, "answers": rv.answers, "ingest_answers": ingest_answers, "kinds": rv.by_kind,
-                    "refused": rv.refused, "answer_s": rv.seconds, "open": stats.open_reviews,
+                    "refused": rv.refused, "errors": rv.errors, "answer_s": rv.seconds, "open": stats.open_reviews,
                     "seconds": time.perf_counter() - t0}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -170,6 +174,8 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for r, colour in zip(results, ("tab:blue", "tab:orange", "tab:green")):
+        if r["crashed"]:  # scored on a prefix of the faces: not comparable, see the table
+            continue
         a = np.array(r["curve"])
         ax.plot(a[:, 0], a[:, 1], "--", color=colour, label=f"pairwise F ({r['mode']})")
         ax.plot(a[:, 0], a[:, 2], "-", color=colour, label=f"BCubed F ({r['mode']})")
@@ -246,6 +252,8 @@ def main() -> None:
         "not counted as answers. Questions answered, by kind, over all runs: "
         + ", ".join(f"{k} {sum(v for r in results for (kk, _a), v in r['kinds'].items() if kk == k)}"
                     for k in ("merge", "face", "new_identity")) + ".",
+        "",
+        *[f"- {r['mode']}: refused {v}x — {k}" for r in results for k, v in r["errors"].most_common(5)],
         "",
         "![F vs answers](../effort.png)",
         "",
