@@ -197,6 +197,9 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--skip-peers", action="store_true")
+    ap.add_argument("--peers-from-doc", action="store_true",
+                    help="reuse the peer rows and sweeps of the existing docs/benchmarks/quality.md (the peers do not "
+                         "depend on graphcluster's code; same data and order) instead of recomputing them")
     args = ap.parse_args()
     seed = args.orders[0]
     x, truth, ids = load_lfw(seed, args.limit)
@@ -212,7 +215,14 @@ def main() -> None:
         main_rows.append(row(r["method"], _describe_link(r["link"]), r, r["seconds"], r))
         print(main_rows[-1], flush=True)
 
-    if not args.skip_peers:
+    reused = False
+    if args.peers_from_doc:
+        old = (Path(__file__).resolve().parent.parent / "docs" / "benchmarks" / "quality.md").read_text().splitlines()
+        main_rows += [ln for ln in old if ln.startswith("| ") and not ln.startswith(("| graphcluster", "| method"))
+                      and ln.count("|") == HEADER.count("|")]
+        sweeps += [ln for ln in old if ln.startswith(("| seed reference loop", "| dlib Chinese", "| DBSCAN |"))]
+        reused = bool(sweeps)
+    elif not args.skip_peers:
         # the seed's reference loop
         t0 = time.perf_counter()
         idx, d2 = prior_knn(x)
@@ -280,7 +290,7 @@ def main() -> None:
         print(f"order {o}: F {r['F']:.4f} bF {r['bF']:.4f}", flush=True)
 
     if not args.no_write:
-        write(args, n, main_rows, sweeps, spread)
+        write(args, n, main_rows, sweeps, spread, reused)
 
 
 def summary(spread: list[dict[str, Any]]) -> list[str]:
@@ -294,9 +304,9 @@ def summary(spread: list[dict[str, Any]]) -> list[str]:
 
 
 def write(args: argparse.Namespace, n: int, main_rows: list[str], sweeps: list[str],
-          spread: list[dict[str, Any]]) -> None:
+          spread: list[dict[str, Any]], reused: bool = False) -> None:
     cmd = "`.venv/bin/python benchmarks/quality.py --orders " + " ".join(map(str, args.orders)) + \
-        (f" --limit {args.limit}" if args.limit else "") + "`"
+        (f" --limit {args.limit}" if args.limit else "") + (" --peers-from-doc" if reused else "") + "`"
     keys = ["P", "R", "F", "bP", "bR", "bF", "clusters", "auto", "review", "unassigned"]
     spread_lines = [
         "| order seed | pairwise P | R | F | BCubed P | R | F | clusters | auto | review | unassigned |",
@@ -334,6 +344,9 @@ def write(args: argparse.Namespace, n: int, main_rows: list[str], sweeps: list[s
         "  rescaled by the median raw norm (1.42, data README). 0.6 on normalised vectors would link 67% of",
         "  different-identity pairs (one giant cluster) and is not run.",
         "- DBSCAN and HDBSCAN see all faces at once (a batch method; no incremental mode).",
+        *(["- The peer rows and sweeps were copied from the previous run of this script (`--peers-from-doc`):",
+           "  same data, same order; they do not depend on graphcluster's code. Their time column is from that run."]
+          if reused else []),
         "- \"all at once\" is one `add_faces` call with every face (the engine still works in chunks of",
         "  1,000 internally); \"+ cleanup()\" is a full constraint-aware pass over the incremental result;",
         "  its time column is the cleanup alone.",
