@@ -156,25 +156,27 @@ def drive(args: argparse.Namespace) -> None:
 
 
 HEADER = ("| store | dim | N | bootstrap s (faces/s) | add 1,000 s | vs 10k | cleanup() s | cleanup / add | "
-          "clusters | unassigned | link (source) | peak RSS MiB |")
+          "clusters | unassigned | link (source) | peak RSS MiB | code |")
 
 
 def table_row(r: dict[str, Any]) -> str:
     if "error" in r:
-        return f"| {r['store']} | {r['dim']} | {r['n']:,} | failed: {r['error']} |  |  |  |  |  |  |  |  |"
+        return f"| {r['store']} | {r['dim']} | {r['n']:,} | failed: {r['error']} |  |  |  |  |  |  |  |  |  |"
     ratio = r.get("vs10k")
     return (f"| {r['store']} | {r['dim']} | {r['n']:,} | {r['bootstrap_s']:.0f} ({r['n'] / r['bootstrap_s']:.0f}) | "
             f"{r['add_s']:.2f} | {f'x{ratio:.2f}' if ratio else '–'} | {r['cleanup_s']:.1f} | "
             f"x{r['cleanup_s'] / r['add_s']:.1f} | {r['clusters']:,} | "
             f"{r['by_status'].get('unassigned', 0) / max(sum(r['by_status'].values()), 1):.2f} | {r.get('link') or 0:.3f} ({r.get('link_source')}) | "
-            f"{r['peak_rss_mb']:.0f} |")
+            f"{r['peak_rss_mb']:.0f} | {str(r.get('code', '?')).split(' with')[0].replace('commit ', '')} |")
 
 
 def write(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
     ok = [r for r in results if "error" not in r]
-    base = {(r["store"], r["dim"]): r["add_s"] for r in ok if r["n"] == 10_000}
+    # the 10k baseline of a row: same store, dim, settings and code
+    key = lambda r: (r["store"], r["dim"], r.get("link_source"), r.get("code"))  # noqa: E731
+    base = {key(r): r["add_s"] for r in ok if r["n"] == 10_000}
     for r in ok:
-        b = base.get((r["store"], r["dim"]))
+        b = base.get(key(r))
         r["vs10k"] = r["add_s"] / b if b and r["n"] != 10_000 else None
     cmd = (f"`.venv/bin/python benchmarks/growth.py --sizes {' '.join(map(str, args.sizes))} --dims "
            f"{' '.join(map(str, args.dims))}" + (f" --neo4j {args.neo4j} --neo4j-sizes "
@@ -216,7 +218,8 @@ def write(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
     if profiles:
         worst = [p for p in profiles if p["n"] == max(q["n"] for q in profiles)]
         for r in worst:
-            lines += [f"Profile of a 1,000-face `add_faces` at N = {r['n'] + BATCH:,} ({r['store']}, {r['dim']}-D), "
+            lines += [f"Profile of a 1,000-face `add_faces` at N = {r['n'] + BATCH:,} ({r['store']}, {r['dim']}-D, "
+                      f"code {str(r.get('code', '?')).split(' with')[0].replace('commit ', '')}), "
                       f"cProfile, cumulative ({r['profiled_add_s']:.1f} s under the profiler):", "", "```", r["profile"], "```", ""]
     lines += NOTES
     lines.append("![cost vs N](../growth.png)")
@@ -226,8 +229,9 @@ def write(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
 
 # Written by hand from the profiles of the run recorded in this section (update with a new run).
 NOTES = [
-    "Where the time goes (from the N = 101,000 profile above; cProfile adds little here, 32.3 s profiled",
-    "against 32.6 s timed):",
+    "Where the time went in the first run (code 1b84deb, `--threshold 0.8`; the N = 101,000 profile of that",
+    "run; cProfile adds little here, 32.3 s profiled against 32.6 s timed). Later engine commits (SimilarEdge",
+    "rows built without re-validation, region changes) made the 10k rows of the second run 2-3x faster:",
     "",
     "- `build_region` 9.0 s: it calls `StoreView.edges` 99 times (2 times at N = 11,000) and reads",
     "  ~745k SIMILAR rows from SQLite, building one pydantic `SimilarEdge` per row (3.9 s in pydantic",
@@ -258,9 +262,10 @@ def verdicts(args: argparse.Namespace, ok: list[dict[str, Any]]) -> list[str]:
             proj = r["bootstrap_s"] / r["n"] * 1_000_000 / 60
             out.append(f"- embedded {r['dim']}-D: bootstrap of {r['n']:,} ran at {r['n'] / r['bootstrap_s']:.0f} faces/s; "
                        f"at that rate 1M would take {proj:.0f} min (linear projection, not a measurement; target 15 min)")
-    for store, dim in sorted({(r["store"], r["dim"]) for r in ok}):
-        rs = sorted((r for r in ok if r["store"] == store and r["dim"] == dim), key=lambda r: r["n"])
-        if len(rs) >= 2:
+    for k in sorted({_series(r) for r in ok}):
+        rs = sorted((r for r in ok if _series(r) == k), key=lambda r: r["n"])
+        store, dim = k[0], k[1]
+        if len(rs) >= 2 and rs[0]["n"] != rs[-1]["n"]:
             a, b = rs[0], rs[-1]
             out.append(f"- {store} {dim}-D bootstrap rate fell from {a['n'] / a['bootstrap_s']:.0f} faces/s "
                        f"(N = {a['n']:,}) to {b['n'] / b['bootstrap_s']:.0f} faces/s (N = {b['n']:,}): "
@@ -274,19 +279,25 @@ def verdicts(args: argparse.Namespace, ok: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def _series(r: dict[str, Any]) -> tuple[str, int, str]:
+    """Rows of one line in the plot: same store, dimension and code."""
+    return r["store"], r["dim"], str(r.get("code", "?")).split(" with")[0].replace("commit ", "")
+
+
 def plot(ok: list[dict[str, Any]], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for (store, dim), colour in zip(sorted({(r["store"], r["dim"]) for r in ok}),
-                                     ("tab:blue", "tab:orange", "tab:green", "tab:red")):
-        rs = sorted((r for r in ok if r["store"] == store and r["dim"] == dim), key=lambda r: r["n"])
+    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    colours = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:grey")
+    for k, colour in zip(sorted({_series(r) for r in ok}), colours):
+        rs = sorted((r for r in ok if _series(r) == k), key=lambda r: r["n"])
         ns = [r["n"] for r in rs]
-        ax.plot(ns, [r["add_s"] for r in rs], "o-", color=colour, label=f"add 1,000 ({store}, {dim}-D)")
-        ax.plot(ns, [r["cleanup_s"] for r in rs], "s--", color=colour, label=f"cleanup() ({store}, {dim}-D)")
+        tag = f"{k[0]}, {k[1]}-D, {k[2]}"
+        ax.plot(ns, [r["add_s"] for r in rs], "o-", color=colour, label=f"add 1,000 ({tag})")
+        ax.plot(ns, [r["cleanup_s"] for r in rs], "s--", color=colour, label=f"cleanup() ({tag})")
     for store, t in TARGETS.items():
         ax.axhline(t, color="grey", lw=0.7, ls=":")
         ax.text(0.01, t, f"target at 1M, {store}", fontsize=7, va="bottom", transform=ax.get_yaxis_transform())
@@ -295,7 +306,7 @@ def plot(ok: list[dict[str, Any]], path: Path) -> None:
     ax.set_xlabel("faces already in the database (N)")
     ax.set_ylabel("seconds")
     ax.set_title("Adding one batch of 1,000 vs reclustering everything")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=6, loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     say(f"wrote {path}")
