@@ -106,7 +106,7 @@ def main() -> None:
                 say(f"store.add_faces {b}: {secs:.2f} s")
 
             gc.store.clear()
-        # review / answer round trips: synthetic faces are too clean to raise questions, so the
+        # review / answer round trips: real faces, so that the questions are realistic; the
         # graph for this part is real faces (lfw_dlib128, default settings, calibrated)
         shutil.rmtree(tmp, ignore_errors=True)
         with GraphCluster.open(args.neo4j, settings=Settings(index_dir=Path(tmp) / "index2")) as gc:
@@ -177,7 +177,7 @@ def main() -> None:
         *store_table,
         "",
         f"Review round trip: a separate graph of {args.review_faces:,} real faces (lfw_dlib128, seed 0, default settings;",
-        "synthetic faces raise no questions); the simulated reviewer of `benchmarks/effort.py` answers from the labels:",
+        "real faces, so the questions are realistic); the simulated reviewer of `benchmarks/effort.py` answers from the labels:",
         "",
         *rt,
         "",
