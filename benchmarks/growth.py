@@ -243,6 +243,15 @@ NOTES = [
     "- the bootstrap slows from 165 to 50 faces/s for the same reasons: each chunk pays for a region",
     "  that grows with N.",
     "",
+    "Second run, 100k on code d61b7ce (`.venv/bin/python benchmarks/growth.py --append --sizes 100000 --dims 128",
+    "--profile --no-write`, default settings): stopped by hand at 60,000 faces when the session ran out of time.",
+    "Each bootstrap chunk of 10,000 took longer than the one before: 57, 97, 172, 248, 344 s for the chunks",
+    "ending at 20k-60k faces (cumulative 918 s). Per-chunk time grows roughly linearly with N, so the total",
+    "grows quadratically. A py-spy sample (40 s at ~55k faces) puts 67% of the time in `recluster`, most of it",
+    "in `clustering/fragments.py: split_weak` (lines 120-129). After every join of two parts, that loop",
+    "re-scans every member's edges to recompute the cross-part sums, so its cost is quadratic in the number",
+    "of parts of a cluster. The Annoy query is 15%.",
+    "",
 ]
 
 
