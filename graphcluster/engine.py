@@ -332,10 +332,9 @@ class GraphCluster:
         if stored_n and len(self.index) == 0:
             self._rebuild_index()
         elif stored_n != len(self.index):
-            raise StoreError(
-                f"the index holds {len(self.index)} faces but the store {stored_n}; "
-                "run `graphcluster rebuild-index` (or GraphCluster.rebuild_index()) to rebuild it from the store"
-            )
+            # the index is derived from the graph's stored vectors: rebuild it rather than refuse
+            # to open (the error told users to run a command that needed an open store)
+            self.rebuild_index()
 
     def _rebuild_index(self) -> None:
         ids = self.store.face_ids()

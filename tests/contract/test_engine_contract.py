@@ -273,3 +273,18 @@ def test_embedded_store_refuses_a_second_writer(tmp_path: Path) -> None:
     with GraphCluster.open(tmp_path / "db", settings=settings):
         with pytest.raises(StoreBusy):
             GraphCluster.open(tmp_path / "db", settings=settings)
+
+
+def test_an_index_out_of_step_is_rebuilt_from_stored_vectors(open_gc: Opener) -> None:
+    vecs, ids, _ = _identities(2, 6)
+    gc = open_gc()
+    gc.add_faces(vecs, ids=ids)
+    before = gc.assignments()
+    gc.index.delete(ids[:3])  # e.g. an index directory restored from an older backup
+    gc.index.flush()
+    gc.close()
+    with open_gc() as again:
+        assert len(again.index) == 12
+        assert again.assignments() == before
+        nbr_ids, _ = again.index.query(vecs[:1], 1)
+        assert nbr_ids[0][0] == ids[0]
