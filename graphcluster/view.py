@@ -42,13 +42,61 @@ class StoreView:
         for d in self._store.get_decisions(face_ids=wanted, kinds=["remove"], active_only=True):
             if d.a in wanted and d.b is not None:
                 out.setdefault(d.a, set()).add(d.b)
-        return out
+        gone = self._merged_into({c for cs in out.values() for c in cs})
+        return {f: {gone.get(c, c) for c in cs} for f, cs in out.items()}
 
     def pinned(self, faces: Collection[str]) -> dict[str, str]:
+        """Face -> the cluster a human placed it in, as that cluster is named now.
+
+        A merge folds one cluster into another and deletes it; a face placed in the folded
+        cluster now belongs to the one that absorbed it (the merge moved it there). Without
+        this, the placement would name a cluster that no longer exists.
+        """
         wanted = set(faces)
         out: dict[str, str] = {}
         # oldest first, so the latest active assignment of a face wins
         for d in self._store.get_decisions(face_ids=wanted, kinds=["assign"], active_only=True):
             if d.a in wanted and d.b is not None:
                 out[d.a] = d.b
+        gone = self._merged_into(set(out.values()))
+        out = {f: gone.get(c, c) for f, c in out.items()}
+        missing = self._missing(set(out.values()))
+        lost = {f for f, c in out.items() if c in missing}
+        if lost:  # no merge explains it: the face stays where it is now (its placement still holds it)
+            now = self._store.memberships(lost)
+            for f in lost:
+                cid = now[f].cluster_id if f in now else None
+                if cid is None:
+                    del out[f]
+                else:
+                    out[f] = cid
+        return out
+
+    def _missing(self, clusters: set[str]) -> set[str]:
+        return clusters - set(self._store.get_clusters(clusters))
+
+    def _merged_into(self, clusters: set[str]) -> dict[str, str]:
+        """Of ``clusters``, those that no longer exist -> the cluster an active merge folded them
+        into (followed through chains of merges); missing ones no merge explains are left out."""
+        missing = self._missing(clusters)
+        out: dict[str, str] = {}
+        if not missing:
+            return out
+        into: dict[str, str] = {}
+        frontier = set(missing)
+        for _ in range(64):  # a chain of merges is short; the bound only guards against cycles
+            if not frontier:
+                break
+            found = {d.b: d.a for d in self._store.get_decisions(cluster_ids=frontier, kinds=["merge"], active_only=True)
+                     if d.b in frontier and d.a is not None}
+            into.update(found)
+            nxt = set(found.values()) - set(into)
+            frontier = nxt - set(self._store.get_clusters(nxt))
+        for c in missing:
+            seen, cur = set(), c
+            while cur in into and cur not in seen:
+                seen.add(cur)
+                cur = into[cur]
+            if cur != c and cur in self._store.get_clusters([cur]):
+                out[c] = cur
         return out

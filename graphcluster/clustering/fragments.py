@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from typing import Any
 
@@ -114,29 +115,12 @@ def split_weak(graph: nx.Graph, label: dict[str, Label], clamped: dict[str, Labe
             parts[p].add(u)
         if len(parts) < 2:
             continue
-        keys = list(parts)
-        owner = {u: p for p in keys for u in parts[p]}
-        while len(keys) > 1:
-            cross: dict[tuple[Any, Any], list[float]] = defaultdict(lambda: [0.0, 0.0])
-            for u in members:
-                for v, a in graph[u].items():
-                    if v in inside and owner[u] != owner[v] and repr(owner[u]) < repr(owner[v]):
-                        c = cross[(owner[u], owner[v])]
-                        c[0] += a["dsum"]
-                        c[1] += a["n"]
-            if not cross:
-                break
-            (pa, pb), (ds, n) = min(cross.items(), key=lambda x: (x[1][0] / x[1][1], repr(x[0])))
-            if ds / n > SPLIT_JOIN * link:
-                break
-            for u in parts[pb]:
-                owner[u] = pa
-            parts[pa] |= parts.pop(pb)
-            keys.remove(pb)
+        keys = _join_parts(graph, members, inside, parts, SPLIT_JOIN * link)
         if len(keys) < 2:
             continue
         # the part that keeps the label: the one holding the node an ("n", node) label is
         # named after (another part may not reuse that name), else the largest
+        owner = {u: p for p in keys for u in parts[p]}
         keeper = owner[lab[1]] if lab[0] == "n" and lab[1] in owner else max(
             keys, key=lambda p: (len(parts[p]), repr(p)))
         for p in keys:
@@ -145,6 +129,57 @@ def split_weak(graph: nx.Graph, label: dict[str, Label], clamped: dict[str, Labe
             fresh: Label = ("n", min(parts[p]))
             for u in parts[p]:
                 label[u] = fresh
+
+
+def _join_parts(graph: nx.Graph, members: list[str], inside: set[str], parts: dict[Any, set[str]],
+                limit: float) -> list[Any]:
+    """Average-linkage agglomeration of ``parts`` (modified in place), closest pair first
+    (ties by name), while the mean distance of the links between two parts is at most
+    ``limit``. A heap of candidate pairs with lazily dropped stale entries keeps this
+    O(E log E) in the links of the cluster (recounting every link per join was quadratic)."""
+    owner = {u: p for p, us in parts.items() for u in us}
+    nb: dict[Any, dict[Any, list[float]]] = {p: {} for p in parts}
+    for u in members:
+        for v, a in graph[u].items():
+            if v not in inside or not u < v or owner[u] == owner[v]:
+                continue  # each link once, between two different parts
+            pu, pv = owner[u], owner[v]
+            c = nb[pu].setdefault(pv, [0.0, 0.0])
+            c[0] += a["dsum"]
+            c[1] += a["n"]
+            nb[pv][pu] = c
+    version = {p: 0 for p in parts}
+    heap: list[tuple[float, str, Any, Any, int, int]] = []
+
+    def push(p: Any, q: Any) -> None:
+        pa, pb = (p, q) if repr(p) < repr(q) else (q, p)
+        ds, n = nb[pa][pb]
+        heapq.heappush(heap, (ds / n, repr((pa, pb)), pa, pb, version[pa], version[pb]))
+
+    for p in nb:
+        for q in nb[p]:
+            if repr(p) < repr(q):
+                push(p, q)
+    while heap:
+        mean, _, pa, pb, va, vb = heapq.heappop(heap)
+        if pa not in version or pb not in version or version[pa] != va or version[pb] != vb:
+            continue  # stale: one side has since absorbed another part
+        if mean > limit:
+            break
+        parts[pa] |= parts.pop(pb)
+        del version[pb]
+        version[pa] += 1
+        for q, (ds, n) in nb.pop(pb).items():
+            del nb[q][pb]
+            if q == pa:
+                continue
+            c = nb[pa].setdefault(q, [0.0, 0.0])
+            c[0] += ds
+            c[1] += n
+            nb[q][pa] = c
+        for q in nb[pa]:
+            push(pa, q)
+    return list(parts)
 
 
 def _blocked(la: Label, lb: Label, holders: dict[Label, list[str]], label: dict[str, Label],

@@ -223,6 +223,32 @@ def test_remove_is_remembered(open_gc: Opener) -> None:
         assert [d.id for d in gc.decisions(face_id=face) if not d.undone] == [assign.id]
 
 
+def test_a_placement_follows_its_cluster_through_a_merge(open_gc: Opener) -> None:
+    # regression: a face assigned to a cluster that a merge then folded away kept naming the
+    # deleted cluster, and the next recluster touching it was refused by the store
+    vecs, ids, _ = _identities(3, 8)
+    first = [i for i, f in enumerate(ids) if not f.endswith(("_6", "_7"))]
+    later = [i for i, f in enumerate(ids) if f.endswith(("_6", "_7"))]
+    with open_gc() as gc:
+        gc.add_faces(vecs[first], ids=[ids[i] for i in first])
+        p0 = sorted(ids[i] for i in first if ids[i].startswith("p0_"))
+        p1 = sorted(ids[i] for i in first if ids[i].startswith("p1_"))
+        c0, c1 = _cluster(gc, p0[0]), _cluster(gc, p1[0])
+        assert c0 and c1 and c0 != c1
+        gc.assign(p0[0], c0)
+        gc.remove(p1[1])  # a ban from c1, which the merge may also fold away
+        gc.merge(c0, c1)
+        kept = _cluster(gc, p0[1])
+        assert kept in (c0, c1)
+        gone = c1 if kept == c0 else c0
+        assert gone not in {c.id for c in gc.clusters()}
+        gc.add_faces(vecs[later], ids=[ids[i] for i in later])  # reclusters around the placed face
+        gc.cleanup()
+        assert _cluster(gc, p0[0]) == kept
+        assert gc.assignments(detail=True)[p0[0]].status == "manual"
+        assert _cluster(gc, p1[1]) != kept  # banned from the person the merged cluster became
+
+
 def test_undo_a_cannot_link_lets_the_faces_rejoin(open_gc: Opener) -> None:
     vecs, ids, _ = _identities(2, 10)
     with open_gc() as gc:
