@@ -411,18 +411,14 @@ class GraphCluster:
 
     def stats(self) -> Stats:
         """Counts, the thresholds in use (and where they came from) and the index state."""
-        members = self.store.memberships(None)
-        by_status: dict[str, int] = {"auto": 0, "review": 0, "manual": 0, "unassigned": 0}
-        for m in members.values():
-            by_status[m.status] = by_status.get(m.status, 0) + 1
-        clusters = self.store.get_clusters(None)
+        c = self.store.counts()
         return Stats(
-            faces=len(members),
-            clusters=len(clusters),
-            locked_clusters=sum(c.locked for c in clusters.values()),
-            by_status=by_status,
-            open_reviews=len(self.store.get_reviews(status="open")),
-            decisions=len(self.store.get_decisions(active_only=True)),
+            faces=c.faces,
+            clusters=c.clusters,
+            locked_clusters=c.locked_clusters,
+            by_status=c.by_status,
+            open_reviews=c.open_reviews,
+            decisions=c.decisions,
             thresholds=self.thresholds.describe(),
             store=self.store.kind,
             index=self.index.info(),

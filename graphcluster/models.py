@@ -23,6 +23,7 @@ __all__ = [
     "AddReport",
     "CleanupReport",
     "Stats",
+    "StoreCounts",
 ]
 
 Status = Literal["auto", "review", "manual", "unassigned"]
@@ -147,6 +148,17 @@ class CleanupReport(_Model):
     clusters_removed: list[str] = Field(default_factory=list)
     changes: list[dict[str, Any]] = Field(default_factory=list)
     seconds: float = 0.0
+
+
+class StoreCounts(_Model):
+    """What ``Store.counts`` returns: aggregates the store computes itself."""
+
+    faces: int
+    clusters: int
+    locked_clusters: int
+    by_status: dict[str, int]
+    open_reviews: int
+    decisions: int
 
 
 class Stats(_Model):

@@ -20,7 +20,7 @@ class StoreView:
         self._store = store
 
     def edges(self, faces: Collection[str]) -> list[tuple[str, str, float]]:
-        return [(e.a, e.b, e.distance) for e in self._store.similar_edges(faces)]
+        return self._store.similar_pairs(faces)
 
     def labels(self, faces: Collection[str]) -> dict[str, tuple[str | None, str]]:
         return {f: (m.cluster_id, m.status) for f, m in self._store.memberships(faces).items()}

@@ -110,19 +110,25 @@ def build_region(
     clusters = sorted({c for c, _ in labels.values() if c is not None})
     members = view.members(clusters)
     outside: dict[str, int] = {}
+    large: dict[str, list[str]] = {}
     for cid in clusters:
         mem = members.get(cid, [])
         if len(mem) <= region_limit:
             faces.update(mem)
-            continue
-        # a large cluster: its members nearest the seeds, by their edges to the region
-        inside = [f for f in mem if f in faces]
+        else:
+            large[cid] = mem
+    # a large cluster: its members nearest the seeds, one hop along its edges from the members
+    # already in the region (one read for every large cluster)
+    first = {cid: [f for f in mem if f in faces] for cid, mem in large.items()}
+    hop = view.edges(sorted({f for inside in first.values() for f in inside[:region_limit]})) if large else []
+    for cid, mem in large.items():
+        inside = first[cid]
         mem_set = set(mem)
         score: dict[str, float] = {f: near.get(f, 0.0) for f in inside}
-        for a, b, d in view.edges(inside[:region_limit]):
+        for a, b, d in hop:
             for x, y in ((a, b), (b, a)):
-                if y in mem_set and y not in score:
-                    score[y] = d + score.get(x, 0.0)
+                if x in score and y in mem_set and y not in score:
+                    score[y] = d + score[x]
         chosen = sorted(score, key=lambda f: (score[f], f))[:region_limit]
         chosen = list(dict.fromkeys(inside + chosen))[: max(region_limit, len(inside))]
         faces.update(chosen)

@@ -17,7 +17,15 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from graphcluster.models import ClusterRecord, Decision, FaceRecord, Membership, ReviewItem, SimilarEdge
+from graphcluster.models import (
+    ClusterRecord,
+    Decision,
+    FaceRecord,
+    Membership,
+    ReviewItem,
+    SimilarEdge,
+    StoreCounts,
+)
 
 __all__ = ["Store"]
 
@@ -60,8 +68,17 @@ class Store(Protocol):
     def faces_by_image(self, images: Collection[str]) -> dict[str, list[str]]:
         """Face ids per image path, for the images given (same-image cannot-links)."""
 
+    def counts(self) -> StoreCounts:
+        """Faces, clusters (and locked ones), faces by membership status, open review items
+        and active decisions, counted by the store itself (no row per face is read)."""
+
     def similar_edges(self, face_ids: Collection[str]) -> list[SimilarEdge]:
         """Every SIMILAR edge with at least one endpoint in ``face_ids``."""
+
+    def similar_pairs(self, face_ids: Collection[str]) -> list[tuple[str, str, float]]:
+        """The same edges as ``similar_edges`` as plain ``(a, b, distance)`` tuples: the
+        clustering reads tens of thousands per batch, and a model object per edge cost more
+        than the query."""
 
     # -- memberships and clusters -------------------------------------------------------------
     def memberships(self, face_ids: Collection[str] | None = None) -> dict[str, Membership]:

@@ -31,7 +31,16 @@ from neo4j.exceptions import AuthError, DriverError, Neo4jError
 
 from graphcluster.cypher_files import load, schema_statements
 from graphcluster.errors import InvalidInput, NotFound, StoreError
-from graphcluster.models import ClusterRecord, Decision, FaceRecord, Membership, ReviewItem, SimilarEdge, utcnow
+from graphcluster.models import (
+    ClusterRecord,
+    Decision,
+    FaceRecord,
+    Membership,
+    ReviewItem,
+    SimilarEdge,
+    StoreCounts,
+    utcnow,
+)
 from graphcluster.store._common import (
     LINK_KINDS,
     aware,
@@ -250,6 +259,16 @@ class Neo4jStore:
             out.setdefault(r["image"], []).append(r["id"])
         return out
 
+    def counts(self) -> StoreCounts:
+        """Aggregates for ``stats()``, counted by the server (cypher/counts.cypher)."""
+        r = self._run("counts", review_status="open")[0]
+        by_status = {"auto": 0, "review": 0, "manual": 0, "unassigned": 0}
+        for status, n in r["statuses"]:
+            by_status[status] = int(n)
+        by_status["unassigned"] += int(r["faces"]) - sum(v for k, v in by_status.items() if k != "unassigned")
+        return StoreCounts(faces=int(r["faces"]), clusters=int(r["clusters"]), locked_clusters=int(r["locked"]),
+                           by_status=by_status, open_reviews=int(r["open_reviews"]), decisions=int(r["decisions"]))
+
     def similar_edges(self, face_ids: Collection[str]) -> list[SimilarEdge]:
         """Every SIMILAR edge with at least one endpoint in ``face_ids`` (each once)."""
         ids = _ids(face_ids)
@@ -260,13 +279,24 @@ class Neo4jStore:
                 out[a, b] = SimilarEdge.model_construct(a=a, b=b, distance=d, weight=w)
         return list(out.values())
 
+    def similar_pairs(self, face_ids: Collection[str]) -> list[tuple[str, str, float]]:
+        """``similar_edges`` as ``(a, b, distance)`` tuples."""
+        ids = _ids(face_ids)
+        out: dict[tuple[str, str], float] = {}
+        for lo in range(0, len(ids), _READ_CHUNK):
+            r = self._run("similar_edges", ids=ids[lo : lo + _READ_CHUNK])[0]
+            out.update(zip(zip(r["a"], r["b"]), r["distance"]))
+        return [(a, b, d) for (a, b), d in out.items()]
+
     # -- memberships and clusters -------------------------------------------------------------
     def memberships(self, face_ids: Collection[str] | None = None) -> dict[str, Membership]:
         """Membership of the given faces (all faces when None); unknown ids are left out."""
         records = self._run("memberships_all") if face_ids is None else self._run("memberships", ids=_ids(face_ids))
+        # validated on the way in; model_construct skips validating again (thousands per batch)
         return {
-            r["face_id"]: Membership(face_id=r["face_id"], cluster_id=r["cluster_id"],
-                                     status=r["status"] or "unassigned", confidence=r["confidence"] or 0.0)
+            r["face_id"]: Membership.model_construct(face_id=r["face_id"], cluster_id=r["cluster_id"],
+                                                     status=r["status"] or "unassigned",
+                                                     confidence=r["confidence"] or 0.0)
             for r in records
         }
 

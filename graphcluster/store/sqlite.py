@@ -37,7 +37,16 @@ from typing import Any
 import numpy as np
 
 from graphcluster.errors import InvalidInput, NotFound, StoreBusy, StoreError
-from graphcluster.models import ClusterRecord, Decision, FaceRecord, Membership, ReviewItem, SimilarEdge, utcnow
+from graphcluster.models import (
+    ClusterRecord,
+    Decision,
+    FaceRecord,
+    Membership,
+    ReviewItem,
+    SimilarEdge,
+    StoreCounts,
+    utcnow,
+)
 from graphcluster.store._common import (
     LINK_KINDS,
     aware,
@@ -293,6 +302,19 @@ class SQLiteStore:
             out.setdefault(image, []).append(face)
         return out
 
+    def counts(self) -> StoreCounts:
+        """Aggregates for ``stats()``, counted in SQL."""
+        by_status = {"auto": 0, "review": 0, "manual": 0, "unassigned": 0}
+        faces = self.count_faces()
+        for status, n in self._read("SELECT status, count(*) FROM memberships GROUP BY status"):
+            by_status[status] = int(n)
+        by_status["unassigned"] += faces - sum(v for k, v in by_status.items() if k != "unassigned")
+        (clusters, locked), = self._read("SELECT count(*), coalesce(sum(locked), 0) FROM clusters")
+        (reviews,), = self._read("SELECT count(*) FROM reviews WHERE status = 'open'")
+        (decisions,), = self._read("SELECT count(*) FROM decisions WHERE undone = 0")
+        return StoreCounts(faces=faces, clusters=int(clusters), locked_clusters=int(locked), by_status=by_status,
+                           open_reviews=int(reviews), decisions=int(decisions))
+
     def similar_edges(self, face_ids: Collection[str]) -> list[SimilarEdge]:
         """Every SIMILAR edge with at least one endpoint in ``face_ids`` (each once)."""
         p = _ids(face_ids)
@@ -304,14 +326,24 @@ class SQLiteStore:
         # rows were validated on the way in; skipping pydantic's validation here saves ~6 us an edge
         return [SimilarEdge.model_construct(a=a, b=b, distance=d, weight=w) for a, b, d, w in rows]
 
+    def similar_pairs(self, face_ids: Collection[str]) -> list[tuple[str, str, float]]:
+        """``similar_edges`` as ``(a, b, distance)`` tuples."""
+        p = _ids(face_ids)
+        return self._read(  # type: ignore[return-value]  # rows of (str, str, float)
+            f"SELECT a, b, distance FROM similar WHERE a IN {_IN} "
+            f"UNION SELECT a, b, distance FROM similar INDEXED BY similar_b WHERE b IN {_IN}",
+            (p, p),
+        )
+
     # -- memberships and clusters -------------------------------------------------------------
     def memberships(self, face_ids: Collection[str] | None = None) -> dict[str, Membership]:
         """Membership of the given faces (all faces when None); unknown ids are left out."""
         sql = ("SELECT f.id, m.cluster_id, m.status, m.confidence FROM faces f "
                "LEFT JOIN memberships m ON m.face_id = f.id")
         rows = self._read(sql) if face_ids is None else self._read(f"{sql} WHERE f.id IN {_IN}", (_ids(face_ids),))
+        # validated on the way in; model_construct skips validating again (thousands per batch)
         return {
-            f: Membership(face_id=f, cluster_id=c, status=s or "unassigned", confidence=conf or 0.0)
+            f: Membership.model_construct(face_id=f, cluster_id=c, status=s or "unassigned", confidence=conf or 0.0)
             for f, c, s, conf in rows
         }
 

@@ -90,6 +90,8 @@ def test_edges_are_canonical_and_deduplicated(store: Store) -> None:
     both = store.similar_edges(["f003", "f004"])
     assert sorted((e.a, e.b) for e in both) == [("f000", "f004"), ("f002", "f003"), ("f003", "f004")]
     assert store.similar_edges([]) == [] and store.similar_edges(["nope"]) == []
+    assert sorted(store.similar_pairs(["f003", "f004"])) == sorted((e.a, e.b, e.distance) for e in both)
+    assert store.similar_pairs([]) == [] and store.similar_pairs(["nope"]) == []
 
 
 def test_edge_to_unknown_face_or_self_is_refused_whole(store: Store) -> None:
@@ -308,3 +310,23 @@ def test_batches_of_thousands(store: Store) -> None:
 def test_implements_the_protocol(store: Store) -> None:
     assert isinstance(store, Store)
     assert store.kind in {"sqlite", "neo4j"}
+
+
+def test_counts_agree_with_what_the_store_holds(store: Store) -> None:
+    empty = store.counts()
+    assert (empty.faces, empty.clusters, empty.open_reviews, empty.decisions) == (0, 0, 0, 0)
+    store.add_faces(faces(6), [edge(0, 1)])
+    store.apply_clustering(
+        [member(0, "c1"), member(1, "c1", "review", 0.4), member(2, "c2", "manual", 1.0), member(3, "c2")],
+        [cluster("c1"), cluster("c2", locked=True)],
+    )
+    store.put_reviews([review("r1", 1.0, faces_a=["f000"]), review("r2", 2.0, faces_a=["f001"])])
+    store.set_review_status(["r2"], "answered", "no")
+    store.add_decision(decision(1, "lock", "c2", None))
+    store.add_decision(decision(2, "name", "c1", None))
+    store.undo_decision("d2")
+    c = store.counts()
+    assert (c.faces, c.clusters, c.locked_clusters, c.open_reviews, c.decisions) == (6, 2, 1, 1, 1)
+    assert c.by_status == {"auto": 2, "review": 1, "manual": 1, "unassigned": 2}
+    statuses = [m.status for m in store.memberships(None).values()]
+    assert c.by_status == {s: statuses.count(s) for s in ("auto", "review", "manual", "unassigned")}
