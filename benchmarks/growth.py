@@ -44,7 +44,8 @@ RESULTS = Path("/tmp/gc-growth-results.jsonl")
 
 
 def one(store: str, n: int, dim: int, chunk: int, profile: bool, uri: str | None,
-        threshold: float | None) -> dict[str, Any]:
+        threshold: float | None, overrides: dict[str, Any] | None = None,
+        cleanup: bool = True) -> dict[str, Any]:
     """Bootstrap n faces, add one batch, clean up; returns the measurements."""
     from graphcluster import GraphCluster
     from graphcluster.settings import Settings
@@ -52,13 +53,14 @@ def one(store: str, n: int, dim: int, chunk: int, profile: bool, uri: str | None
 
     data = make_faces(n + 2 * BATCH, dim=dim, seed=1)
     tmp = tempfile.mkdtemp(prefix=f"gc-growth-{store}-")
-    out: dict[str, Any] = {"store": store, "n": n, "dim": dim}
+    out: dict[str, Any] = {"store": store, "n": n, "dim": dim, "settings": dict(overrides or {})}
+    extra = dict(overrides or {})
     try:
         if store == "neo4j":
-            gc = GraphCluster.open(uri or "", settings=Settings(index_dir=Path(tmp) / "index", threshold=threshold))
+            gc = GraphCluster.open(uri or "", settings=Settings(index_dir=Path(tmp) / "index", threshold=threshold, **extra))
             gc.store.clear()
         else:
-            gc = GraphCluster.open(tmp, settings=Settings(threshold=threshold))
+            gc = GraphCluster.open(tmp, settings=Settings(threshold=threshold, **extra))
         with gc:
             t0 = time.perf_counter()
             last = [t0]
@@ -85,11 +87,12 @@ def one(store: str, n: int, dim: int, chunk: int, profile: bool, uri: str | None
                 buf = io.StringIO()
                 pstats.Stats(prof, stream=buf).sort_stats("cumulative").print_stats(18)
                 out["profile"] = _trim(buf.getvalue())
-            say(f"{store} {dim}-D N={n:,}: add 1,000 in {out['add_s']:.2f} s; cleanup ...")
-            t2 = time.perf_counter()
-            crep = gc.cleanup()
-            out["cleanup_s"] = time.perf_counter() - t2
-            out["cleanup_moved"] = crep.faces_moved
+            say(f"{store} {dim}-D N={n:,}: add 1,000 in {out['add_s']:.2f} s" + ("; cleanup ..." if cleanup else ""))
+            if cleanup:
+                t2 = time.perf_counter()
+                crep = gc.cleanup()
+                out["cleanup_s"] = time.perf_counter() - t2
+                out["cleanup_moved"] = crep.faces_moved
             st = gc.stats()
             out["clusters"] = st.clusters
             out["by_status"] = st.by_status
@@ -102,6 +105,20 @@ def one(store: str, n: int, dim: int, chunk: int, profile: bool, uri: str | None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     out["peak_rss_mb"] = peak_rss_mb()
+    return out
+
+
+def _overrides(pairs: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings -> Settings overrides (values parsed as JSON when they parse)."""
+    out: dict[str, Any] = {}
+    for kv in pairs:
+        key, sep, value = kv.partition("=")
+        if not sep:
+            raise SystemExit(f"--set wants KEY=VALUE, got {kv!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
     return out
 
 
@@ -138,6 +155,10 @@ def drive(args: argparse.Namespace) -> None:
             cmd.append("--profile")
         if args.threshold is not None:
             cmd += ["--threshold", str(args.threshold)]
+        for kv in args.set:
+            cmd += ["--set", kv]
+        if args.no_cleanup:
+            cmd.append("--no-cleanup")
         if store == "neo4j":
             cmd += ["--neo4j", args.neo4j]
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)  # progress (stderr) streams through
@@ -155,17 +176,18 @@ def drive(args: argparse.Namespace) -> None:
         write(args, results)
 
 
-HEADER = ("| store | dim | N | bootstrap s (faces/s) | add 1,000 s | vs 10k | cleanup() s | cleanup / add | "
+HEADER = ("| store | dim | settings | N | bootstrap s (faces/s) | add 1,000 s | vs 10k | cleanup() s | cleanup / add | "
           "clusters | unassigned | link (source) | peak RSS MiB | code |")
 
 
 def table_row(r: dict[str, Any]) -> str:
     if "error" in r:
-        return f"| {r['store']} | {r['dim']} | {r['n']:,} | failed: {r['error']} |  |  |  |  |  |  |  |  |  |"
+        return f"| {r['store']} | {r['dim']} | {_settings(r)} | {r['n']:,} | failed: {r['error']} |  |  |  |  |  |  |  |  |  |"
     ratio = r.get("vs10k")
-    return (f"| {r['store']} | {r['dim']} | {r['n']:,} | {r['bootstrap_s']:.0f} ({r['n'] / r['bootstrap_s']:.0f}) | "
-            f"{r['add_s']:.2f} | {f'x{ratio:.2f}' if ratio else '–'} | {r['cleanup_s']:.1f} | "
-            f"x{r['cleanup_s'] / r['add_s']:.1f} | {r['clusters']:,} | "
+    clean = (f"{r['cleanup_s']:.1f} | x{r['cleanup_s'] / r['add_s']:.1f}" if "cleanup_s" in r else "not run | –")
+    return (f"| {r['store']} | {r['dim']} | {_settings(r)} | {r['n']:,} | {r['bootstrap_s']:.0f} "
+            f"({r['n'] / r['bootstrap_s']:.0f}) | "
+            f"{r['add_s']:.2f} | {f'x{ratio:.2f}' if ratio else '–'} | {clean} | {r['clusters']:,} | "
             f"{r['by_status'].get('unassigned', 0) / max(sum(r['by_status'].values()), 1):.2f} | {r.get('link') or 0:.3f} ({r.get('link_source')}) | "
             f"{r['peak_rss_mb']:.0f} | {str(r.get('code', '?')).split(' with')[0].replace('commit ', '')} |")
 
@@ -173,7 +195,7 @@ def table_row(r: dict[str, Any]) -> str:
 def write(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
     ok = [r for r in results if "error" not in r]
     # the 10k baseline of a row: same store, dim, settings and code
-    key = lambda r: (r["store"], r["dim"], r.get("link_source"), r.get("code"))  # noqa: E731
+    key = lambda r: (r["store"], r["dim"], _settings(r), r.get("link_source"), r.get("code"))  # noqa: E731
     base = {key(r): r["add_s"] for r in ok if r["n"] == 10_000}
     for r in ok:
         b = base.get(key(r))
@@ -288,9 +310,14 @@ def verdicts(args: argparse.Namespace, ok: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-def _series(r: dict[str, Any]) -> tuple[str, int, str]:
-    """Rows of one line in the plot: same store, dimension and code."""
-    return r["store"], r["dim"], str(r.get("code", "?")).split(" with")[0].replace("commit ", "")
+def _series(r: dict[str, Any]) -> tuple[str, int, str, str]:
+    """Rows of one line in the plot: same store, dimension, settings and code."""
+    return r["store"], r["dim"], _settings(r), str(r.get("code", "?")).split(" with")[0].replace("commit ", "")
+
+
+def _settings(r: dict[str, Any]) -> str:
+    """The Settings overrides of a row, as written on the command line ('default' when none)."""
+    return " ".join(f"{k}={v}" for k, v in sorted((r.get("settings") or {}).items())) or "default"
 
 
 def plot(ok: list[dict[str, Any]], path: Path) -> None:
@@ -304,9 +331,11 @@ def plot(ok: list[dict[str, Any]], path: Path) -> None:
     for k, colour in zip(sorted({_series(r) for r in ok}), colours):
         rs = sorted((r for r in ok if _series(r) == k), key=lambda r: r["n"])
         ns = [r["n"] for r in rs]
-        tag = f"{k[0]}, {k[1]}-D, {k[2]}"
+        tag = f"{k[0]}, {k[1]}-D, {k[2]}, {k[3]}"
         ax.plot(ns, [r["add_s"] for r in rs], "o-", color=colour, label=f"add 1,000 ({tag})")
-        ax.plot(ns, [r["cleanup_s"] for r in rs], "s--", color=colour, label=f"cleanup() ({tag})")
+        cl = [r for r in rs if "cleanup_s" in r]
+        if cl:
+            ax.plot([r["n"] for r in cl], [r["cleanup_s"] for r in cl], "s--", color=colour, label=f"cleanup() ({tag})")
     for store, t in TARGETS.items():
         ax.axhline(t, color="grey", lw=0.7, ls=":")
         ax.text(0.01, t, f"target at 1M, {store}", fontsize=7, va="bottom", transform=ax.get_yaxis_transform())
@@ -334,6 +363,9 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true", help="cProfile the 1,000-face batch")
     ap.add_argument("--threshold", type=float, default=None,
                     help="Settings(threshold=...); None = calibrate (see docs/benchmarks/growth.md on synthetic data)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a Settings override for every row (repeatable), e.g. --set index=hnsw --set region_limit=30")
+    ap.add_argument("--no-cleanup", action="store_true", help="skip the cleanup() column (slow at 1M)")
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--render", action="store_true",
                     help=f"only rewrite the section and plot from {RESULTS} (the rows of earlier runs)")
@@ -341,7 +373,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.one:
         store, n, dim = args.one[0], int(args.one[1]), int(args.one[2])
-        print(json.dumps(one(store, n, dim, args.chunk, args.profile, args.neo4j, args.threshold)), flush=True)
+        print(json.dumps(one(store, n, dim, args.chunk, args.profile, args.neo4j, args.threshold,
+                             _overrides(args.set), not args.no_cleanup)), flush=True)
         return
     if args.render:
         write(args, [json.loads(line) for line in RESULTS.read_text().splitlines() if line.strip()])
