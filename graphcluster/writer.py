@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from graphcluster.errors import NotFound
 from graphcluster.models import ClusterRecord, Membership, ReviewItem
 
 if TYPE_CHECKING:
@@ -38,14 +37,11 @@ def apply_result(gc: GraphCluster, result: Any) -> Applied:
     touched = {m.cluster_id for m in memberships if m.cluster_id}
 
     items: list[ReviewItem] = []
-    for proposal in result.reviews:
+    proposals = [(review_id(*p[:5]), p) for p in result.reviews]
+    known = gc.store.review_statuses([rid for rid, _ in proposals]) if proposals else {}
+    for rid, proposal in proposals:
         kind, faces_a, faces_b, cluster_a, cluster_b, priority = proposal
-        rid = review_id(kind, faces_a, faces_b, cluster_a, cluster_b)
-        try:
-            old = gc.store.get_review(rid)
-        except NotFound:
-            old = None
-        if old is not None and old.status != "open":
+        if known.get(rid, "open") != "open":
             continue  # asked and answered (or obsolete): never ask twice
         items.append(ReviewItem(id=rid, kind=kind, priority=float(priority), faces_a=list(faces_a),
                                 faces_b=list(faces_b), cluster_a=cluster_a, cluster_b=cluster_b))

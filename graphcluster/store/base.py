@@ -141,4 +141,8 @@ class Store(Protocol):
     def get_review(self, review_id: str) -> ReviewItem:
         """One review item; NotFound if unknown."""
 
+    def review_statuses(self, review_ids: Collection[str]) -> dict[str, str]:
+        """Status of each known review item among ``review_ids`` (unknown ids are left out);
+        one round trip for all of them."""
+
     def set_review_status(self, review_ids: Collection[str], status: str, answer: str | None = None) -> None: ...

@@ -509,6 +509,10 @@ class Neo4jStore:
             raise NotFound(f"no review item with id {review_id!r}")
         return self._review(records[0]["review"])
 
+    def review_statuses(self, review_ids: Collection[str]) -> dict[str, str]:
+        """Status of each known review item among ``review_ids`` (cypher/review_statuses.cypher)."""
+        return {r["id"]: r["status"] for r in self._run("review_statuses", ids=_ids(review_ids))}
+
     def set_review_status(self, review_ids: Collection[str], status: str, answer: str | None = None) -> None:
         """Set the status (and the answer, None clears it) of review items.
 

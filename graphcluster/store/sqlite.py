@@ -594,6 +594,10 @@ class SQLiteStore:
             raise NotFound(f"no review item with id {review_id!r}")
         return self._review(rows[0])
 
+    def review_statuses(self, review_ids: Collection[str]) -> dict[str, str]:
+        """Status of each known review item among ``review_ids``."""
+        return dict(self._read(f"SELECT id, status FROM reviews WHERE id IN {_IN}", (_ids(review_ids),)))
+
     def set_review_status(self, review_ids: Collection[str], status: str, answer: str | None = None) -> None:
         """Set the status (and the answer, None clears it) of review items.
 

@@ -265,6 +265,8 @@ def test_reviews_upsert_order_and_status(store: Store) -> None:
     assert [r.id for r in store.get_reviews(status="answered")] == ["r1", "r3"]
     assert store.get_review("r3").answer == "yes"
     assert len(store.get_reviews(status=None)) == 3
+    assert store.review_statuses(["r1", "r2", "r3", "rx"]) == {"r1": "answered", "r2": "open", "r3": "answered"}
+    assert store.review_statuses([]) == {}
     with pytest.raises(NotFound, match="rx"):
         store.set_review_status(["r2", "rx"], "obsolete")
     assert store.get_review("r2").status == "open"
