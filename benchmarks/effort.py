@@ -58,6 +58,7 @@ class Reviewer:
         self.refused = 0  # answer() raised (obsolete item, conflicting constraint)
         self.errors: Counter[str] = Counter()  # what answer() said, by exception type and kind
         self.seconds = 0.0
+        self.log: list[tuple[str, float, str]] = []  # (kind, priority, reply) of every answer, in order
 
     def reply(self, item: Any) -> str:
         if item.kind == "merge":
@@ -101,6 +102,7 @@ class Reviewer:
                     continue
                 self.seconds += time.perf_counter() - t0
                 self.by_kind[(item.kind, reply)] += 1
+                self.log.append((item.kind, float(item.priority), reply))
                 self.answers += 1
                 done += 1
                 progressed = True
@@ -146,8 +148,12 @@ def run(mode: str, seed: int, per_batch: int, max_answers: int, step: int, limit
             last, reached, dry = first, None, False
             if last["bF"] >= TARGET:
                 reached = rv.answers
+            quota = len(ids) // 25  # the target's budget: also measured exactly there
             while crashed is None and reached is None and rv.answers < max_answers:
-                if rv.answer_some(min(step, max_answers - rv.answers)) == 0:
+                chunk = min(step, max_answers - rv.answers)
+                if rv.answers < quota:
+                    chunk = min(chunk, quota - rv.answers)
+                if rv.answer_some(chunk) == 0:
                     dry = True
                     break
                 last = measure()
@@ -160,10 +166,28 @@ def run(mode: str, seed: int, per_batch: int, max_answers: int, step: int, limit
             stats = gc.stats()
             return {"mode": mode, "n": len(ids), "curve": curve, "first": first, "last": last, "reached": reached,
                     "dry": dry, "crashed": crashed, "answers": rv.answers, "ingest_answers": ingest_answers, "kinds": rv.by_kind,
-                    "refused": rv.refused, "errors": rv.errors, "answer_s": rv.seconds, "open": stats.open_reviews,
+                    "refused": rv.refused, "errors": rv.errors, "log": rv.log, "answer_s": rv.seconds, "open": stats.open_reviews,
                     "seconds": time.perf_counter() - t0}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def at_quota(r: dict[str, Any]) -> tuple[int, float] | None:
+    """(answers, BCubed F) at the last measurement within the budget of 1 answer per 25 faces."""
+    inside = [(a, bf) for a, _f, bf in r["curve"] if a <= r["n"] // 25]
+    return inside[-1] if inside else None
+
+
+def first_reaching(r: dict[str, Any], level: float) -> int | None:
+    """Answers at the first measurement with BCubed F >= level."""
+    return next((a for a, _f, bf in r["curve"] if bf >= level), None)
+
+
+def yes_by_kind(r: dict[str, Any], upto: int | None = None) -> str:
+    log = r["log"][:upto] if upto is not None else r["log"]
+    c = Counter((k, a) for k, _p, a in log)
+    kinds = sorted({k for k, _a in c})
+    return ", ".join(f"{k} {c[(k, 'yes')]}/{c[(k, 'yes')] + c[(k, 'no')]}" for k in kinds)
 
 
 def plot(results: list[dict[str, Any]], path: Path) -> None:
@@ -204,6 +228,7 @@ def main() -> None:
     ap.add_argument("--step", type=int, default=25, help="answers between two measurements after ingest")
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--dump", type=Path, default=None, help="write every answer (kind, priority, reply) as JSON here")
     args = ap.parse_args()
     results = [run(m, args.seed, args.per_batch, args.max_answers, args.step, args.limit) for m in args.modes]
     rows = []
@@ -218,11 +243,23 @@ def main() -> None:
         else:
             status = ("queue ran dry" if r["dry"] else f"stopped at --max-answers {r['answers']}") + \
                 f" at BCubed F {r['last']['bF']:.4f}"
+        q = at_quota(r)
+        quota = f"{q[1]:.4f} ({q[0]} answers)" if q else "—"
+        r95 = first_reaching(r, 0.95)
+        in_quota = r["log"][: r["n"] // 25]
+        yes_q = sum(1 for _k, _p, a in in_quota if a == "yes") / max(len(in_quota), 1)
         rows.append(f"| {r['mode']} | {r['n']:,} | {r['ingest_answers']} | {r['first']['F']:.4f} / {r['first']['bF']:.4f} "
+                    f"| {quota} | {r95 if r95 is not None else '—'} "
                     f"| {r['answers']} | {r['last']['F']:.4f} / {r['last']['bF']:.4f} | {status} | "
-                    f"{yes / max(r['answers'], 1):.2f} | {kinds} | {r['refused']} | "
+                    f"{yes_q:.2f} / {yes / max(r['answers'], 1):.2f} | {kinds} | {r['refused']} | "
                     f"{1000 * r['answer_s'] / max(r['answers'] + r['refused'], 1):.0f} | {r['open']} |")
         print(rows[-1], flush=True)
+        say(f"{r['mode']}: yes/asked by kind, first {r['n'] // 25} answers: {yes_by_kind(r, r['n'] // 25)}; "
+            f"all: {yes_by_kind(r)}")
+    if args.dump:
+        import json
+
+        args.dump.write_text(json.dumps([{k: r[k] for k in ("mode", "n", "curve", "log")} for r in results]))
     if args.no_write:
         return
     plot(results, DOCS / "effort.png")
@@ -243,9 +280,10 @@ def main() -> None:
         f"ingest and then every {args.step} answers. Target: BCubed F {TARGET} with at most 1 answer per 25 faces",
         f"(= {n // 25} answers here).",
         "",
-        "| mode | faces | answers during ingest | F / BCubed F after ingest | answers in all | F / BCubed F at the end "
-        "| BCubed F 0.98 | share yes | answers by kind | refused | ms per answer | open reviews left |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| mode | faces | answers during ingest | F / BCubed F after ingest | BCubed F at 1 answer / 25 faces "
+        "| answers to BCubed F 0.95 | answers in all | F / BCubed F at the end "
+        "| BCubed F 0.98 | share yes (first n/25 / all) | answers by kind | refused | ms per answer | open reviews left |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         *rows,
         "",
         "\"refused\": `answer()` raised (the item had become obsolete or conflicted with a decision); those are",

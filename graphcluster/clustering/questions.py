@@ -2,40 +2,103 @@
 
 The clustering keeps two clusters apart, or leaves a face unassigned, when its evidence is
 short of the link threshold. Just above it is where the algorithm is least sure, and where one
-human answer changes the most pairs. Steps:
+human answer changes the most pairs. Every question gets one priority on one scale: the
+*expected number of faces whose clustering the answer improves* (BCubed units: joining groups
+of ``a`` and ``b`` faces of one person adds ``2ab / (a + b)`` to the summed recall; taking a
+wrong face out of a cluster of ``s`` adds ``2(s - 1) / s`` to the summed precision), times the
+chance that the answer is the one that changes something. Steps:
 
-1. Collect the region's SIMILAR edges between two different clusters, or between an
-   unassigned face and a cluster, closer than ``band`` x ``link``.
-2. Drop pairs a human already separated (a cannot-link between them).
-3. Score each pair by what a "yes" is expected to change: the chance that the two sides are
-   one person (a logistic curve of the closest links' distance, one half at 1.1 x ``link``)
-   times the faces the answer would bring together (``sa * sb / (sa + sb)``, which is what a
-   merge adds to BCubed recall), so that large fragments of one person come first and a
-   long tail of unlikely pairs does not waste a person's time.
-4. Keep the ``limit`` best: ``merge`` questions (faces_a / faces_b: the faces of each side on
-   the closest links, what a person compares) and ``face`` questions ("is this face B?").
+1. Collect the region's SIMILAR edges closer than ``band`` x ``link`` between two different
+   clusters, between an unassigned face and a cluster, and between two unassigned faces.
+2. Drop pairs a human already separated (a cannot-link between the clusters, a ban of the
+   face from the cluster).
+3. Evidence per candidate: each of its (up to ``EVIDENCE``) closest links adds the log
+   likelihood ratio of its distance under the calibrated same-person / nearest-impostor
+   mixture (``thresholds.stats``, log space: no scale is assumed), with halving weights since
+   links between the same two groups are not independent. Without a mixture (a fallback or
+   explicit threshold) the ratio is a logistic in ``distance / link``, even at the midpoint of
+   ``link`` and ``review``.
+   A merge's chance is further scaled by its *cover*, the share of the two clusters' faces
+   (in the region) on those links: two fragments of one person touch along much of their
+   length, while a few close links between otherwise distant clusters are look-alikes the
+   clustering already weighed.
+4. A face is one person: the odds of an unassigned face's candidates (other clusters, other
+   unassigned faces) share one probability (``odds / (1 + sum of odds)``), so a face whose
+   nearest neighbours sit in several clusters is not asked about each as if it were sure.
+5. Score = that probability x the faces the "yes" brings together; keep the ``limit`` best:
+   ``merge`` (two clusters; the faces of each side on the closest links), ``face`` (an
+   unassigned face into a cluster) and ``new_identity`` (two unassigned faces that are each
+   other's likeliest partner).
+
+``askable`` puts the questions the clustering core itself proposes on the same scale: a
+tentative member ('review' status) is worth ``(1 - confidence) x 2(s - 1) / s`` (a "no" takes
+a wrong face out), a newly formed cluster's confirmation changes no assignment and comes last,
+and the core's blocked-merge questions give way to the scored ``merge`` questions.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Callable
 
 from graphcluster.clustering.region import Region
 from graphcluster.clustering.thresholds import Thresholds
 
-__all__ = ["propose_questions", "separated_pairs", "askable"]
+__all__ = ["propose_questions", "separated_pairs", "askable", "same_person_odds", "join_gain"]
 
 Review = tuple[str, list[str], list[str], str | None, str | None, float]
 
+EVIDENCE = 3  # closest links that count as evidence for a candidate (weights 1, 1/2, 1/4)
+CONFIRM = 0.01  # priority per face of confirming a new cluster (changes no assignment)
+MAX_LOG_ODDS = 30.0
 
-def _p_same(distance: float, link: float) -> float:
-    """Chance of one person: 1/2 at 1.1 x link, about 0.88 at link, 0.12 at 1.2 x link."""
-    return 1.0 / (1.0 + math.exp(((distance / link) - 1.1) / 0.05))
+
+def join_gain(sa: int, sb: int) -> float:
+    """Summed BCubed recall gained when groups of ``sa`` and ``sb`` faces of one person join."""
+    return 2.0 * sa * sb / (sa + sb)
 
 
-def _gain(sa: int, sb: int) -> float:
-    return sa * sb / (sa + sb)
+def _logistic_llr(thresholds: Thresholds) -> Callable[[float], float]:
+    link = float(thresholds.link or 1.0)
+    review = float(thresholds.review or link)
+    mid = 0.5 * (link + review) / link
+    scale = max(0.5 * (review - link) / link, 0.02)
+    return lambda d: (mid - d / link) / scale
+
+
+def _mixture_llr(thresholds: Thresholds) -> tuple[Callable[[float], float], float] | None:
+    st = thresholds.stats or {}
+    try:
+        mu0, sd0 = math.log(float(st["same_mode"])), float(st["same_log_sd"])
+        mu1, sd1 = math.log(float(st["impostor_mode"])), float(st["impostor_log_sd"])
+        w0, w1 = (float(w) for w in st["weights"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not (sd0 > 0 and sd1 > 0 and w0 > 0 and w1 > 0 and mu1 > mu0):
+        return None
+
+    def llr(d: float) -> float:
+        # monotone: beyond the impostor mode a link is no more same-person than at it
+        x = min(math.log(max(d, 1e-9)), mu1)
+        return (-0.5 * ((x - mu0) / sd0) ** 2 + 0.5 * ((x - mu1) / sd1) ** 2 + math.log(sd1 / sd0))
+
+    return llr, math.log(w0 / w1)
+
+
+def same_person_odds(thresholds: Thresholds) -> Callable[[list[float]], float]:
+    """A function of a candidate's sorted link distances -> odds that it is one person."""
+    mixture = _mixture_llr(thresholds)
+    if mixture is not None:
+        llr, prior = mixture
+    else:
+        llr, prior = _logistic_llr(thresholds), 0.0
+
+    def odds(distances: list[float]) -> float:
+        z = prior + sum(llr(d) * 0.5 ** i for i, d in enumerate(distances[:EVIDENCE]))
+        return math.exp(max(-MAX_LOG_ODDS, min(MAX_LOG_ODDS, z)))
+
+    return odds
 
 
 def separated_pairs(region: Region, labels: dict[str, str | None]) -> set[frozenset[str | None]]:
@@ -47,10 +110,38 @@ def separated_pairs(region: Region, labels: dict[str, str | None]) -> set[frozen
     }
 
 
+def _sizes(region: Region, labels: dict[str, str | None]) -> dict[str, int]:
+    sizes: dict[str, int] = defaultdict(int)
+    for cid in labels.values():
+        if cid:
+            sizes[cid] += 1
+    for cid, n in region.outside.items():
+        sizes[cid] += n
+    return sizes
+
+
 def askable(reviews: list[Review], region: Region, labels: dict[str, str | None]) -> list[Review]:
-    """Drop merge questions whose answer a cannot-link already gives."""
-    separated = separated_pairs(region, labels)
-    return [r for r in reviews if r[0] != "merge" or frozenset((r[3], r[4])) not in separated]
+    """The clustering core's own questions, on the scale of ``propose_questions``.
+
+    Merge questions give way to the scored ones of ``propose_questions`` (which also covers
+    every pair the core found blocked); a tentative member is worth what a "no" would fix; a
+    new cluster's confirmation comes after every question that changes an assignment.
+    """
+    sizes = _sizes(region, labels)
+    out: list[Review] = []
+    for kind, fa, fb, ca, cb, priority in reviews:
+        if kind == "merge":
+            continue
+        if kind == "face":
+            s = max(sizes.get(cb or "", 1), 1)
+            uncertain = min(max(float(priority), 0.0), 1.0)  # 1 - confidence
+            score = uncertain * 2.0 * (s - 1) / s if s > 1 else 0.0
+            out.append((kind, fa, fb, ca, cb, round(score, 4)))
+        elif kind == "new_identity":
+            out.append((kind, fa, fb, ca, cb, round(CONFIRM * len(fa), 4)))
+        else:
+            out.append((kind, fa, fb, ca, cb, priority))
+    return out
 
 
 def propose_questions(
@@ -61,55 +152,82 @@ def propose_questions(
     band: float = 1.25,
     limit: int = 20,
     shown: int = 3,
+    min_score: float = 0.01,
 ) -> list[Review]:
-    """Merge and face questions for the region, best first.
+    """Merge, face and pair questions for the region, best first.
 
     Args:
         region: the region that was reclustered (its edges, constraints, outside sizes).
         labels: face -> cluster id (None: unassigned) after reclustering, for the region's faces.
-        thresholds: the thresholds in use (``link`` sets the band).
+        thresholds: the thresholds in use (``link`` sets the band; the calibrated mixture in
+            ``stats`` turns distances into odds).
         band: look at links up to ``band`` x ``link``.
         limit: at most this many questions.
         shown: faces shown per side of a merge question.
+        min_score: drop questions expected to change less than this many faces.
     """
     link = thresholds.link
     if not link:
         return []
-    sizes: dict[str, int] = defaultdict(int)
-    for cid in labels.values():
-        if cid:
-            sizes[cid] += 1
-    for cid, n in region.outside.items():
-        sizes[cid] += n
+    sizes = _sizes(region, labels)
     separated = separated_pairs(region, labels)
+    cannot = {frozenset((a, b)) for a, b, _ in region.constraints.cannot_links}
+    odds_of = same_person_odds(thresholds)
     pairs: dict[tuple[str, str], list[tuple[float, str, str]]] = defaultdict(list)
-    lone: dict[tuple[str, str], float] = {}
+    # an unassigned face's candidates: ("c", cluster) or ("f", other unassigned face)
+    lone: dict[str, dict[tuple[str, str], list[float]]] = defaultdict(lambda: defaultdict(list))
     for a, b, d in region.edges:
-        if d >= band * link:
+        if d >= band * link or a not in labels or b not in labels:
             continue
         la, lb = labels.get(a), labels.get(b)
-        if la and lb and la != lb:
-            if frozenset((la, lb)) in separated:
+        if la and lb:
+            if la == lb or frozenset((la, lb)) in separated:
                 continue
             key, edge = ((la, lb), (d, a, b)) if la < lb else ((lb, la), (d, b, a))
             pairs[key].append(edge)
-        elif (la is None) != (lb is None) and a in labels and b in labels:
+        elif la is None and lb is None:
+            if frozenset((a, b)) in cannot:
+                continue
+            lone[a][("f", b)].append(d)
+            lone[b][("f", a)].append(d)
+        else:
             face, cid = (a, lb) if la is None else (b, la)
             assert cid is not None
             if cid in region.forbidden.get(face, set()):
                 continue
-            lone[(face, cid)] = min(d, lone.get((face, cid), math.inf))
+            lone[face][("c", cid)].append(d)
 
+    inside: dict[str, int] = defaultdict(int)  # members in the region
+    for cid in labels.values():
+        if cid:
+            inside[cid] += 1
     scored: list[tuple[float, Review]] = []
     for (ca, cb), edges in pairs.items():
         edges.sort()
-        best = sum(d for d, _, _ in edges[:3]) / min(3, len(edges))
-        score = _p_same(best, link) * _gain(max(1, sizes[ca]), max(1, sizes[cb]))
-        fa = list(dict.fromkeys(x for _, x, _ in edges))[:shown]
-        fb = list(dict.fromkeys(y for _, _, y in edges))[:shown]
+        odds = odds_of([d for d, _, _ in edges])
+        side_a = list(dict.fromkeys(x for _, x, _ in edges))
+        side_b = list(dict.fromkeys(y for _, _, y in edges))
+        # two clusters of one person touch along much of their length; a few close links
+        # between otherwise distant clusters are look-alikes (the clustering kept them apart)
+        cover = min(1.0, (len(side_a) + len(side_b)) / max(1, inside[ca] + inside[cb]))
+        score = odds / (1.0 + odds) * cover * cover * join_gain(max(1, sizes[ca]), max(1, sizes[cb]))
+        fa, fb = side_a[:shown], side_b[:shown]
         scored.append((score, ("merge", fa, fb, ca, cb, round(score, 4))))
-    for (face, cid), d in lone.items():
-        score = _p_same(d, link) * _gain(1, max(1, sizes[cid]))
-        scored.append((score, ("face", [face], [], None, cid, round(score, 4))))
-    scored.sort(key=lambda x: (-x[0], x[1][1], x[1][3] or "", x[1][4] or ""))
-    return [review for score, review in scored[:limit] if score > 0.01]
+
+    # a face belongs to one person at most: its candidates share one probability
+    share: dict[str, dict[tuple[str, str], float]] = {}
+    for face, cands in lone.items():
+        odds = {c: odds_of(sorted(ds)) for c, ds in cands.items()}
+        total = 1.0 + sum(odds.values())
+        share[face] = {c: o / total for c, o in odds.items()}
+    for face, probs in share.items():
+        for (kind, other), p in probs.items():
+            if kind == "c":
+                score = p * join_gain(1, max(1, sizes[other]))
+                scored.append((score, ("face", [face], [], None, other, round(score, 4))))
+            elif face < other:  # each pair once: the weaker of the two faces' views of it
+                q = min(p, share.get(other, {}).get(("f", face), 0.0))
+                score = q * join_gain(1, 1)
+                scored.append((score, ("new_identity", [face, other], [], None, None, round(score, 4))))
+    scored.sort(key=lambda x: (-x[0], x[1][0], x[1][1], x[1][3] or "", x[1][4] or ""))
+    return [review for score, review in scored[:limit] if score > min_score]
