@@ -93,6 +93,11 @@ class Reviewer:
                     break
                 t0 = time.perf_counter()
                 reply = self.reply(item)
+                sub = item.kind
+                if item.kind == "face":  # an unassigned face offered to a cluster, or a tentative member
+                    held = self.gc.store.memberships(item.faces_a)[item.faces_a[0]].cluster_id
+                    sub = "face:unassigned" if held is None else "face:member"
+
                 try:
                     self.gc.answer(item.id, reply, by="simulated-reviewer")
                 except GraphClusterError as exc:
@@ -102,7 +107,7 @@ class Reviewer:
                     continue
                 self.seconds += time.perf_counter() - t0
                 self.by_kind[(item.kind, reply)] += 1
-                self.log.append((item.kind, float(item.priority), reply))
+                self.log.append((sub, float(item.priority), reply))
                 self.answers += 1
                 done += 1
                 progressed = True
@@ -117,6 +122,7 @@ def run(mode: str, seed: int, per_batch: int, max_answers: int, step: int, limit
     ident = dict(zip(ids, truth.tolist()))
     tmp = tempfile.mkdtemp(prefix=f"gc-effort-{mode}-")
     curve: list[tuple[int, float, float]] = []
+    pr: list[tuple[int, float, float, float]] = []  # answers, pairwise P, BCubed P, BCubed R
     try:
         with GraphCluster.open(tmp, settings=Settings()) as gc:
             rv = Reviewer(gc, ident)
@@ -141,6 +147,7 @@ def run(mode: str, seed: int, per_batch: int, max_answers: int, step: int, limit
                 pred, st = predictions(gc, ids)
                 s = scores(truth, pred)
                 curve.append((rv.answers, float(s["F"]), float(s["bF"])))
+                pr.append((rv.answers, float(s["P"]), float(s["bP"]), float(s["bR"])))
                 return s | st
 
             first = measure()
@@ -166,7 +173,7 @@ def run(mode: str, seed: int, per_batch: int, max_answers: int, step: int, limit
             stats = gc.stats()
             return {"mode": mode, "n": len(ids), "curve": curve, "first": first, "last": last, "reached": reached,
                     "dry": dry, "crashed": crashed, "answers": rv.answers, "ingest_answers": ingest_answers, "kinds": rv.by_kind,
-                    "refused": rv.refused, "errors": rv.errors, "log": rv.log, "answer_s": rv.seconds, "open": stats.open_reviews,
+                    "refused": rv.refused, "errors": rv.errors, "log": rv.log, "pr": pr, "answer_s": rv.seconds, "open": stats.open_reviews,
                     "seconds": time.perf_counter() - t0}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -259,7 +266,7 @@ def main() -> None:
     if args.dump:
         import json
 
-        args.dump.write_text(json.dumps([{k: r[k] for k in ("mode", "n", "curve", "log")} for r in results]))
+        args.dump.write_text(json.dumps([{k: r[k] for k in ("mode", "n", "curve", "pr", "log")} for r in results]))
     if args.no_write:
         return
     plot(results, DOCS / "effort.png")
