@@ -22,6 +22,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import sys
 import tempfile
@@ -102,7 +103,8 @@ class Reviewer:
                     self.gc.answer(item.id, reply, by="simulated-reviewer")
                 except GraphClusterError as exc:
                     self.refused += 1
-                    self.errors[f"{item.kind} '{reply}': {type(exc).__name__}: {str(exc)[:160]}"] += 1
+                    why = re.sub(r"'[^']*'", "'…'", str(exc))[:160]  # ids differ: group by the reason
+                    self.errors[f"{item.kind} '{reply}': {type(exc).__name__}: {why}"] += 1
                     self.seconds += time.perf_counter() - t0
                     continue
                 self.seconds += time.perf_counter() - t0

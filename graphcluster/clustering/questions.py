@@ -125,14 +125,21 @@ def askable(reviews: list[Review], region: Region, labels: dict[str, str | None]
 
     Merge questions give way to the scored ones of ``propose_questions`` (which also covers
     every pair the core found blocked); a tentative member is worth what a "no" would fix; a
-    new cluster's confirmation comes after every question that changes an assignment.
+    new cluster's confirmation comes after every question that changes an assignment. A member
+    must-linked to another face of its cluster is not asked about (a "no" would contradict that link).
     """
     sizes = _sizes(region, labels)
+    tied: set[str] = set()  # faces must-linked to another face of their own cluster: a "no" cannot apply
+    for a, b, _ in region.constraints.must_links:
+        if labels.get(a) and labels.get(a) == labels.get(b):
+            tied |= {a, b}
     out: list[Review] = []
     for kind, fa, fb, ca, cb, priority in reviews:
         if kind == "merge":
             continue
         if kind == "face":
+            if fa and fa[0] in tied:
+                continue
             s = max(sizes.get(cb or "", 1), 1)
             uncertain = min(max(float(priority), 0.0), 1.0)  # 1 - confidence
             score = uncertain * 2.0 * (s - 1) / s if s > 1 else 0.0

@@ -130,3 +130,11 @@ def test_fallback_thresholds_still_rank_by_distance() -> None:
     edges = [*_tight("A", 3), ("x", "a0", 0.30), ("y", "a1", 0.33)]
     qs = propose_questions(_region(edges, labels), labels, t)
     assert [q[1][0] for q in qs if q[0] == "face"][:2] == ["x", "y"]
+
+
+def test_a_member_tied_by_a_must_link_is_not_asked_about() -> None:
+    labels = {**_cluster("A", 3)}
+    region = Region(seeds=sorted(labels), faces=set(labels), labels={f: ("A", "review") for f in labels}, edges=[],
+                    constraints=ConstraintSet([("a0", "a1", "d1")], []))
+    reviews = [("face", ["a0"], [], None, "A", 0.5), ("face", ["a2"], [], None, "A", 0.5)]
+    assert [r[1] for r in askable(reviews, region, labels)] == [["a2"]]
