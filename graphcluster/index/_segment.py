@@ -21,6 +21,8 @@ its segment is merged.
 from __future__ import annotations
 
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,21 @@ import numpy as np
 from annoy import AnnoyIndex
 
 __all__ = ["Segment", "encode_ids", "fsync_dir", "save_npy"]
+
+PARALLEL_MIN_QUERIES = 64  # smaller batches are not worth a hand-over to the threads
+_WORKERS = min(8, os.cpu_count() or 1)
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """The process-wide threads that run Annoy searches (created on first use)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="graphcluster-annoy")
+        return _POOL
+
 
 SUFFIXES = (".vec.npy", ".ids.npy", ".keys.npy", ".kidx.npy", ".ann", ".hnsw")
 KINDS = ("annoy", "hnsw", "exact")
@@ -196,8 +213,16 @@ class Segment:
         if kk == 0:
             return items, dists
         if self.ann is not None:
-            for r in range(m):
-                got, dd = self.ann.get_nns_by_vector(queries[r].tolist(), kk, search_k, True)
+            ann = self.ann
+
+            def one(r: int) -> tuple[int, list[int], list[float]]:
+                got, dd = ann.get_nns_by_vector(queries[r].tolist(), kk, search_k, True)
+                return r, got, dd
+
+            # Annoy releases the GIL while it searches: a batch runs on every core
+            rows = (map(one, range(m)) if m < PARALLEL_MIN_QUERIES or _WORKERS < 2
+                    else _pool().map(one, range(m), chunksize=max(1, m // (4 * _WORKERS))))
+            for r, got, dd in rows:
                 items[r, : len(got)] = got
                 dists[r, : len(dd)] = dd
             return items, dists

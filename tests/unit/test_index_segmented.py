@@ -72,6 +72,20 @@ def test_query_matches_brute_force(tmp_path: Path, kind: str) -> None:
         np.testing.assert_allclose(dd, true, atol=1e-5)  # angular is converted to L2
 
 
+def test_a_batch_of_queries_answers_as_single_queries_do(tmp_path: Path) -> None:
+    # large batches run Annoy on several threads; the answers must not depend on that
+    ids, x = clustered(1200)
+    _, q = clustered(150, seed=5)
+    with small(tmp_path, "annoy") as index:
+        add_in_batches(index, ids, x, size=200)
+        assert len(index.info()["segments"]) >= 1
+        together = index.query(q, 10)
+        alone = [index.query(q[i : i + 1], 10) for i in range(len(q))]
+    assert together[0] == [a[0][0] for a in alone]
+    for row, (_, dd) in zip(together[1], alone):
+        np.testing.assert_array_equal(row, dd[0])
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_delta_rolls_into_segments_and_tiers_merge(tmp_path: Path, kind: str) -> None:
     ids, x = clustered(1050)
