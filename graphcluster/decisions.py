@@ -91,7 +91,9 @@ def _pair(gc: GraphCluster, kind: str, a: str, b: str) -> tuple[str | None, str 
 
 
 def same_person(gc: GraphCluster, a: str, b: str, *, by: str | None, reason: str | None,
-                **data: Any) -> Decision:
+                recluster: bool = True, **data: Any) -> Decision:
+    """Record a must-link (``recluster=False``: the caller learns from it and reclusters once
+    for a whole group of them)."""
     ca, cb = _pair(gc, "same_person", a, b)
     if ca and cb and ca != cb:
         locked = gc.view.locked([ca, cb])
@@ -102,8 +104,9 @@ def same_person(gc: GraphCluster, a: str, b: str, *, by: str | None, reason: str
                 conflicts=[_lock_decision(gc, ca), _lock_decision(gc, cb)],
             )
     d = _record(gc, "same_person", a, b, by, reason, **data)
-    gc.thresholds.learn(gc, same=[(a, b)])
-    gc._recluster([a, b])
+    if recluster:
+        gc.thresholds.learn(gc, same=[(a, b)])
+        gc._recluster([a, b])
     return d
 
 
@@ -422,8 +425,16 @@ def _apply_answer(gc: GraphCluster, item: ReviewItem, reply: str, *, name: str |
                     else remove(gc, face, by=by, reason=why, cluster_id=cluster))
     elif reply == "yes":  # new identity: must-link the group, name it if asked
         first = item.faces_a[0]
-        for other in item.faces_a[1:]:
-            decision = same_person(gc, first, other, by=by, reason=why)
+        linked: list[tuple[str, str]] = []
+        try:
+            for other in item.faces_a[1:]:
+                decision = same_person(gc, first, other, by=by, reason=why, recluster=False)
+                linked.append((first, other))
+        finally:  # one recluster for the group (also for the links made before a refusal)
+            if linked:
+                gc.thresholds.learn(gc, same=linked)
+                seeds = sorted({f for pair in linked for f in pair})
+                gc._recluster(seeds, limit=max(len(seeds) + 1, gc.settings.region_limit))
         formed = _cluster_of(gc, first)
         if name and formed:
             set_name(gc, formed, name, by=by, reason=why)
