@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from graphcluster.clustering import MemoryGraph, Thresholds, build_region, calibrate, recluster
+from graphcluster.clustering import fragments
 from graphcluster.settings import Settings
 from graphcluster.synth import make_faces
 
@@ -38,6 +39,10 @@ def load(seed: int, limit: int | None, data: str = "lfw") -> tuple[np.ndarray, n
     """The faces and their true labels: lfw_dlib128 shuffled with ``seed``, or ``synth128`` /
     ``synth512`` (``make_faces(12000, dim=...)``, FaceNet-like identities with look-alikes and
     junk; junk faces have unique labels, i.e. count as true singletons)."""
+    if data == "synth512hard":  # lfw-like: 2.4 faces per person, wide spread, many look-alikes
+        sf = make_faces(limit or 12000, dim=512, mean_size=2.4, spread=0.75, lookalike_share=0.3,
+                        lookalike_distance=0.9, seed=seed)
+        return sf.vectors.astype(np.float32), sf.labels.astype(str)
     if data.startswith("synth"):
         sf = make_faces(limit or 12000, dim=int(data[5:]), seed=seed)
         return sf.vectors.astype(np.float32), sf.labels.astype(str)
@@ -169,10 +174,19 @@ def main() -> None:
                     help="also run make_faces(12000, dim=128) and (dim=512), seed 0 (not the held-out set: "
                          "a check that a rule does not only fit lfw)")
     ap.add_argument("--only-synthetic", action="store_true", help="run only the synthetic sets")
+    ap.add_argument("--without", nargs="*", default=[], choices=["attach", "local-scale"],
+                    help="switch a rule off (the code before it) to measure before/after in one run")
+    ap.add_argument("--attach-min", type=int, default=None, help="override fragments.ATTACH_MIN")
     args = ap.parse_args()
+    if "attach" in args.without:
+        fragments.ATTACH_MIN = 0
+    if "local-scale" in args.without:
+        fragments.LOCAL_SCALE = False
+    if args.attach_min is not None:
+        fragments.ATTACH_MIN = args.attach_min
     runs = [] if args.only_synthetic else [("lfw", s) for s in args.seeds]
     if args.synthetic or args.only_synthetic:
-        runs += [("synth128", 0), ("synth512", 0)]
+        runs += [("synth128", 0), ("synth512", 0), ("synth512hard", 0)]
     results = []
     print(HEADER)
     for data, seed in runs:

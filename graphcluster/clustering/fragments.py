@@ -10,19 +10,23 @@
    closest first, while the links between them average below ``SPLIT_JOIN`` x ``link``.
    Measured on lfw (docs/benchmarks/quality_core.md): precision 0.954 -> about 0.99. Not run
    when the link is a fallback (no impostor mode): it would split every person.
+3. ``attach_lone``: a face still alone joins the cluster that all (at least ``ATTACH_MIN``)
+   of its neighbours closer than ``review`` belong to (unanimous kNN agreement).
 """
 
 from __future__ import annotations
 
 import heapq
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import networkx as nx  # type: ignore[import-untyped]
 
 from graphcluster.clustering.whispers import chinese_whispers
 
-__all__ = ["merge_fragments", "split_weak", "MERGE_SUPPORT", "MERGE_MEAN", "SPLIT_MIN", "SPLIT_JOIN"]
+__all__ = ["merge_fragments", "split_weak", "attach_lone", "MERGE_SUPPORT", "MERGE_MEAN", "SPLIT_MIN",
+           "SPLIT_JOIN", "ATTACH_MIN"]
 
 Review = tuple[str, list[str], list[str], str | None, str | None, float]
 Label = tuple[str, str]  # ("c", cluster id) or ("n", node representative)
@@ -32,6 +36,11 @@ MERGE_MEAN = 0.85
 MERGE_MIN_EDGES = 2  # a lone face joins a cluster by the merge rule only with two links into it
 SPLIT_MIN = 10  # clusters of at least this many nodes are re-checked (split_weak); 0: never
 SPLIT_JOIN = 0.96  # tight parts rejoin while their links average below SPLIT_JOIN x link
+# A face left alone joins a cluster when at least ATTACH_MIN of its neighbours closer than
+# ``review`` are in it and none is anywhere else (attach_lone); 0: never.
+ATTACH_MIN = 4
+# split_weak's join limit shrinks in dense neighbourhoods (see split_weak); False: global link only
+LOCAL_SCALE = True
 
 
 def merge_fragments(graph: nx.Graph, label: dict[str, Label], clamped: dict[str, Label],
@@ -88,13 +97,23 @@ def merge_fragments(graph: nx.Graph, label: dict[str, Label], clamped: dict[str,
 
 
 def split_weak(graph: nx.Graph, label: dict[str, Label], clamped: dict[str, Label],
-                size_out: dict[Label, int], link: float, seed: int) -> None:
+                size_out: dict[Label, int], link: float, seed: int,
+                outsider: Callable[[str, Label], float | None] | None = None,
+                impostor_mode: float | None = None) -> None:
     """Re-check each cluster of at least ``SPLIT_MIN`` nodes held wholly in the region.
 
     Chinese Whispers on its mutual top-3 edges finds its tight parts; parts are then joined
     again, closest first, while the mean distance of the links between them passes the
     average-linkage rule ``SPLIT_JOIN x link``. A cluster that a
     dense crowd of look-alikes chained together falls apart; one person stays whole.
+
+    Local scale (``LOCAL_SCALE``): ``link`` is a global impostor level, and in a dense part of
+    the embedding space (many look-alikes) impostors sit closer than it. ``outsider(node,
+    label)`` gives a member's distance to its nearest face outside the cluster; the median
+    over the members, divided by the calibrated nearest-impostor mode (``impostor_mode``),
+    says how much closer than usual the cluster's surroundings are. Below 1 the join limit
+    shrinks by that factor (self-tuning local scaling, as in Zelnik-Manor & Perona 2004); a
+    cluster whose neighbours sit at the usual impostor distance is judged exactly as before.
     """
     groups: dict[Label, list[str]] = defaultdict(list)
     for r, lab in label.items():
@@ -115,7 +134,8 @@ def split_weak(graph: nx.Graph, label: dict[str, Label], clamped: dict[str, Labe
             parts[p].add(u)
         if len(parts) < 2:
             continue
-        keys = _join_parts(graph, members, inside, parts, SPLIT_JOIN * link)
+        keys = _join_parts(graph, members, inside, parts, SPLIT_JOIN * link * _local_factor(
+            members, lab, outsider, impostor_mode))
         if len(keys) < 2:
             continue
         # the part that keeps the label: the one holding the node an ("n", node) label is
@@ -129,6 +149,17 @@ def split_weak(graph: nx.Graph, label: dict[str, Label], clamped: dict[str, Labe
             fresh: Label = ("n", min(parts[p]))
             for u in parts[p]:
                 label[u] = fresh
+
+
+def _local_factor(members: list[str], lab: Label, outsider: Callable[[str, Label], float | None] | None,
+                  impostor_mode: float | None) -> float:
+    """min(1, median nearest-outsider distance of the members / the nearest-impostor mode)."""
+    if not LOCAL_SCALE or outsider is None or not impostor_mode:
+        return 1.0
+    ds = sorted(d for u in members if (d := outsider(u, lab)) is not None)
+    if len(ds) < max(3, len(members) // 2):
+        return 1.0  # too few members see an outsider: no evidence of a dense neighbourhood
+    return min(1.0, ds[len(ds) // 2] / impostor_mode)
 
 
 def _join_parts(graph: nx.Graph, members: list[str], inside: set[str], parts: dict[Any, set[str]],
@@ -191,3 +222,42 @@ def _blocked(la: Label, lb: Label, holders: dict[Label, list[str]], label: dict[
             if any(label.get(p) == other for p in partners.get(r, ())):
                 return True
     return False
+
+
+def attach_lone(label: dict[str, Label], clamped: dict[str, Label], nodes: dict[str, list[str]],
+                dist_of: dict[str, list[tuple[float, str]]], rep: dict[str, str],
+                partners: dict[str, set[str]], forbidden: dict[str, set[Label]],
+                size_out: dict[Label, int], review: float) -> None:
+    """Give a face that no link (closer than ``link``) holds the cluster its neighbours agree on.
+
+    A face of a person with many photos often has no neighbour closer than ``link`` (a bad
+    photo, an odd angle) but several at the edge, between ``link`` and ``review`` (the
+    calibrated same/impostor crossing). If at least ``ATTACH_MIN`` of its neighbours closer
+    than ``review`` belong to one cluster and *none* to anything else (another cluster, or
+    a face left alone), the neighbours vote unanimously: a kNN-agreement (shared-neighbour)
+    rule, which a look-alike in a mixed neighbourhood does not pass. Labels are read before
+    the pass, so attachments do not cascade; a cannot-link or a "not this person" decision
+    blocks the attachment; must-link groups (nodes of several faces) are left to the links.
+    """
+    size: dict[Label, int] = defaultdict(int)
+    for r, lab in label.items():
+        size[lab] += len(nodes[r])
+    for lab, n in size_out.items():
+        size[lab] += n
+    before = dict(label)
+    for r in sorted(label):
+        lab = before[r]
+        if size[lab] != 1 or r in clamped or len(nodes[r]) != 1:
+            continue
+        votes: dict[Label, int] = defaultdict(int)
+        for d, g in dist_of.get(r, []):
+            if d < review and g in rep and rep[g] != r:
+                votes[before[rep[g]]] += 1
+        if len(votes) != 1:
+            continue
+        (target, n), = votes.items()
+        if n < ATTACH_MIN or size[target] < 2 or target in forbidden.get(r, ()):
+            continue
+        if any(before.get(p) == target or label.get(p) == target for p in partners.get(r, ())):
+            continue
+        label[r] = target

@@ -39,6 +39,7 @@ from graphcluster.clustering.fragments import (
     MERGE_SUPPORT,
     Label,
     Review,
+    attach_lone,
     merge_fragments,
     split_weak,
 )
@@ -190,7 +191,18 @@ def recluster(
         # the re-check measures links against ``link`` as an impostor-tail distance; a fallback
         # link is the same-person mode's upper tail, against which every person looks split
         if fragments.SPLIT_MIN and thresholds.source != "fallback":
-            split_weak(graph, label, clamped, size_out, link, seed)
+            def outsider(r: str, lab: Label) -> float | None:
+                """Distance of node ``r`` to its nearest face (in the region) outside ``lab``."""
+                return min((d for f in nodes[r] for d, g in dist_of.get(f, ())
+                            if g in rep and label[rep[g]] != lab), default=None)
+
+            impostor = thresholds.stats.get("impostor_mode")
+            split_weak(graph, label, clamped, size_out, link, seed, outsider,
+                       float(impostor) if isinstance(impostor, (int, float)) else None)
+        # ``review`` is the same/impostor crossing only when the calibration found an impostor
+        # mode; a fallback's review is the lower tail of random pairs, far too wide to vote in
+        if fragments.ATTACH_MIN and thresholds.review is not None and thresholds.source != "fallback":
+            attach_lone(label, clamped, nodes, dist_of, rep, partners, forbidden, size_out, thresholds.review)
 
     # 5./6. statuses, confidences, ids
     return _finish(region, thresholds, nodes, label, graph, dist_of, clamped, size_out, reviews,

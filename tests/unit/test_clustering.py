@@ -7,6 +7,7 @@ import random
 
 import networkx as nx
 
+from graphcluster.clustering import fragments
 from graphcluster.clustering import (
     MemoryGraph,
     RegionResult,
@@ -210,3 +211,65 @@ def test_one_person_with_a_loose_part_stays_whole() -> None:
     g.add_edges(clique("a", 6, 0.2) + clique("b", 6, 0.22) + loose)
     run(g)
     assert partition(g) == {frozenset([f"a{i}" for i in range(6)] + [f"b{i}" for i in range(6)])}
+
+
+def test_a_lone_face_joins_the_cluster_all_its_near_neighbours_agree_on() -> None:
+    """x has no link closer than ``link`` (0.4) but four edges at 0.42 < ``review`` into one
+    cluster and nowhere else: the neighbours vote unanimously (``attach_lone``)."""
+    g = MemoryGraph()
+    g.add_edges(clique("a", 6, 0.1) + [("x", f"a{i}", 0.42) for i in range(4)])
+    run(g)
+    assert g.labels(["x"])["x"][0] == g.labels(["a0"])["a0"][0] is not None
+
+
+def test_a_lone_face_stays_alone_when_its_neighbours_disagree_or_are_too_few() -> None:
+    g = MemoryGraph()
+    g.add_edges(clique("a", 6, 0.1) + clique("b", 6, 0.1))
+    g.add_edges([("x", f"a{i}", 0.42) for i in range(4)] + [("x", "b0", 0.42)])  # one vote elsewhere
+    g.add_edges([("y", f"a{i}", 0.42) for i in range(fragments.ATTACH_MIN - 1)])  # too few votes
+    g.add_edges([("z", f"a{i}", 0.42) for i in range(4)] + [("z", "w", 0.42)])  # a lone face votes too
+    run(g)
+    assert all(g.labels([f])[f] == (None, "unassigned") for f in "xyz")
+
+
+def test_a_lone_face_is_not_attached_against_a_decision() -> None:
+    g = MemoryGraph()
+    g.add_edges(clique("a", 6, 0.1) + [(f, f"a{i}", 0.42) for f in ("x", "y") for i in range(4)])
+    run(g)
+    cid = g.labels(["a0"])["a0"][0]
+    assert cid is not None
+    g.set_label("x", None, "unassigned")
+    g.set_label("y", None, "unassigned")
+    g.cannot_link("x", "a5", "d1")
+    g.forbid("y", cid)
+    run(g, ["x", "y"])
+    assert g.labels(["x"])["x"][0] is None and g.labels(["y"])["y"][0] is None
+
+
+def _two_part_cluster(cross: float) -> nx.Graph:
+    """Twelve nodes labelled one cluster: two tight cliques (0.1) joined by links at ``cross``."""
+    graph = nx.Graph()
+    for p in "pq":
+        for i, j in itertools.combinations(range(6), 2):
+            graph.add_edge(f"{p}{i}", f"{p}{j}", weight=1.0, n=1, dsum=0.1)
+    for i in range(6):
+        for j in range(6):
+            graph.add_edge(f"p{i}", f"q{j}", weight=1.0, n=1, dsum=cross)
+    return graph
+
+
+def test_split_weak_tightens_the_join_in_a_dense_neighbourhood() -> None:
+    """Parts joined at 0.9 x link stay one cluster where the surroundings sit at the usual
+    impostor distance, and fall apart where every member's nearest outsider is at 0.8 x the
+    nearest-impostor mode (a dense crowd: the join limit shrinks to 0.96 x 0.8 x link)."""
+    link, mode = 0.4, 0.5
+
+    def labels_after(outside: float | None) -> set[fragments.Label]:
+        graph = _two_part_cluster(0.9 * link)
+        label: dict[str, fragments.Label] = {u: ("c", "A") for u in graph.nodes}
+        fragments.split_weak(graph, label, {}, {}, link, 0, lambda _u, _lab: outside, mode)
+        return set(label.values())
+
+    assert labels_after(None) == {("c", "A")}
+    assert labels_after(1.2 * mode) == {("c", "A")}
+    assert len(labels_after(0.8 * mode)) == 2
