@@ -348,39 +348,57 @@ def _obsolete_reviews(gc: GraphCluster, clusters: Iterable[str]) -> None:
 
 
 def _still_relevant(gc: GraphCluster, item: ReviewItem) -> bool:
-    faces = item.faces_a + item.faces_b
-    present = gc.store.existing_face_ids(faces)
-    if len(present) != len(set(faces)):
-        return False
-    if item.kind == "merge":
-        clusters = gc.store.get_clusters([c for c in (item.cluster_a, item.cluster_b) if c])
-        if len(clusters) != 2:
-            return False
-        ms = gc.store.memberships(faces)
-        return all(ms[f].cluster_id == item.cluster_a for f in item.faces_a) and all(
-            ms[f].cluster_id == item.cluster_b for f in item.faces_b)
-    if item.kind == "face":  # a tentative member, or an unassigned face near the cluster
-        m = gc.store.memberships(item.faces_a)[item.faces_a[0]]
-        in_question = m.cluster_id == item.cluster_b and m.status == "review"
-        return (in_question or m.cluster_id is None) and bool(gc.store.get_clusters([item.cluster_b or ""]))
-    # new identity: still unassigned, or still exactly the one unverified cluster it was asked about
-    ms = gc.store.memberships(item.faces_a)
-    held = {m.cluster_id for m in ms.values()}
-    if held == {None}:
-        return True
-    return held == {item.cluster_a} and item.cluster_a is not None and not gc.view.locked([item.cluster_a])
+    return _relevant(gc, [item])[0]
+
+
+def _relevant(gc: GraphCluster, items: Sequence[ReviewItem]) -> list[bool]:
+    """Whether each item still asks something (two store reads for all of them together)."""
+    faces = sorted({f for it in items for f in it.faces_a + it.faces_b})
+    ms = gc.store.memberships(faces)  # unknown (deleted) faces are left out
+    clusters = gc.store.get_clusters(sorted({c for it in items for c in (it.cluster_a, it.cluster_b) if c}))
+    out = []
+    for item in items:
+        mine = item.faces_a + item.faces_b
+        if not all(f in ms for f in mine):
+            out.append(False)
+        elif item.kind == "merge":
+            out.append(item.cluster_a in clusters and item.cluster_b in clusters
+                       and all(ms[f].cluster_id == item.cluster_a for f in item.faces_a)
+                       and all(ms[f].cluster_id == item.cluster_b for f in item.faces_b))
+        elif item.kind == "face":  # a tentative member, or an unassigned face near the cluster
+            m = ms[item.faces_a[0]]
+            in_question = m.cluster_id == item.cluster_b and m.status == "review"
+            out.append((in_question or m.cluster_id is None) and item.cluster_b in clusters)
+        else:  # new identity: still unassigned, or still exactly the one unverified cluster it was asked about
+            held = {ms[f].cluster_id for f in item.faces_a}
+            cid = item.cluster_a
+            out.append(held == {None} or (held == {cid} and cid in clusters and not clusters[cid].locked))
+    return out
 
 
 def review_queue(gc: GraphCluster, limit: int) -> list[ReviewItem]:
+    """The ``limit`` most useful open items; items that no longer ask anything are marked obsolete.
+
+    Open items are read a page at a time, best first (the page doubles while too many of them
+    turn out stale), so the cost follows ``limit``, not the number of open items.
+    """
     out: list[ReviewItem] = []
     stale: list[str] = []
-    for item in gc.store.get_reviews(status="open"):
-        if len(out) >= limit:
+    seen, page = 0, max(2 * limit, 20)
+    while len(out) < limit:
+        items = gc.store.get_reviews(status="open", limit=page)
+        fresh = items[seen:]
+        for item, ok in zip(fresh, _relevant(gc, fresh)):
+            if len(out) >= limit:
+                break
+            if ok:
+                out.append(item)
+            else:
+                stale.append(item.id)
+        seen = len(items)
+        if len(items) < page:
             break
-        if _still_relevant(gc, item):
-            out.append(item)
-        else:
-            stale.append(item.id)
+        page *= 2
     if stale:
         gc.store.set_review_status(stale, "obsolete")
     return out

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from graphcluster import ConstraintConflict, GraphCluster, InvalidInput, NotFound, Settings, StoreBusy
+from graphcluster.models import ReviewItem
 
 DIM = 32
 Opener = Callable[[], GraphCluster]
@@ -314,3 +315,24 @@ def test_an_index_out_of_step_is_rebuilt_from_stored_vectors(open_gc: Opener) ->
         assert again.assignments() == before
         nbr_ids, _ = again.index.query(vecs[:1], 1)
         assert nbr_ids[0][0] == ids[0]
+
+
+def test_review_queue_reads_past_many_stale_items(open_gc: Opener) -> None:
+    # the queue reads open items a page at a time; stale ones (here: merges of clusters that do
+    # not exist) are marked obsolete and the useful item further down is still found
+    vecs, ids, _ = _identities(2, 6)
+    with open_gc() as gc:
+        gc.add_faces(vecs, ids=ids)
+        c0 = _cluster(gc, next(f for f in ids if f.startswith("p0_")))
+        assert c0
+        stale = [ReviewItem(id=f"stale{i:03d}", kind="merge", priority=100.0 + i, faces_a=[ids[0]],
+                            faces_b=[ids[1]], cluster_a=f"gone{i}", cluster_b=c0) for i in range(70)]
+        face = next(f for f in ids if f.startswith("p1_"))
+        useful = ReviewItem(id="useful", kind="face", priority=1.0, faces_a=[face], cluster_b=c0)
+        gc.store.apply_clustering([gc.store.memberships([face])[face].model_copy(
+            update={"cluster_id": None, "status": "unassigned", "confidence": 0.0})])
+        gc.store.put_reviews([*stale, useful])
+        queue = gc.review_queue(limit=3)
+        assert "useful" in [r.id for r in queue]
+        assert not any(r.id.startswith("stale") for r in queue)
+        assert {r.id for r in gc.store.get_reviews(status="obsolete")} >= {r.id for r in stale}
