@@ -177,11 +177,6 @@ def calibrate(
         stats["reason"] = (f"the upper mode of nearest-neighbour distances sits only {gap:.2f} of the way "
                            f"to the impostor reference (< {IMPOSTOR_GAP}): it is the same people, not impostors")
         return _no_impostor_mode(x, r_med, r_sd, stats)
-    if sd[1] > sd[0]:
-        # the nearest of many impostors is a minimum over many draws: its spread is narrow;
-        # an upper component wider than the lower one is the far tail of the same people
-        stats["reason"] = "the upper mode is wider than the lower one: not nearest impostors"
-        return _no_impostor_mode(x, r_med, r_sd, stats)
     cross = math.exp(_crossing(mu, sd, w))
     ceiling = math.exp(r_med - REF_Z * r_sd)  # never into the bulk of random pairs
     # never beyond the upper tail of the same-person mode either: when look-alikes form a
@@ -189,6 +184,17 @@ def calibrate(
     same_cap = math.exp(mu[0] + SAME_Z * sd[0])
     link = min(math.exp(mu[1] - LINK_Z * sd[1]), cross, ceiling, same_cap)
     stats.update(crossing=cross, reference_ceiling=ceiling, same_cap=same_cap, same_log_sd=float(sd[0]))
+    if sd[1] > sd[0]:
+        # the nearest of many impostors is a minimum over many draws: its spread is narrow;
+        # an upper component wider than the lower one is not one nearest-impostor mode (the
+        # far tail of the same people, or look-alikes and strangers at the random-pair level
+        # lumped together). It is still far from the lower mode (the gap test above), so
+        # the lower component is a clean same-person mode: the link is bounded by its upper
+        # tail (and every other bound above), not by the median of all nearest-neighbour
+        # distances, which many faces of people seen once so far push into the impostors.
+        stats["reason"] = "the upper mode is wider than the lower one: not nearest impostors"
+        stats["fallback"] = "same_mode"
+        return _clip(link, max(min(cross, ceiling), link), "fallback", stats)
     return _clip(link, max(min(cross, ceiling), link), "calibrated", stats)
 
 

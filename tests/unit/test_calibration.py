@@ -233,3 +233,65 @@ def test_bad_random_pairs_are_refused_with_the_position() -> None:
     rows = two_mode_sample(100)
     with pytest.raises(InvalidInput, match=r"random_pair_distances\[2\]"):
         calibrate(rows, k=10, random_pair_distances=[0.5, 0.6, float("nan")])
+
+
+# -- the same rules on two very different scales ------------------------------------------------
+
+
+def squeeze(v: np.ndarray, m: float = 2.3, seed: int = 0) -> np.ndarray:
+    """Add a common direction and re-normalise: every distance shrinks ~2.5x (a dlib-like scale:
+    random pairs ~0.56 instead of ~1.41), the geometry is otherwise the same."""
+    u = np.random.default_rng(seed).standard_normal(v.shape[1])
+    w = v + m * u / np.linalg.norm(u)
+    return w / np.linalg.norm(w, axis=1, keepdims=True)
+
+
+def young_hard_set() -> tuple[np.ndarray, np.ndarray]:
+    """The first 900 faces of quality_core's synth512hard: most people seen once so far."""
+    f = make_faces(12000, dim=512, mean_size=2.4, spread=0.75, lookalike_share=0.3, lookalike_distance=0.9, seed=0)
+    return f.vectors[:900].astype(np.float64), f.labels[:900]
+
+
+def facenet_set(n: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+    f = make_faces(12000, dim=512, mean_size=2.4, spread=0.7, spread_sd=0.35, centre_rank=8,
+                   lookalike_share=0.3, lookalike_distance=1.0, seed=0)
+    return f.vectors[:n].astype(np.float64), f.labels[:n]
+
+
+@pytest.mark.parametrize("squeezed", [False, True])
+def test_wide_upper_mode_falls_back_to_the_lower_mode_not_into_the_impostors(squeezed: bool) -> None:
+    """Isotropic make_faces: nearest strangers sit at the random-pair level and look-alikes
+    much closer, so the upper mode is wide and rejected. The old fallback took the median +
+    upper quartile of all nearest distances; with a third of them impostors that reached the
+    random-pair floor (link 1.32 here: every face merged). Now the lower mixture component
+    bounds it, on either scale."""
+    v, labels = young_hard_set()
+    if squeezed:
+        v = squeeze(v)
+    t = assert_between(v, labels, impostor_q=0.01)
+    assert t.source == "fallback" and t.stats["fallback"] == "same_mode"
+    assert t.review is not None and t.review < t.stats["reference_ceiling"]
+
+
+def test_links_on_two_scales_sit_between_each_scales_bulks() -> None:
+    """The same faces at a FaceNet-like scale (same ~0.5-1.1, different ~1.2-1.5) and squeezed
+    to a dlib-like one (~2.5x closer): each link lies between that scale's same-person and
+    nearest-impostor bulks, and the two links are in the ratio of the scales."""
+    links = {}
+    for name, (v, labels) in {"hard": young_hard_set(), "facenet": facenet_set()}.items():
+        wide = assert_between(v, labels, impostor_q=0.25)
+        narrow = assert_between(squeeze(v), labels, impostor_q=0.25)
+        assert wide.link is not None and narrow.link is not None
+        links[name] = (wide.link, narrow.link)
+        assert wide.source == narrow.source
+    for wide_link, narrow_link in links.values():
+        assert 0.6 < wide_link < 1.05 and 0.24 < narrow_link < 0.42
+        assert 2.2 < wide_link / narrow_link < 2.8
+
+
+def test_make_faces_options_keep_the_default_output() -> None:
+    a = make_faces(300, dim=64, seed=3)
+    b = make_faces(300, dim=64, seed=3, spread_sd=0.0, centre_rank=None)
+    assert np.array_equal(a.vectors, b.vectors) and np.array_equal(a.labels, b.labels)
+    c = make_faces(300, dim=64, seed=3, spread_sd=0.35, centre_rank=8)
+    assert not np.array_equal(a.vectors, c.vectors)
