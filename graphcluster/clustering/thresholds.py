@@ -18,7 +18,11 @@ scale-free):
 4. Valid: ``link = exp(mu_imp - LINK_Z * sd_imp)``, never above the Bayes crossing, the
    upper tail of the same-person mode (``SAME_Z``) or the lower tail of the impostor
    reference (``REF_Z``); ``review`` = the crossing.
-5. Not valid, or fewer than ``MIN_SAMPLE`` faces (a family library: everyone's nearest
+5. Far and separated but wider than the lower mode (look-alikes and strangers lumped
+   together, no one concentrated impostor mode): the lower component is still a clean
+   same-person mode, so the link is computed as in 4 (in practice its upper tail or the
+   crossing binds); ``source`` is 'fallback' and ``stats['fallback']`` is 'same_mode'.
+6. Not valid otherwise, or fewer than ``MIN_SAMPLE`` faces (a family library: everyone's nearest
    neighbour is the same person): ``d1`` is one same-person mode and ``link`` its upper tail
    (``FALLBACK_Z``), never above the lower tail of the impostor reference; ``source`` is
    'fallback' and ``stats['reason']`` says why.
