@@ -30,7 +30,7 @@ from neo4j import Driver, GraphDatabase
 TESTS_DIR = Path(__file__).resolve().parent
 LAYERS = ("unit", "contract", "integration")
 NEO4J_IMAGE = "neo4j:5.26-community"
-_DELETE_CHUNK = 10_000
+_DELETE_CHUNK = 2_000
 
 Neo4jTarget = tuple[str, str | None, str | None]
 

@@ -56,7 +56,7 @@ from graphcluster.store._common import (
 __all__ = ["Neo4jStore"]
 
 T = TypeVar("T")
-_CLEAR_CHUNK = 10_000
+_CLEAR_CHUNK = 2_000  # nodes per delete transaction: 10,000 faces with their edges and 128-D embeddings exceeded the server's default transaction memory (716 MiB)
 _READ_CHUNK = 5_000
 _WRITE_CHUNK = 10_000
 _NO_LIMIT = 2**62
@@ -169,7 +169,7 @@ class Neo4jStore:
         return f"Neo4jStore({self.uri!r}, database={self.database!r})"
 
     def clear(self) -> None:
-        """Delete every Face, Cluster, Decision, Review and Meta node (in chunks of 10,000)."""
+        """Delete every Face, Cluster, Decision, Review and Meta node (in chunks of 2,000 nodes)."""
         while self._run("clear", chunk=_CLEAR_CHUNK)[0]["deleted"]:
             pass
 
