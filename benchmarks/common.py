@@ -7,7 +7,10 @@
 4. ``ingest(gc, x, ids, batch)`` feeds a ``GraphCluster`` batch by batch with progress output;
 5. ``predictions(gc, ids)`` reads ``assignments(detail=True)``: unassigned faces become
    singleton clusters for the metrics, and the share of faces auto / review / unassigned;
-6. ``peak_rss_mb()`` and ``write_section(name, lines)`` (docs/benchmarks/<name>.md).
+6. ``peak_rss_mb()`` and ``write_section(name, lines)`` (docs/benchmarks/<name>.md);
+7. ``write_direct(gc, ...)`` writes labelled faces straight through the store and the index, as a
+   perfect clusterer would have placed them, to grow a graph to a size the pipeline cannot reach
+   in a session (the growth and Neo4j round-trip benchmarks pad with it).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from quality_core import scores  # noqa: E402  (one metric definition for every benchmark)
 
 __all__ = ["DATA", "DOCS", "machine", "code_version", "load_lfw", "scores", "ingest", "predictions", "peak_rss_mb",
-           "write_section", "say", "fmt_scores"]
+           "write_section", "say", "fmt_scores", "write_direct"]
 
 DATA = Path("/work/shared/data/lfw_dlib128")
 ROOT = Path(__file__).resolve().parent.parent
@@ -136,3 +139,48 @@ def write_section(name: str, lines: list[str]) -> Path:
     out.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
     say(f"wrote {out}")
     return out
+
+
+def write_direct(gc: Any, vectors: np.ndarray, ids: Sequence[str], labels: np.ndarray, lo: int, hi: int,
+                 cluster_of: Callable[[int], str | None], weight: Callable[[float], float], k: int = 10,
+                 chunk: int = 10_000, label: str = "pad") -> float:
+    """Write faces ``lo..hi`` straight through ``gc.store`` and ``gc.index``; returns the seconds.
+
+    Each face gets SIMILAR edges to its ``k`` nearest faces *of the same label* among faces
+    ``0..hi`` (no kNN query: that is what makes padding fast, and why padded faces have no edges
+    to other people), weighted with ``weight(distance)``, and the membership ``cluster_of(label)``
+    (``None``: unassigned) with status ``auto``. Clusters that do not exist yet are created.
+    Faces ``0..lo`` must already be stored; vectors must be unit length.
+    """
+    from graphcluster.models import ClusterRecord, FaceRecord, Membership, SimilarEdge
+
+    by_label: dict[int, list[int]] = {}
+    for i in range(hi):
+        by_label.setdefault(int(labels[i]), []).append(i)
+    known = set(gc.store.get_clusters().keys()) if lo else set()
+    dim = int(vectors.shape[1])
+    t0 = time.perf_counter()
+    for start in range(lo, hi, chunk):
+        stop = min(hi, start + chunk)
+        edges: dict[tuple[str, str], Any] = {}
+        for i in range(start, stop):
+            mates = [j for j in by_label[int(labels[i])] if j < stop and j != i]
+            if not mates:
+                continue
+            d = np.linalg.norm(vectors[mates] - vectors[i], axis=1)
+            for j in np.argsort(d)[:k]:
+                a, b = sorted((ids[i], ids[mates[j]]))
+                edges[a, b] = SimilarEdge(a=a, b=b, distance=float(d[j]), weight=weight(float(d[j])))
+        faces = [FaceRecord(id=ids[i], dim=dim, embedding=vectors[i].tolist()) for i in range(start, stop)]
+        gc.index.add(list(ids[start:stop]), vectors[start:stop])
+        gc.store.add_faces(faces, list(edges.values()))
+        members = [(ids[i], cluster_of(int(labels[i]))) for i in range(start, stop)]
+        fresh = sorted({c for _, c in members if c is not None} - known)
+        known.update(fresh)
+        gc.store.apply_clustering(
+            [Membership(face_id=f, cluster_id=c, status="auto", confidence=0.9) for f, c in members if c is not None],
+            [ClusterRecord(id=c) for c in fresh],
+        )
+        say(f"{label}: {stop:,}/{hi:,} faces written directly ({time.perf_counter() - t0:.0f} s)")
+    gc.index.flush()
+    return time.perf_counter() - t0

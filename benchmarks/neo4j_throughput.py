@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import code_version, load_lfw, machine, say, write_section  # noqa: E402
+from common import code_version, load_lfw, machine, say, write_direct, write_section  # noqa: E402
 from effort import Reviewer  # noqa: E402
 
 from graphcluster import GraphCluster  # noqa: E402
@@ -135,8 +135,9 @@ def round_trips(args: argparse.Namespace, index_dir: Path) -> list[Any]:
         rv = Reviewer(gc, dict(zip(ids, truth.tolist())))
         rows.append(_round_trip(gc, rv))
         padded = 0
+        background = make_faces(max(args.pad), dim=128, seed=7) if args.pad else None
         for target in args.pad:
-            padded = _pad(gc, padded, target)
+            padded = _pad(gc, padded, target, background)
             rows.append(_round_trip(gc, rv))
         gc.store.clear()
     return rows
@@ -162,42 +163,15 @@ def _round_trip(gc: GraphCluster, rv: Reviewer) -> tuple[int, list[float], list[
     return n, q_ms, a_ms, kinds
 
 
-def _pad(gc: GraphCluster, have: int, target: int, chunk: int = 10_000) -> int:
-    """Write background faces ``bg{i}`` for i in [have, target) through the store and the index."""
-    from graphcluster.models import ClusterRecord, Membership
+def _pad(gc: GraphCluster, have: int, target: int, data: Any) -> int:
+    """Write background faces ``bg{i}`` for i in [have, target) of ``data`` through the store and the index.
 
-    data = make_faces(target, dim=128, seed=7)  # the same seed: the first ``have`` are those written
-    by_label: dict[int, list[int]] = {}
-    for i, lab in enumerate(data.labels):
-        by_label.setdefault(int(lab), []).append(i)
-    rng = np.random.default_rng(11)
-    t0 = time.perf_counter()
-    made: set[int] = set()
-    for lo in range(have, target, chunk):
-        hi = min(target, lo + chunk)
-        vecs = data.vectors[lo:hi] / np.linalg.norm(data.vectors[lo:hi], axis=1, keepdims=True)
-        ids = [f"bg{i}" for i in range(lo, hi)]
-        faces = [FaceRecord(id=f, dim=128, embedding=[float(v) for v in vec]) for f, vec in zip(ids, vecs)]
-        edges = {}
-        for i in range(lo, hi):
-            mates = [j for j in by_label[int(data.labels[i])] if j < hi and j != i]
-            for j in rng.permutation(mates)[:10] if mates else []:
-                a, b = sorted((f"bg{i}", f"bg{int(j)}"))
-                d = float(np.linalg.norm(data.vectors[i] / np.linalg.norm(data.vectors[i])
-                                         - data.vectors[j] / np.linalg.norm(data.vectors[j])))
-                edges[a, b] = SimilarEdge(a=a, b=b, distance=min(d, 2.0), weight=max(0.0, 1 - d / 2))
-        gc.index.add(ids, vecs)
-        gc.store.add_faces(faces, list(edges.values()))
-        labels = {int(data.labels[i]) for i in range(lo, hi)}
-        fresh = sorted(labels - made)
-        made |= labels
-        gc.store.apply_clustering(
-            [Membership(face_id=f"bg{i}", cluster_id=f"bgc{int(data.labels[i])}", status="auto", confidence=0.9)
-             for i in range(lo, hi)],
-            [ClusterRecord(id=f"bgc{lab}") for lab in fresh],
-        )
-        say(f"pad {hi:,}/{target:,} background faces ({time.perf_counter() - t0:.0f} s)")
-    gc.index.flush()
+    ``data`` is one ``make_faces`` set of the largest size, so each step extends the one before;
+    every face joins the cluster ``bgc<identity>`` (junk faces a cluster of their own).
+    """
+    ids = [f"bg{i}" for i in range(target)]
+    write_direct(gc, data.vectors, ids, data.labels, have, target, cluster_of=lambda lab: f"bgc{lab}",
+                 weight=lambda d: max(0.0, 1 - d / 2), label="pad background")
     return target
 
 
