@@ -166,8 +166,10 @@ def _join_parts(graph: nx.Graph, members: list[str], inside: set[str], parts: di
                 limit: float) -> list[Any]:
     """Average-linkage agglomeration of ``parts`` (modified in place), closest pair first
     (ties by name), while the mean distance of the links between two parts is at most
-    ``limit``. A heap of candidate pairs with lazily dropped stale entries keeps this
-    O(E log E) in the links of the cluster (recounting every link per join was quadratic)."""
+    ``limit``. A heap of candidate pairs with lazily dropped stale entries (an entry carries
+    the links it was computed from) keeps this O(E log E) in the links of the cluster: a join
+    re-pushes only the pairs whose links it changed (recounting every link per join, or
+    re-pushing every pair of the grown part, was quadratic)."""
     owner = {u: p for p, us in parts.items() for u in us}
     nb: dict[Any, dict[Any, list[float]]] = {p: {} for p in parts}
     for u in members:
@@ -179,27 +181,28 @@ def _join_parts(graph: nx.Graph, members: list[str], inside: set[str], parts: di
             c[0] += a["dsum"]
             c[1] += a["n"]
             nb[pv][pu] = c
-    version = {p: 0 for p in parts}
-    heap: list[tuple[float, str, Any, Any, int, int]] = []
+    name = {p: repr(p) for p in parts}
+    heap: list[tuple[float, str, Any, Any, float, float]] = []
 
     def push(p: Any, q: Any) -> None:
-        pa, pb = (p, q) if repr(p) < repr(q) else (q, p)
+        pa, pb = (p, q) if name[p] < name[q] else (q, p)
         ds, n = nb[pa][pb]
-        heapq.heappush(heap, (ds / n, repr((pa, pb)), pa, pb, version[pa], version[pb]))
+        heapq.heappush(heap, (ds / n, repr((pa, pb)), pa, pb, ds, n))
 
     for p in nb:
         for q in nb[p]:
-            if repr(p) < repr(q):
+            if name[p] < name[q]:
                 push(p, q)
     while heap:
-        mean, _, pa, pb, va, vb = heapq.heappop(heap)
-        if pa not in version or pb not in version or version[pa] != va or version[pb] != vb:
-            continue  # stale: one side has since absorbed another part
+        mean, _, pa, pb, ds0, n0 = heapq.heappop(heap)
+        cur = nb.get(pa, {}).get(pb) if pb in nb else None
+        if cur is None or cur[0] != ds0 or cur[1] != n0:
+            continue  # stale: a side is gone, or the links between them have grown since
         if mean > limit:
             break
         parts[pa] |= parts.pop(pb)
-        del version[pb]
-        version[pa] += 1
+        # only the pairs that gained links change: those of pa's new neighbours through pb
+        # (a pair of pa alone keeps its links, its mean and its heap entry)
         for q, (ds, n) in nb.pop(pb).items():
             del nb[q][pb]
             if q == pa:
@@ -208,7 +211,6 @@ def _join_parts(graph: nx.Graph, members: list[str], inside: set[str], parts: di
             c[0] += ds
             c[1] += n
             nb[q][pa] = c
-        for q in nb[pa]:
             push(pa, q)
     return list(parts)
 

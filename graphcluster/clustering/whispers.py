@@ -59,9 +59,18 @@ def chinese_whispers(
     banned = forbidden or {}
     nodes = sorted(graph.nodes, key=repr)
     label: dict[Hashable, Hashable] = {u: clamp.get(u, init.get(u, u)) for u in nodes}
-    free = [u for u in nodes if u not in clamp and graph.degree(u) > 0]
-    adj = {u: [(v, float(a.get(weight, 1.0))) for v, a in graph[u].items() if v != u] for u in free}
+    nbrs = graph._adj  # networkx's adjacency dicts (its views cost ~1 us a step on large regions)
+    free = [u for u in nodes if u not in clamp and nbrs[u]]
+    adj = {u: [(v, float(a.get(weight, 1.0))) for v, a in nbrs[u].items() if v != u] for u in free}
     rng = random.Random(seed)
+    keys: dict[Hashable, str] = {}  # label -> repr(label), the tie-break order (repr is costly)
+
+    def key(lab: Hashable) -> str:
+        k = keys.get(lab)
+        if k is None:
+            k = keys[lab] = repr(lab)
+        return k
+
     for _ in range(max_iterations):
         order = free[:]
         rng.shuffle(order)
@@ -77,7 +86,7 @@ def chinese_whispers(
             ps = partners.get(u, set())
             taken = {label[p] for p in ps if p in label}
             best, best_w = mine, score.get(mine, 0.0) if mine not in bad and mine not in taken else -1.0
-            for lab, w in sorted(score.items(), key=lambda x: repr(x[0])):
+            for lab, w in (sorted(score.items(), key=lambda x: key(x[0])) if len(score) > 1 else score.items()):
                 if lab in bad or lab in taken:
                     continue
                 if w > best_w + 1e-12:
