@@ -120,8 +120,6 @@ def one(store: str, n: int, dim: int, chunk: int, profile: bool, uri: str | None
                 crep = gc.cleanup()
                 out["cleanup_s"] = time.perf_counter() - t2
                 out["cleanup_moved"] = crep.faces_moved
-            if store == "neo4j":
-                gc.store.clear()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     out["peak_rss_mb"] = peak_rss_mb()
