@@ -12,7 +12,8 @@ Files of segment ``seg-000042`` (all written to ``.<file>.tmp``, fsync'd, then r
 Annoy's angular distance is ``sqrt(2 - 2 cos)``, which on unit vectors *is* the L2 distance,
 so its distances are returned unchanged; hnswlib's ``l2`` space returns squared L2 (square
 root taken). Kind ``exact`` has no search structure: a matrix product over the vectors.
-Tombstones (``dead`` items) are filtered by the owner after the search (Annoy, exact) or
+An Annoy search asked to inspect at least ``SCAN_FRACTION`` of its segment scans the vectors
+instead (exact, and cheaper at that effort). Tombstones (``dead`` items) are filtered by the owner after the search (Annoy, exact) or
 marked deleted inside the graph (hnsw). An hnsw segment can be *extended*: a merge loads the
 largest member's graph and inserts only the others, so a vector is not re-inserted each time
 its segment is merged.
@@ -32,6 +33,12 @@ from annoy import AnnoyIndex
 __all__ = ["Segment", "encode_ids", "fsync_dir", "save_npy"]
 
 PARALLEL_MIN_QUERIES = 64  # smaller batches are not worth a hand-over to the threads
+# An Annoy search whose effort reaches this share of its segment is replaced by a scan of the
+# segment's stored vectors (one matrix product per block of queries): exact, and cheaper from
+# here on. Annoy's cost grows with the candidates it collects (``search_k``), a scan's with the
+# segment; measured by benchmarks/annoy_scan.py (docs/benchmarks/annoy_scan.md). On face-like
+# data the calibrated effort is often past this point (docs/benchmarks/index.md).
+SCAN_FRACTION = 0.4
 _WORKERS = min(8, os.cpu_count() or 1)
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
@@ -212,7 +219,7 @@ class Segment:
         dists = np.full((m, kk), np.inf, dtype=np.float32)
         if kk == 0:
             return items, dists
-        if self.ann is not None:
+        if self.ann is not None and search_k < SCAN_FRACTION * self.n:
             ann = self.ann
 
             def one(r: int) -> tuple[int, list[int], list[float]]:
@@ -269,7 +276,7 @@ def _write_hnsw(
 
 def exact_topk(matrix: np.ndarray, queries: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
     """Brute-force top ``kk`` rows of ``matrix`` by L2 distance (all rows unit length)."""
-    rows = max(1, (1 << 24) // max(1, matrix.shape[0]))  # keep the similarity block <= 64 MB
+    rows = max(1, (1 << 25) // max(1, matrix.shape[0]))  # keep the similarity block <= 128 MB
     if queries.shape[0] > rows:
         parts = [_exact_block(matrix, queries[i : i + rows], kk) for i in range(0, queries.shape[0], rows)]
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
@@ -279,8 +286,9 @@ def exact_topk(matrix: np.ndarray, queries: np.ndarray, kk: int) -> tuple[np.nda
 def _exact_block(matrix: np.ndarray, queries: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
     kk = min(kk, matrix.shape[0])
     sims = queries @ matrix.T
-    if kk < matrix.shape[0]:
-        part = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
+    n = matrix.shape[0]
+    if kk < n:
+        part = np.argpartition(sims, n - kk, axis=1)[:, n - kk:]  # the kk largest (no negated copy)
     else:
         part = np.broadcast_to(np.arange(matrix.shape[0]), (queries.shape[0], kk)).copy()
     psims = np.take_along_axis(sims, part, axis=1)

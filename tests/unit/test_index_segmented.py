@@ -14,6 +14,7 @@ import pytest
 
 from graphcluster.errors import InvalidInput, NotFound, StoreBusy, StoreError
 from graphcluster.index import ExactIndex, NeighbourIndex, SegmentedAnnoyIndex, SegmentedHnswIndex, open_index
+from graphcluster.index import _segment
 
 HAVE_HNSWLIB = importlib.util.find_spec("hnswlib") is not None  # optional: the 'bench' extra
 KINDS = ["annoy", "exact"] + (["hnsw"] if HAVE_HNSWLIB else [])
@@ -76,7 +77,7 @@ def test_a_batch_of_queries_answers_as_single_queries_do(tmp_path: Path) -> None
     # large batches run Annoy on several threads; the answers must not depend on that
     ids, x = clustered(1200)
     _, q = clustered(150, seed=5)
-    with small(tmp_path, "annoy") as index:
+    with small(tmp_path, "annoy", search_k=50) as index:  # a small effort: Annoy searches, no scan
         add_in_batches(index, ids, x, size=200)
         assert len(index.info()["segments"]) >= 1
         together = index.query(q, 10)
@@ -84,6 +85,24 @@ def test_a_batch_of_queries_answers_as_single_queries_do(tmp_path: Path) -> None
     assert together[0] == [a[0][0] for a in alone]
     for row, (_, dd) in zip(together[1], alone):
         np.testing.assert_array_equal(row, dd[0])
+
+
+def test_an_annoy_search_past_the_scan_fraction_scans_the_segment_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # search_k = 10 alone would find few true neighbours among 800; past the scan fraction
+    # the segment is scanned instead, so the answers are exact
+    monkeypatch.setattr(_segment, "SCAN_FRACTION", 0.001)
+    ids, x = clustered(1200)
+    _, q = clustered(40, seed=5)
+    with small(tmp_path, "annoy", search_k=10) as index:
+        add_in_batches(index, ids, x, size=200)
+        index.flush()
+        assert index.info()["delta"] == 0
+        got_ids, got_d = index.query(q, 10)
+    assert got_ids == brute(ids, x, q, 10)
+    want = np.sort(np.linalg.norm(q[:, None, :] - x[None, :, :], axis=2), axis=1)[:, :10]
+    np.testing.assert_allclose(np.array(got_d), want, atol=1e-5)
 
 
 @pytest.mark.parametrize("kind", KINDS)
