@@ -71,8 +71,13 @@ def one(store: str, n: int, dim: int, chunk: int, profile: bool, uri: str | None
     extra = dict(overrides or {})
     try:
         if store == "neo4j":
+            # empty the database first: opening a non-empty one would reconcile its faces into the new index
+            from graphcluster.store.neo4j import Neo4jStore
+
+            bare = Neo4jStore(uri or "")
+            bare.clear()
+            bare.close()
             gc = GraphCluster.open(uri or "", settings=Settings(index_dir=Path(tmp) / "index", threshold=threshold, **extra))
-            gc.store.clear()
         else:
             gc = GraphCluster.open(tmp, settings=Settings(threshold=threshold, **extra))
         with gc:

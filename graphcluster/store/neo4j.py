@@ -26,7 +26,7 @@ from collections.abc import Callable, Collection, Sequence
 from typing import Any, TypeVar
 
 import neo4j
-from neo4j import Driver, GraphDatabase, ManagedTransaction
+from neo4j import Driver, GraphDatabase, ManagedTransaction, NotificationDisabledClassification
 from neo4j.exceptions import AuthError, DriverError, Neo4jError
 
 from graphcluster.cypher_files import load, schema_statements
@@ -58,6 +58,7 @@ __all__ = ["Neo4jStore"]
 T = TypeVar("T")
 _CLEAR_CHUNK = 2_000  # nodes per delete transaction: 10,000 faces with their edges and 128-D embeddings exceeded the server's default transaction memory (716 MiB)
 _READ_CHUNK = 5_000
+_QUIET = [NotificationDisabledClassification.UNRECOGNIZED, NotificationDisabledClassification.SCHEMA]
 _WRITE_CHUNK = 10_000
 _NO_LIMIT = 2**62
 _LINK_FILE = {"must": "add_decision_must_link", "cannot": "add_decision_cannot_link"}
@@ -105,7 +106,11 @@ class Neo4jStore:
         self._owns_driver = driver is None
         where = uri or "the given driver"
         try:
-            self._driver: Driver = driver if driver is not None else GraphDatabase.driver(uri or "", auth=auth)
+            # the server's UNRECOGNIZED notices ("property `bbox` does not exist" while no face has
+            # one yet) and SCHEMA notices (IF NOT EXISTS on connect) are expected here: without
+            # this filter the driver logs one warning per query to stderr
+            self._driver: Driver = driver if driver is not None else GraphDatabase.driver(
+                uri or "", auth=auth, notifications_disabled_classifications=_QUIET)
         except (DriverError, ValueError) as exc:
             raise StoreError(f"cannot use the Neo4j URI {uri!r}: {exc}; expected e.g. bolt://localhost:7687") from exc
         try:
