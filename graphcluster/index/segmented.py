@@ -13,7 +13,9 @@ compaction, tombstones, crash recovery) lives in ``_core.py``. Steps of a query 
 narrow cone, high intrinsic dimension) Annoy needs to inspect about a quarter of a segment for
 recall@10 >= 0.95, far beyond its default, so each new segment calibrates its own ``search_k``
 to ``target_recall`` on a sample of its vectors (``_calibrate.py``) and records it in the
-manifest; see docs/benchmarks/index.md for the trade-off against hnswlib.
+manifest; see docs/benchmarks/index.md for the trade-off against hnswlib. A search whose
+effort reaches ``_segment.SCAN_FRACTION`` of its segment scans the segment's vectors instead
+(exact and cheaper there; docs/index.md, step 4).
 """
 
 from __future__ import annotations
