@@ -286,14 +286,40 @@ def exact_topk(matrix: np.ndarray, queries: np.ndarray, kk: int) -> tuple[np.nda
 def _exact_block(matrix: np.ndarray, queries: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
     kk = min(kk, matrix.shape[0])
     sims = queries @ matrix.T
-    n = matrix.shape[0]
-    if kk < n:
-        part = np.argpartition(sims, n - kk, axis=1)[:, n - kk:]  # the kk largest (no negated copy)
-    else:
-        part = np.broadcast_to(np.arange(matrix.shape[0]), (queries.shape[0], kk)).copy()
+    part = top_columns(sims, kk)
     psims = np.take_along_axis(sims, part, axis=1)
-    order = np.argsort(-psims, axis=1, kind="stable")
+    order = np.lexsort((part, -psims), axis=1)  # by similarity, ties by item number
     items = np.take_along_axis(part, order, axis=1).astype(np.int64)
     cos = np.take_along_axis(psims, order, axis=1)
     dists = np.sqrt(np.maximum(2.0 - 2.0 * cos, 0.0)).astype(np.float32)
     return items, dists
+
+
+_CHUNK = 32  # columns per chunk in top_columns' first pass
+
+
+def top_columns(sims: np.ndarray, kk: int) -> np.ndarray:
+    """Column numbers of the ``kk`` largest entries of each row of ``sims``, in no order.
+
+    A full ``argpartition`` of every row costs most of an exact search. Instead: the maximum of
+    each run of ``_CHUNK`` columns (one pass), the ``kk`` chunks with the largest maxima, and a
+    partition of only their columns (plus the columns after the last whole chunk). Exact: a
+    chunk holding one of the ``kk`` largest entries has a maximum at least that entry, and
+    every chunk with a larger maximum holds a larger entry, of which there are fewer than
+    ``kk``; so the chunk is among the chosen (ties between equal entries may resolve either way).
+    """
+    m, n = sims.shape
+    if kk >= n:
+        return np.broadcast_to(np.arange(n), (m, n)).copy()
+    chunks = n // _CHUNK
+    if chunks < 8 * kk:  # too few chunks to save anything
+        return np.argpartition(sims, n - kk, axis=1)[:, n - kk:]
+    whole = chunks * _CHUNK
+    peaks = sims[:, :whole].reshape(m, chunks, _CHUNK).max(axis=2)
+    best = np.argpartition(peaks, chunks - kk, axis=1)[:, chunks - kk:]
+    cand = (best[:, :, None] * _CHUNK + np.arange(_CHUNK)).reshape(m, kk * _CHUNK)
+    if whole < n:
+        cand = np.concatenate([cand, np.broadcast_to(np.arange(whole, n), (m, n - whole))], axis=1)
+    csims = np.take_along_axis(sims, cand, axis=1)
+    pick = np.argpartition(csims, csims.shape[1] - kk, axis=1)[:, csims.shape[1] - kk:]
+    return np.take_along_axis(cand, pick, axis=1)

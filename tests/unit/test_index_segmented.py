@@ -317,3 +317,15 @@ def test_search_effort_is_calibrated_per_segment_and_kept(tmp_path: Path, kind: 
     with open_index(tmp_path, kind) as index:  # reopening reads the calibration, no recalibration
         again, _ = index.query(q, 10)
     assert again == got
+
+
+@pytest.mark.parametrize(("m", "n", "kk"), [(7, 5, 3), (5, 5, 5), (40, 1000, 10), (30, 20_011, 11), (16, 4096, 1)])
+def test_top_columns_finds_the_largest_entries_of_every_row(m: int, n: int, kk: int) -> None:
+    rng = np.random.default_rng(n)
+    sims = rng.standard_normal((m, n)).astype(np.float32)
+    sims[0, :] = 0.5  # a row of ties: any kk columns are right
+    got = _segment.top_columns(sims, kk)
+    assert got.shape == (m, kk)
+    assert all(len(set(row)) == kk for row in got.tolist())
+    want = -np.sort(-sims, axis=1)[:, :kk]
+    np.testing.assert_array_equal(-np.sort(-np.take_along_axis(sims, got, axis=1), axis=1), want)
