@@ -73,11 +73,12 @@ def test_query_matches_brute_force(tmp_path: Path, kind: str) -> None:
         np.testing.assert_allclose(dd, true, atol=1e-5)  # angular is converted to L2
 
 
-def test_a_batch_of_queries_answers_as_single_queries_do(tmp_path: Path) -> None:
+def test_a_batch_of_queries_answers_as_single_queries_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # large batches run Annoy on several threads; the answers must not depend on that
+    monkeypatch.setattr(_segment, "SCAN_FRACTION", float("inf"))  # Annoy searches, never the scan
     ids, x = clustered(1200)
     _, q = clustered(150, seed=5)
-    with small(tmp_path, "annoy", search_k=50) as index:  # a small effort: Annoy searches, no scan
+    with small(tmp_path, "annoy", search_k=50) as index:
         add_in_batches(index, ids, x, size=200)
         assert len(index.info()["segments"]) >= 1
         together = index.query(q, 10)
