@@ -118,7 +118,7 @@ def one(store: str, n: int, dim: int, chunk: int, profile: bool, uri: str | None
             out["link_source"] = st.thresholds.get("source") if isinstance(st.thresholds, dict) else None
             out["index"] = {k: v for k, v in st.index.items() if k in ("kind", "segments", "delta")} \
                 if isinstance(st.index, dict) else str(st.index)
-            out["peak_rss_mb"] = peak_rss_mb()
+            out["peak_rss_mb"] = out["peak_rss_before_cleanup_mb"] = peak_rss_mb()
             print(json.dumps(out), flush=True)  # the row so far, in case cleanup is stopped by hand
             if cleanup:
                 t2 = time.perf_counter()
@@ -301,28 +301,34 @@ def write(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
 
 # Written by hand from the profiles of the run recorded in this section (update with a new run).
 NOTES = [
-    "Where the time went in the first run (code 1b84deb, `--threshold 0.8`; the N = 101,000 profile of that",
-    "run; cProfile adds little here, 32.3 s profiled against 32.6 s timed). Later engine commits (SimilarEdge",
-    "rows built without re-validation, region changes) made the 10k rows of the second run 2-3x faster:",
+    "Reading the table (runs of 2026-11-30; the embedded 10k, 100k and 1M rows are one series of code 146e65f,",
+    "the Neo4j rows one series of code 05afa98, run at the same time on the same 2 cores):",
     "",
-    "- `build_region` 9.0 s: it calls `StoreView.edges` 99 times (2 times at N = 11,000) and reads",
-    "  ~745k SIMILAR rows from SQLite, building one pydantic `SimilarEdge` per row (3.9 s in pydantic",
-    "  validation alone). The region of a 1,000-face batch keeps growing with the graph, although",
-    "  docs/internals.md promises that its cost depends only on the seeds;",
-    "- `recluster` 13.1 s on that region (Chinese Whispers 4.5 s, `_finish` 1.9 s);",
-    "- the neighbour query 9.2 s: 2,000 Annoy `get_nns_by_vector` calls (1,000 queries x 2 segments)",
-    "  at ~4.5 ms each, with the per-segment calibrated search effort;",
-    "- the bootstrap slows from 165 to 50 faces/s for the same reasons: each chunk pays for a region",
-    "  that grows with N.",
-    "",
-    "Second run, 100k on code d61b7ce (`.venv/bin/python benchmarks/growth.py --append --sizes 100000 --dims 128",
-    "--profile --no-write`, default settings): stopped by hand at 60,000 faces when the session ran out of time.",
-    "Each bootstrap chunk of 10,000 took longer than the one before: 57, 97, 172, 248, 344 s for the chunks",
-    "ending at 20k-60k faces (cumulative 918 s). Per-chunk time grows roughly linearly with N, so the total",
-    "grows quadratically. A py-spy sample (40 s at ~55k faces) puts 67% of the time in `recluster`, most of it",
-    "in `clustering/fragments.py: split_weak` (lines 120-129). After every join of two parts, that loop",
-    "re-scans every member's edges to recompute the cross-part sums, so its cost is quadratic in the number",
-    "of parts of a cluster. The Annoy query is 15%.",
+    "- **The 1M rows are padded** (`--pad-from 10000`): 10,000 faces through `add_faces`, the other 990,000",
+    "  written directly with their identity's cluster and edges (`common.write_direct`), into the same SQLite",
+    "  or Neo4j store and the same segmented index. The batch and `cleanup()` columns are measured on that",
+    "  graph; the bootstrap column is not a pipeline rate. At 20,000 faces a padded graph and a bootstrapped",
+    "  one cost 3.14 s and 3.54 s for the same batch (growth.py docstring).",
+    "- **The neighbour search** was the largest cost at 1M before this session's index changes: the row of",
+    "  code 1b01a41 (Annoy searches at the calibrated effort, same padded graph) took 120.4 s for the batch",
+    "  and 608 s for `cleanup()`. Annoy segments now scan their vectors when the calibrated effort passes",
+    "  `SCAN_FRACTION` of the segment, and the exact top-k uses chunk maxima (docs/index.md, step 4;",
+    "  docs/benchmarks/annoy_scan.md): 15.6 s for the batch. The Neo4j 1M row predates the chunked top-k.",
+    "- **Where the 15.6 s go at 1M** (profile above, 21.0 s under cProfile): the scan of 1M vectors 8.0 s",
+    "  (matrix products ~4.5 s, chunk maxima 3.0 s), `recluster` 9.2 s (Chinese Whispers 2.9 s, `split_weak`",
+    "  2.6 s), `build_region` 2.6 s. An exact scan of 1M x 128-D for 1,000 queries costs about 5 s of",
+    "  matrix products on this machine alone, so the 2 s target needs a sublinear index (`Settings(index=",
+    "  \"hnsw\")`, docs/benchmarks/index.md; not measured at 1M here) *and* a smaller region.",
+    "- **The region grows with N** until the seeds of a batch stop sharing clusters (docs/clustering.md, \"the",
+    "  region\"): 6,202 / 8,820 / 12,888 / 16,717 faces for a batch of 1,000 at 10k / 20k / 40k / 100k. It is",
+    "  bounded per new face, not per batch. Part of the 10k-to-100k ratio is calibration: at 10k this",
+    "  synthetic data calibrates to a fallback `link` (narrower reach, no re-check), at 100k it does not.",
+    "- **`cleanup()`** (the whole graph reclustered: what a nightly re-run costs) takes 1.7 s / 58 s / 426 s at",
+    "  10k / 100k / 1M embedded, 27x one batch at 1M, and holds the whole graph in memory; the peak RSS",
+    "  column includes it (10 GB for the 1M embedded row; the process also holds the 1M generated vectors).",
+    "- **Bootstrap**: 100,000 faces through `add_faces` took 380 s (263 faces/s; 1,199 s in the previous",
+    "  session's run), slowing as the graph grows; a 1M bootstrap at the 100k rate would take over an hour",
+    "  (the target is 15 min): not met, not measured.",
     "",
 ]
 

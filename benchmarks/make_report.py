@@ -25,11 +25,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = ROOT / "docs" / "benchmarks"
 OUT = ROOT / "docs" / "benchmarks.md"
-ORDER = ["quality", "effort", "growth", "neo4j", "neo4j_review", "quality_core", "index", "stores"]
+ORDER = ["quality", "effort", "growth", "neo4j", "neo4j_review", "quality_core", "index", "annoy_scan", "stores"]
 SCRIPTS = {"quality": "benchmarks/quality.py", "effort": "benchmarks/effort.py", "growth": "benchmarks/growth.py",
            "neo4j": "benchmarks/neo4j_throughput.py", "neo4j_review": "benchmarks/neo4j_throughput.py",
            "quality_core": "benchmarks/quality_core.py",
-           "index": "benchmarks/index_bench.py", "stores": "benchmarks/store_bench.py"}
+           "index": "benchmarks/index_bench.py", "annoy_scan": "benchmarks/annoy_scan.py",
+           "stores": "benchmarks/store_bench.py"}
 
 
 def sections() -> list[Path]:
