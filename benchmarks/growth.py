@@ -245,7 +245,8 @@ def table_row(r: dict[str, Any]) -> str:
 def write(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
     ok = [r for r in results if "error" not in r]
     # the 10k baseline of a row: same store, dim, settings and code
-    key = lambda r: (r["store"], r["dim"], _settings(r), r.get("link_source"), r.get("code"))  # noqa: E731
+    # the same store, dimension, settings and code (the calibration may differ with N: see the notes)
+    key = lambda r: (r["store"], r["dim"], _settings(r), r.get("code"))  # noqa: E731
     base = {key(r): r["add_s"] for r in ok if r["n"] == 10_000}
     for r in ok:
         b = base.get(key(r))
@@ -319,6 +320,10 @@ NOTES = [
     "  2.6 s), `build_region` 2.6 s. An exact scan of 1M x 128-D for 1,000 queries costs about 5 s of",
     "  matrix products on this machine alone, so the 2 s target needs a sublinear index (`Settings(index=",
     "  \"hnsw\")`, docs/benchmarks/index.md; not measured at 1M here) *and* a smaller region.",
+    "- **Neo4j at 1M** (profile above, 54.6 s under cProfile, code 05afa98): `build_region` 27.0 s, of it",
+    "  about 23 s decoding ~310,000 result records over Bolt (27 queries), and the neighbour scan 15.7 s",
+    "  (before the chunked top-k). The driver's Rust codec (`pip install graphcluster[fast]`) is the first",
+    "  thing to try for the former; it was not measured here.",
     "- **The region grows with N** until the seeds of a batch stop sharing clusters (docs/clustering.md, \"the",
     "  region\"): 6,202 / 8,820 / 12,888 / 16,717 faces for a batch of 1,000 at 10k / 20k / 40k / 100k. It is",
     "  bounded per new face, not per batch. Part of the 10k-to-100k ratio is calibration: at 10k this",
@@ -346,7 +351,8 @@ def verdicts(args: argparse.Namespace, ok: list[dict[str, Any]]) -> list[str]:
             out.append(f"- {r['store']} {r['dim']}-D: add 1,000 at {r['n']:,} costs x{r['vs10k']:.2f} its cost at 10k "
                        f"(target <= x2: {'met' if r['vs10k'] <= 2 else 'missed'}); absolute {r['add_s']:.2f} s vs the "
                        f"1M target {tgt} s ({'within' if r['add_s'] <= tgt else 'already above'})")
-        if r["store"] == "embedded" and r["n"] < 1_000_000 and not r.get("pad_from"):
+        largest = max((q["n"] for q in ok if _series(q) == _series(r) and not q.get("pad_from")), default=0)
+        if r["store"] == "embedded" and r["n"] == largest < 1_000_000 and not r.get("pad_from"):
             proj = r["bootstrap_s"] / r["n"] * 1_000_000 / 60
             out.append(f"- embedded {r['dim']}-D: bootstrap of {r['n']:,} ran at {r['n'] / r['bootstrap_s']:.0f} faces/s; "
                        f"at that rate 1M would take {proj:.0f} min (linear projection, not a measurement; target 15 min)")
