@@ -53,6 +53,7 @@ DEMO_STORE = "./graphcluster-demo"
 _MARKER = ".graphcluster-demo"  # marks a directory the demo made and may empty again
 _URI = re.compile(r"^(bolt|neo4j)(\+s|\+ssc)?://")
 _REVIEWER = "demo-reviewer"
+_EVERY = 1_000_000  # review_queue(limit=...) that lists every open question of a demo store
 
 Sample = tuple[list[str], np.ndarray, list[dict[str, Any]], dict[str, str]]
 
@@ -310,7 +311,7 @@ def run_demo(
             if progress is not None:
                 progress(stop, len(ids))
         ingest_seconds = time.perf_counter() - started
-        open_before = gc.stats().open_reviews
+        open_before = len(gc.review_queue(limit=_EVERY))  # what a person would see (stats() counts stale items too)
         answered = _review(gc, answers, labels)
         _check_largest(gc, labels, real=data is not None)
         stats = gc.stats()
@@ -322,12 +323,13 @@ def run_demo(
             examples.append({"cluster": c.id, "name": c.name, "size": c.size, "locked": c.locked,
                              "photos": [_photo(gc.face(m["face_id"])["face"]) for m in members]})
         decisions_made = len(gc.decisions())
+        waiting = len(gc.review_queue(limit=_EVERY))
     return DemoSummary(
         store=store, data="lfw_dlib128" if data else "synthetic", faces=stats.faces,
         people_in_sample=len(set(labels.values())), clusters=stats.clusters, clusters_of_2_or_more=len(cl),
         locked_clusters=stats.locked_clusters, unassigned=stats.by_status.get("unassigned", 0),
         questions_opened=asked, questions_open_after_ingest=open_before, answered=answered,
-        decisions=decisions_made, open_reviews=stats.open_reviews, pairwise=pairwise_scores(assigned, labels),
+        decisions=decisions_made, open_reviews=waiting, pairwise=pairwise_scores(assigned, labels),
         thresholds=dict(stats.thresholds), ingest_seconds=round(ingest_seconds, 2),
         seconds=round(time.perf_counter() - started, 2), examples=examples,
     )
@@ -340,8 +342,9 @@ def summary_lines(s: DemoSummary) -> list[str]:
         "",
         (f"ingested {s.faces} faces in {s.ingest_seconds:.1f} s: {s.clusters} clusters "
          f"({s.clusters_of_2_or_more} with 2+ faces, {s.locked_clusters} locked), {s.unassigned} faces unassigned"),
-        (f"questions: {s.questions_opened} opened while ingesting, {s.questions_open_after_ingest} open; the simulated "
-         f"reviewer answered {len(s.answered)} ({yes} yes, {len(s.answered) - yes} no/skip); {s.open_reviews} still open"),
+        (f"questions: {s.questions_opened} opened while ingesting, {s.questions_open_after_ingest} still relevant after it; "
+         f"the simulated reviewer answered {len(s.answered)} ({yes} yes, {len(s.answered) - yes} no/skip); "
+         f"{s.open_reviews} in the queue now (answers and the check of the largest cluster can raise new ones)"),
         f"decisions recorded: {s.decisions} (`graphcluster --store {s.store} decisions`)",
         f"against the sample's labels: pairwise precision {s.pairwise['precision']:.3f}, recall {s.pairwise['recall']:.3f}",
         "example clusters:",

@@ -166,6 +166,8 @@ class Stats(_Model):
     clusters: int
     locked_clusters: int
     by_status: dict[str, int]
+    # review items stored as open (a count, no read of each): some may have become obsolete
+    # through later batches or answers; review_queue() skips and closes those as it reads them
     open_reviews: int
     decisions: int
     thresholds: dict[str, Any]
