@@ -53,7 +53,8 @@ DEMO_STORE = "./graphcluster-demo"
 _MARKER = ".graphcluster-demo"  # marks a directory the demo made and may empty again
 _URI = re.compile(r"^(bolt|neo4j)(\+s|\+ssc)?://")
 _REVIEWER = "demo-reviewer"
-_EVERY = 1_000_000  # review_queue(limit=...) that lists every open question of a demo store
+_EVERY = 1_000_000  # review_queue(limit=...) that lists every open question of a demo store (it also
+# closes the items it finds obsolete, as any read of the queue does)
 
 Sample = tuple[list[str], np.ndarray, list[dict[str, Any]], dict[str, str]]
 

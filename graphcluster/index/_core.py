@@ -375,8 +375,15 @@ class SegmentedIndex:
                 # Annoy/exact return tombstoned items too: ask for room to drop them
                 kk = k if seg.hnsw is not None else k + min(len(seg.dead), 2 * k)
                 items, dists = seg.search(q, kk, self._search_k(seg, kk))
-                if seg.dead:
-                    dists[np.isin(items, seg.dead_array())] = np.inf
+                while seg.dead:
+                    gone = np.isin(items, seg.dead_array())
+                    dists[gone] = np.inf
+                    # a query near many tombstones can come back short of live items: ask for more
+                    live_found = ((items >= 0) & ~gone).sum(axis=1)
+                    if kk >= seg.n or not (live_found < min(k, seg.live)).any():
+                        break
+                    kk = min(seg.n, 4 * kk)
+                    items, dists = seg.search(q, kk, self._search_k(seg, kk))
                 dist_parts.append(dists)
                 item_parts.append(items)
                 src_parts.append(np.full(items.shape, si, dtype=np.int64))

@@ -242,7 +242,7 @@ class Segment:
             self.hnsw.set_ef(max(self.ef, kk))
             labels, sq = self.hnsw.knn_query(queries, kk, num_threads=1)
             return labels.astype(np.int64), np.sqrt(np.maximum(sq, 0.0)).astype(np.float32)
-        return exact_topk(self.vectors, queries, kk)
+        return exact_topk(self.vectors, queries, kk, dead=self.dead_array() if self.dead else None)
 
 
 def _load_hnsw(path: Path, dim: int, n: int) -> Any:
@@ -276,21 +276,32 @@ def _write_hnsw(
     os.replace(tmp, directory / f"{name}.hnsw")
 
 
-def exact_topk(matrix: np.ndarray, queries: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
-    """Brute-force top ``kk`` rows of ``matrix`` by L2 distance (all rows unit length)."""
-    rows = max(1, (1 << 25) // max(1, matrix.shape[0]))  # keep the similarity block <= 128 MB
+def exact_topk(
+    matrix: np.ndarray, queries: np.ndarray, kk: int, *, dead: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Brute-force top ``kk`` rows of ``matrix`` by L2 distance (all rows unit length).
+
+    Rows numbered in ``dead`` (tombstones) come last, at distance inf, so they never push a
+    live row out. Similarities are computed in blocks of at most 128 MB (the partition's index
+    arrays take about twice that again at the peak).
+    """
+    rows = max(1, (1 << 25) // max(1, matrix.shape[0]))
     if queries.shape[0] > rows:
-        parts = [_exact_block(matrix, queries[i : i + rows], kk) for i in range(0, queries.shape[0], rows)]
+        parts = [_exact_block(matrix, queries[i : i + rows], kk, dead) for i in range(0, queries.shape[0], rows)]
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-    return _exact_block(matrix, queries, kk)
+    return _exact_block(matrix, queries, kk, dead)
 
 
-def _exact_block(matrix: np.ndarray, queries: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
+def _exact_block(
+    matrix: np.ndarray, queries: np.ndarray, kk: int, dead: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
     kk = min(kk, matrix.shape[0])
     sims = queries @ matrix.T
+    if dead is not None and dead.size:
+        sims[:, dead] = -np.inf
     part = top_columns(sims, kk)
     psims = np.take_along_axis(sims, part, axis=1)
-    order = np.lexsort((part, -psims), axis=1)  # by similarity, ties by item number
+    order = np.lexsort((part, -psims), axis=1)  # by similarity; bitwise-equal ties by item number
     items = np.take_along_axis(part, order, axis=1).astype(np.int64)
     cos = np.take_along_axis(psims, order, axis=1)
     dists = np.sqrt(np.maximum(2.0 - 2.0 * cos, 0.0)).astype(np.float32)
@@ -308,9 +319,12 @@ def top_columns(sims: np.ndarray, kk: int) -> np.ndarray:
     partition of only their columns (plus the columns after the last whole chunk). Exact: a
     chunk holding one of the ``kk`` largest entries has a maximum at least that entry, and
     every chunk with a larger maximum holds a larger entry, of which there are fewer than
-    ``kk``; so the chunk is among the chosen (ties between equal entries may resolve either way).
+    ``kk``; so the chunk is among the chosen. Which of several equal entries at the ``kk``-th
+    place is kept is arbitrary.
     """
     m, n = sims.shape
+    if kk <= 0:
+        return np.zeros((m, 0), dtype=np.int64)
     if kk >= n:
         return np.broadcast_to(np.arange(n), (m, n)).copy()
     chunks = n // _CHUNK

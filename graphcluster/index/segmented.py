@@ -29,6 +29,7 @@ import numpy as np
 from graphcluster.errors import InvalidInput
 from graphcluster.index._calibrate import calibrate
 from graphcluster.index._core import SegmentedIndex
+from graphcluster.index import _segment
 from graphcluster.index._segment import Segment
 
 __all__ = ["SegmentedAnnoyIndex", "SegmentedIndex", "SEARCH_K_FACTOR"]
@@ -50,7 +51,9 @@ class SegmentedAnnoyIndex(SegmentedIndex):
             vectors (``_calibrate.py``); ``None`` uses ``search_fraction`` instead.
         search_fraction: without calibration, ``search_k = max(10 * k * n_trees,
             search_fraction * segment size)``. On face-like data Annoy needs to inspect about a
-            quarter of a segment for recall@10 >= 0.95 (docs/benchmarks/index.md).
+            quarter of a segment for recall@10 >= 0.95 (docs/benchmarks/index.md). Any effort
+            of ``_segment.SCAN_FRACTION`` (0.05) of a segment or more scans it instead, so with
+            the default 0.25 the segments are scanned.
         delta_size: rows kept in the exact delta before a segment is built (``None``: a 10 MB
             budget, 20,000 rows at 128-D, 5,000 at 512-D; every query scans the delta).
         merge_factor: segments of one size tier merged together (tiered compaction).
@@ -103,7 +106,9 @@ class SegmentedAnnoyIndex(SegmentedIndex):
             return np.array([ann.get_nns_by_vector(q.tolist(), kk, effort) for q in queries], dtype=np.int64)
 
         start = CALIBRATION_K * self.n_trees
-        efforts = [start * 2**j for j in range(40) if start * 2 ** (j - 1) < seg.n]
+        # an effort of SCAN_FRACTION of the segment or more is served by a scan: no need to try more
+        cap = max(start, math.ceil(min(_segment.SCAN_FRACTION, 2.0) * seg.n))
+        efforts = [start * 2**j for j in range(40) if start * 2**j < cap] + [cap]
         return {"search_k": calibrate(seg, efforts, search, k=CALIBRATION_K, target=self.target_recall,
                                       seed=self.seed)}
 

@@ -26,8 +26,8 @@ from collections.abc import Callable, Collection, Sequence
 from typing import Any, TypeVar
 
 import neo4j
-from neo4j import Driver, GraphDatabase, ManagedTransaction, NotificationDisabledClassification
-from neo4j.exceptions import AuthError, DriverError, Neo4jError
+from neo4j import Driver, GraphDatabase, ManagedTransaction
+from neo4j.exceptions import AuthError, ConfigurationError, DriverError, Neo4jError
 
 from graphcluster.cypher_files import load, schema_statements
 from graphcluster.errors import InvalidInput, NotFound, StoreError
@@ -58,7 +58,13 @@ __all__ = ["Neo4jStore"]
 T = TypeVar("T")
 _CLEAR_CHUNK = 2_000  # nodes per delete transaction: 10,000 faces with their edges and 128-D embeddings exceeded the server's default transaction memory (716 MiB)
 _READ_CHUNK = 5_000
-_QUIET = [NotificationDisabledClassification.UNRECOGNIZED, NotificationDisabledClassification.SCHEMA]
+# Notices the server sends that are expected here: UNRECOGNIZED ("property `bbox` does not exist"
+# while no face has one yet) and SCHEMA (IF NOT EXISTS on connect). Without a filter the driver
+# logs one warning per query to stderr. Driver 6 names the option "classifications"; 5.x has it
+# only as a preview (a PreviewWarning on import and use), so 5.x gets the older "categories".
+_QUIET_NAMES = ["UNRECOGNIZED", "SCHEMA"]
+_QUIET_OPTION = ("notifications_disabled_classifications" if int(neo4j.__version__.split(".")[0]) >= 6
+                 else "notifications_disabled_categories")
 _WRITE_CHUNK = 10_000
 _NO_LIMIT = 2**62
 _LINK_FILE = {"must": "add_decision_must_link", "cannot": "add_decision_cannot_link"}
@@ -106,15 +112,21 @@ class Neo4jStore:
         self._owns_driver = driver is None
         where = uri or "the given driver"
         try:
-            # the server's UNRECOGNIZED notices ("property `bbox` does not exist" while no face has
-            # one yet) and SCHEMA notices (IF NOT EXISTS on connect) are expected here: without
-            # this filter the driver logs one warning per query to stderr
+            # a driver passed in is used as given (its notification settings are the caller's)
             self._driver: Driver = driver if driver is not None else GraphDatabase.driver(
-                uri or "", auth=auth, notifications_disabled_classifications=_QUIET)
+                uri or "", auth=auth, **{_QUIET_OPTION: _QUIET_NAMES})
         except (DriverError, ValueError) as exc:
             raise StoreError(f"cannot use the Neo4j URI {uri!r}: {exc}; expected e.g. bolt://localhost:7687") from exc
         try:
-            self._driver.verify_connectivity()
+            try:
+                self._driver.verify_connectivity()
+            except ConfigurationError:
+                if driver is not None:
+                    raise
+                # a server older than 5.7 cannot filter notices: connect without the filter
+                self._driver.close()
+                self._driver = GraphDatabase.driver(uri or "", auth=auth)
+                self._driver.verify_connectivity()
             for statement in schema_statements():
                 self._driver.execute_query(statement, database_=self.database)
         except (DriverError, AuthError, OSError) as exc:

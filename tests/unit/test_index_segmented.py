@@ -55,11 +55,15 @@ def add_in_batches(index: NeighbourIndex, ids: list[str], x: np.ndarray, size: i
         index.add(ids[i : i + size], x[i : i + size])
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_query_matches_brute_force(tmp_path: Path, kind: str) -> None:
+@pytest.mark.parametrize("kind", KINDS + ["annoy-trees"])
+def test_query_matches_brute_force(tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    opts: dict[str, object] = {}
+    if kind == "annoy-trees":  # Annoy's own search (the default effort would scan these small segments)
+        monkeypatch.setattr(_segment, "SCAN_FRACTION", float("inf"))
+        kind, opts = "annoy", {"search_k": 400}
     ids, x = clustered(1500)
     _, q = clustered(60, seed=9)
-    with small(tmp_path, kind) as index:
+    with small(tmp_path, kind, **opts) as index:
         assert isinstance(index, NeighbourIndex)
         add_in_batches(index, ids, x)
         got, dist = index.query(q, 10)
@@ -330,3 +334,31 @@ def test_top_columns_finds_the_largest_entries_of_every_row(m: int, n: int, kk: 
     assert all(len(set(row)) == kk for row in got.tolist())
     want = -np.sort(-sims, axis=1)[:, :kk]
     np.testing.assert_array_equal(-np.sort(-np.take_along_axis(sims, got, axis=1), axis=1), want)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_tombstones_near_a_query_do_not_hide_its_live_neighbours(tmp_path: Path, kind: str) -> None:
+    ids, x = clustered(2000)
+    _, q = clustered(1, seed=9)
+    with small(tmp_path, kind, delta_size=2000) as index:
+        add_in_batches(index, ids, x, size=500)
+        index.flush()
+        assert index.info()["delta"] == 0
+        nearest = brute(ids, x, q, 40)[0]
+        index.delete(nearest)  # 2% of the segment, all of them next to the query
+        got, _ = index.query(q, 10)
+    live = [f for f in ids if f not in set(nearest)]
+    keep = np.array([f not in set(nearest) for f in ids])
+    assert got[0] == brute(live, x[keep], q, 10)[0]
+
+
+def test_the_scan_answers_a_batch_as_single_queries_do_up_to_rounding(tmp_path: Path) -> None:
+    ids, x = clustered(1200)
+    _, q = clustered(80, seed=5)
+    with small(tmp_path, "exact") as index:
+        add_in_batches(index, ids, x, size=200)
+        together = index.query(q, 10)
+        alone = [index.query(q[i : i + 1], 10) for i in range(len(q))]
+    assert together[0] == [a[0][0] for a in alone]  # matrix products of another shape round differently
+    for row, (_, dd) in zip(together[1], alone):
+        np.testing.assert_allclose(row, dd[0], atol=1e-6)
