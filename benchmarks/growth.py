@@ -302,8 +302,9 @@ def write(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
 
 # Written by hand from the profiles of the run recorded in this section (update with a new run).
 NOTES = [
-    "Reading the table (runs of 2026-11-30; the embedded 10k, 100k and 1M rows are one series of code 146e65f,",
-    "the Neo4j rows one series of code 05afa98, run at the same time on the same 2 cores):",
+    "Reading the table (runs of 2026-11-30 on the same 2 shared cores; the embedded 10k, 100k and 1M rows are",
+    "one series of code 146e65f; the Neo4j rows are two series, 05afa98 with `cleanup()` and 8cbb4bf without,",
+    "which has the chunked top-k of the neighbour scan):",
     "",
     "- **The 1M rows are padded** (`--pad-from 10000`): 10,000 faces through `add_faces`, the other 990,000",
     "  written directly with their identity's cluster and edges (`common.write_direct`), into the same SQLite",
@@ -320,10 +321,11 @@ NOTES = [
     "  2.6 s), `build_region` 2.6 s. An exact scan of 1M x 128-D for 1,000 queries costs about 5 s of",
     "  matrix products on this machine alone, so the 2 s target needs a sublinear index (`Settings(index=",
     "  \"hnsw\")`, docs/benchmarks/index.md; not measured at 1M here) *and* a smaller region.",
-    "- **Neo4j at 1M** (profile above, 54.6 s under cProfile, code 05afa98): `build_region` 27.0 s, of it",
-    "  about 23 s decoding ~310,000 result records over Bolt (27 queries), and the neighbour scan 15.7 s",
-    "  (before the chunked top-k). The driver's Rust codec (`pip install graphcluster[fast]`) is the first",
-    "  thing to try for the former; it was not measured here.",
+    "- **Neo4j at 1M**: 39.1 s for the batch with code 05afa98, 24.3 s with 8cbb4bf (x6.5 its 10k cost; the",
+    "  target, 5 s, missed by x4.9). Its profile above (37.5 s under cProfile): `build_region` 23.5 s, of it",
+    "  about 20 s in the driver receiving and decoding the region's rows over Bolt (26 queries; the SIMILAR",
+    "  edges alone 12.5 s), and the neighbour scan. The driver's Rust codec (`pip install",
+    "  graphcluster[fast]`) is the first thing to try; it was not measured here.",
     "- **The region grows with N** until the seeds of a batch stop sharing clusters (docs/clustering.md, \"the",
     "  region\"): 6,202 / 8,820 / 12,888 / 16,717 faces for a batch of 1,000 at 10k / 20k / 40k / 100k. It is",
     "  bounded per new face, not per batch. Part of the 10k-to-100k ratio is calibration: at 10k this",
