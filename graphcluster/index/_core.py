@@ -372,7 +372,7 @@ class SegmentedIndex:
             src_parts: list[np.ndarray] = []
             item_parts: list[np.ndarray] = []
             for si, seg in enumerate(self._segments):
-                # Annoy/exact return tombstoned items too: ask for room to drop them
+                # an Annoy search returns tombstoned items too: ask for room to drop them (a scan masks them)
                 kk = k if seg.hnsw is not None else k + min(len(seg.dead), 2 * k)
                 items, dists = seg.search(q, kk, self._search_k(seg, kk))
                 while seg.dead:

@@ -13,8 +13,9 @@ Annoy's angular distance is ``sqrt(2 - 2 cos)``, which on unit vectors *is* the 
 so its distances are returned unchanged; hnswlib's ``l2`` space returns squared L2 (square
 root taken). Kind ``exact`` has no search structure: a matrix product over the vectors.
 An Annoy search asked to inspect at least ``SCAN_FRACTION`` of its segment scans the vectors
-instead (exact, and cheaper at that effort). Tombstones (``dead`` items) are filtered by the owner after the search (Annoy, exact) or
-marked deleted inside the graph (hnsw). An hnsw segment can be *extended*: a merge loads the
+instead (exact, and cheaper at that effort). Tombstones (``dead`` items) are masked before a
+scan's top-k, filtered by the owner after an Annoy search, or marked deleted inside the graph
+(hnsw). An hnsw segment can be *extended*: a merge loads the
 largest member's graph and inserts only the others, so a vector is not re-inserted each time
 its segment is merged.
 """

@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 
 from graphcluster.errors import InvalidInput
+from graphcluster.index import _segment
 from graphcluster.index._calibrate import calibrate
 from graphcluster.index._core import SegmentedIndex
-from graphcluster.index import _segment
 from graphcluster.index._segment import Segment
 
 __all__ = ["SegmentedAnnoyIndex", "SegmentedIndex", "SEARCH_K_FACTOR"]
