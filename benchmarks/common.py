@@ -147,8 +147,9 @@ def write_direct(gc: Any, vectors: np.ndarray, ids: Sequence[str], labels: np.nd
     """Write faces ``lo..hi`` straight through ``gc.store`` and ``gc.index``; returns the seconds.
 
     Each face gets SIMILAR edges to its ``k`` nearest faces *of the same label* among the faces
-    written before the end of its chunk of ``chunk`` (no kNN query: that is what makes padding fast, and why padded faces have no edges
-    to other people), weighted with ``weight(distance)``, and the membership ``cluster_of(label)``
+    written before the end of its chunk of ``chunk`` (no kNN query: that is what makes padding
+    fast, and why padded faces have no edges to other people), weighted with
+    ``weight(distance)``, and the membership ``cluster_of(label)``
     (``None``: unassigned) with status ``auto``. Clusters that do not exist yet are created.
     Faces ``0..lo`` must already be stored; vectors must be unit length.
     """

@@ -244,8 +244,8 @@ def table_row(r: dict[str, Any]) -> str:
 
 def write(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
     ok = [r for r in results if "error" not in r]
-    # the 10k baseline of a row: same store, dim, settings and code
-    # the same store, dimension, settings and code (the calibration may differ with N: see the notes)
+    # the 10k baseline of a row: same store, dimension, settings and code (the calibration may
+    # differ with N: see the notes)
     key = lambda r: (r["store"], r["dim"], _settings(r), r.get("code"))  # noqa: E731
     base = {key(r): r["add_s"] for r in ok if r["n"] == 10_000}
     for r in ok:
@@ -315,7 +315,7 @@ NOTES = [
     "  code 1b01a41 (Annoy searches at the calibrated effort, same padded graph) took 120.4 s for the batch",
     "  and 608 s for `cleanup()`. Annoy segments now scan their vectors when the calibrated effort passes",
     "  `SCAN_FRACTION` of the segment, and the exact top-k uses chunk maxima (docs/index.md, step 4;",
-    "  docs/benchmarks/annoy_scan.md): 15.6 s for the batch. The Neo4j 1M row predates the chunked top-k.",
+    "  docs/benchmarks/annoy_scan.md): 15.6 s for the batch. The Neo4j row of 05afa98 predates the chunked top-k.",
     "- **Where the 15.6 s go at 1M** (profile above, 21.0 s under cProfile): the scan of 1M vectors 8.0 s",
     "  (matrix products ~4.5 s, chunk maxima 3.0 s), `recluster` 9.2 s (Chinese Whispers 2.9 s, `split_weak`",
     "  2.6 s), `build_region` 2.6 s. An exact scan of 1M x 128-D for 1,000 queries costs about 5 s of",

@@ -111,10 +111,12 @@ class Neo4jStore:
         self.database = database
         self._owns_driver = driver is None
         where = uri or "the given driver"
+        def connect(**quiet: Any) -> Driver:
+            return GraphDatabase.driver(uri or "", auth=auth, **quiet)
+
         try:
             # a driver passed in is used as given (its notification settings are the caller's)
-            self._driver: Driver = driver if driver is not None else GraphDatabase.driver(
-                uri or "", auth=auth, **{_QUIET_OPTION: _QUIET_NAMES})
+            self._driver: Driver = driver if driver is not None else connect(**{_QUIET_OPTION: _QUIET_NAMES})
         except (DriverError, ValueError) as exc:
             raise StoreError(f"cannot use the Neo4j URI {uri!r}: {exc}; expected e.g. bolt://localhost:7687") from exc
         try:
@@ -125,7 +127,7 @@ class Neo4jStore:
                     raise
                 # a server older than 5.7 cannot filter notices: connect without the filter
                 self._driver.close()
-                self._driver = GraphDatabase.driver(uri or "", auth=auth)
+                self._driver = connect()
                 self._driver.verify_connectivity()
             for statement in schema_statements():
                 self._driver.execute_query(statement, database_=self.database)
