@@ -301,6 +301,7 @@ class GraphCluster:
         region = build_region(
             self.view, list(seeds), thresholds, region_limit=limit or self.settings.region_limit
         )
+        ids = _ClusterIds(int(self.store.get_meta().get("cluster_seq") or 0))
         result = recluster(
             region,
             thresholds,
@@ -308,8 +309,12 @@ class GraphCluster:
             max_iterations=self.settings.max_iterations,
             auto_confidence=self.settings.auto_confidence,
             min_cluster_size=self.settings.min_cluster_size,
-            new_id=_new_cluster_id,
+            new_id=ids.take,
         )
+        if ids.last != ids.first:
+            # reserved before the clusters are written: a crash in between skips numbers, it
+            # never hands one out twice
+            self.store.set_meta({"cluster_seq": ids.last})
         result.reviews = askable(list(result.reviews), region, result.labels) + propose_questions(
             region, result.labels, thresholds
         )
@@ -547,5 +552,19 @@ class GraphCluster:
         return result
 
 
-def _new_cluster_id() -> str:
-    return "c" + uuid.uuid4().hex[:12]
+class _ClusterIds:
+    """New cluster ids ``c-1``, ``c-2``, ... from the counter kept in the store's meta (``cluster_seq``).
+
+    The same faces in the same batches give the same ids in any empty store, so whole runs
+    repeat exactly (Chinese Whispers' ties and the audit draw read the ids). An id is never
+    reused: emptied clusters are deleted, but the counter only grows. Databases made before
+    the counter have ids of ``c`` and 12 hex digits, which a counter value never spells. The
+    hyphen keeps them apart from face ids such as ``c1`` (``graphcluster show`` takes either).
+    """
+
+    def __init__(self, first: int) -> None:
+        self.first = self.last = first
+
+    def take(self) -> str:
+        self.last += 1
+        return f"c-{self.last}"

@@ -336,3 +336,32 @@ def test_review_queue_reads_past_many_stale_items(open_gc: Opener) -> None:
         assert "useful" in [r.id for r in queue]
         assert not any(r.id.startswith("stale") for r in queue)
         assert {r.id for r in gc.store.get_reviews(status="obsolete")} >= {r.id for r in stale}
+
+
+def _replay(gc: GraphCluster, vecs: np.ndarray, ids: list[str], seen: set[str]) -> dict[str, str | None]:
+    """Batches, a cannot-link that splits a cluster, a must-link that empties one, more batches."""
+    for start in range(0, 40, 10):
+        gc.add_faces(vecs[start : start + 10], ids=ids[start : start + 10])
+        seen.update(c for c in gc.assignments().values() if c)
+    a, b = sorted(f for f in ids[:40] if f.startswith("p1_"))[:2]
+    gc.different_person(a, b)
+    seen.update(c for c in gc.assignments().values() if c)
+    c, d = next(f for f in ids[:40] if f.startswith("p2_")), next(f for f in ids[:40] if f.startswith("p3_"))
+    gc.same_person(c, d)
+    before = set(seen)
+    gc.add_faces(vecs[40:], ids=ids[40:])
+    created = {x for x in gc.assignments().values() if x} - before
+    assert not created & seen, f"cluster ids handed out twice: {sorted(created & seen)}"
+    return gc.assignments()
+
+
+def test_the_same_input_gives_the_same_cluster_ids_in_an_empty_store(open_gc: Opener, tmp_path: Path) -> None:
+    # look-alike people (spread close to the distance between them) so that ties occur
+    vecs, ids, _ = _identities(8, 7, seed=5, spread=0.5)
+    with open_gc() as gc:
+        first = _replay(gc, vecs, ids, set())
+    settings = Settings(index="exact", index_dir=tmp_path / "index2", k=8, threshold=0.6)
+    with GraphCluster.open(tmp_path / "again", settings=settings) as other:
+        second = _replay(other, vecs, ids, set())
+    assert first == second
+    assert all(c is None or (c.startswith("c-") and c[2:].isdigit()) for c in first.values())
