@@ -96,9 +96,11 @@ def one(store: str, n: int, dim: int, chunk: int, profile: bool, uri: str | None
                 out["pad_from"] = through
                 out["pad_s"] = _pad(gc, data, through, n)
             # the measured batch runs without the profiler (cProfile slows Python-heavy code ~2x)
+            seen = _watch_region()
             t1 = time.perf_counter()
             rep = gc.add_faces(data.vectors[n:n + BATCH], ids=data.ids[n:n + BATCH])
             out["add_s"] = time.perf_counter() - t1
+            out.update(seen.pop())
             out["add_created"] = rep.clusters_created
             if profile:  # a second batch of 1,000, profiled, only to show where the time goes
                 prof = cProfile.Profile()
@@ -150,6 +152,57 @@ def _pad(gc: Any, data: Any, through: int, n: int) -> float:
         gc, data.vectors, data.ids, data.labels, through, n,
         cluster_of=lambda lab: home.get(lab) or (f"pad{lab}" if count[lab] >= 2 else None),
         weight=lambda d: edge_weight(d, thresholds), label=f"pad to {n:,}")
+
+
+class _Watch:
+    """What ``build_region`` and ``recluster`` did during one ``add_faces`` (see ``_watch_region``)."""
+
+    def __init__(self) -> None:
+        self.faces = self.edges = self.seeds = 0
+        self.region_s = self.recluster_s = 0.0
+        self.undo: list[Any] = []
+        self.parts: dict[str, int] = {}
+
+    def pop(self) -> dict[str, Any]:
+        for undo in self.undo:
+            undo()
+        return {"region_faces": self.faces, "region_edges": self.edges, "region_seeds": self.seeds,
+                "build_region_s": round(self.region_s, 3), "recluster_s": round(self.recluster_s, 3),
+                "region_parts": self.parts}
+
+
+def _watch_region() -> _Watch:
+    """Count the region's faces and time ``build_region`` / ``recluster`` inside the engine.
+
+    The engine calls them through its module globals, so wrapping those is enough; ``pop``
+    restores them and returns the counts.
+    """
+    import graphcluster.engine as engine
+
+    watch = _Watch()
+    build, reclust = engine.build_region, engine.recluster
+
+    def timed_build(*a: Any, **k: Any) -> Any:
+        t = time.perf_counter()
+        region = build(*a, **k)
+        watch.region_s += time.perf_counter() - t
+        watch.faces += len(region.faces)
+        watch.edges += len(region.edges)
+        watch.seeds += len(region.seeds)
+        for key, count in region.parts.items():
+            watch.parts[key] = watch.parts.get(key, 0) + count
+        return region
+
+    def timed_recluster(*a: Any, **k: Any) -> Any:
+        t = time.perf_counter()
+        result = reclust(*a, **k)
+        watch.recluster_s += time.perf_counter() - t
+        return result
+
+    engine.build_region, engine.recluster = timed_build, timed_recluster
+    watch.undo.append(lambda: setattr(engine, "build_region", build))
+    watch.undo.append(lambda: setattr(engine, "recluster", reclust))
+    return watch
 
 
 def _overrides(pairs: list[str]) -> dict[str, Any]:
@@ -242,6 +295,29 @@ def table_row(r: dict[str, Any]) -> str:
             f"{r['peak_rss_mb']:.0f} | {str(r.get('code', '?')).split(' with')[0].replace('commit ', '')} |")
 
 
+PARTS = ("near", "small", "large", "audit")
+
+
+def region_table(rows: list[dict[str, Any]]) -> list[str]:
+    """The clustering share of the measured batch: its region and the two steps' seconds."""
+    rows = [r for r in rows if r.get("region_faces")]
+    if not rows:
+        return []
+    out = ["The clustering part of the measured batch (issue 3: its cost must not grow with N): the faces of",
+           "its region (`build_region`) by where they came from (`Region.parts`: the seeds' neighbours closer",
+           "than `review`, whole small clusters, the nearest members of large clusters, whole-cluster audits),",
+           "and the seconds of `build_region` and `recluster` within the add.", "",
+           "| store | N | region faces (per new face) | " + " | ".join(PARTS) + " | SIMILAR edges | build_region s | recluster s | code |",
+           "|" + "---|" * (8 + len(PARTS))]
+    for r in rows:
+        parts = r.get("region_parts") or {}
+        out.append(f"| {r['store']} | {r['n']:,} | {r['region_faces']:,} ({r['region_faces'] / max(r['region_seeds'], 1):.1f}) | "
+                   + " | ".join(f"{parts.get(p, 0):,}" for p in PARTS)
+                   + f" | {r['region_edges']:,} | {r['build_region_s']:.2f} | {r['recluster_s']:.2f} | "
+                   f"{str(r.get('code', '?')).split(' with')[0].replace('commit ', '')} |")
+    return out + [""]
+
+
 def write(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
     ok = [r for r in results if "error" not in r]
     # the 10k baseline of a row: same store, dimension, settings and code (the calibration may
@@ -281,6 +357,7 @@ def write(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
         "|" + "---|" * (HEADER.count("|") - 1),
         *[table_row(r) for r in results],
         "",
+        *region_table(ok),
         "Targets (issue 7): add 1,000 at 1M <= 2 s embedded, <= 5 s Neo4j, and <= 2x its cost at 10k;",
         "bootstrap of 1M <= 15 min embedded.",
         "",

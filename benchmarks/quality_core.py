@@ -109,6 +109,7 @@ def simulate(seed: int, limit: int | None, batch: int = 100, data: str = "lfw") 
     rng = np.random.default_rng(s.seed)
     started = time.perf_counter()
     region_sizes = []
+    parts: dict[str, int] = {}
     reshuffle, cleanups = False, 0
     for start in range(0, n, batch):
         stop = min(n, start + batch)
@@ -128,6 +129,8 @@ def simulate(seed: int, limit: int | None, batch: int = 100, data: str = "lfw") 
                     for j, d in zip(idx[i], dd[i]))
         region = build_region(g, names[start:stop], thresholds, region_limit=s.region_limit)
         region_sizes.append(len(region.faces))
+        for key, count in region.parts.items():
+            parts[key] = parts.get(key, 0) + count
         result = recluster(region, thresholds, seed=s.seed, max_iterations=s.max_iterations,
                            auto_confidence=s.auto_confidence, min_cluster_size=s.min_cluster_size,
                            new_id=lambda: f"c{next(counter)}")
@@ -141,7 +144,9 @@ def simulate(seed: int, limit: int | None, batch: int = 100, data: str = "lfw") 
                               auto_confidence=s.auto_confidence, min_cluster_size=s.min_cluster_size,
                               new_id=lambda: f"c{next(counter)}"))
     seconds = time.perf_counter() - started
-    info = {"cleanups": float(cleanups), "seconds": seconds, "region_mean": float(np.mean(region_sizes)), "region_max": float(np.max(region_sizes))}
+    info = {"cleanups": float(cleanups), "seconds": seconds, "region_mean": float(np.mean(region_sizes)),
+            "region_max": float(np.max(region_sizes)),
+            "region_parts": {k: round(v / len(region_sizes), 1) for k, v in parts.items()}}
     return g, names, truth, thresholds, info
 
 
@@ -155,7 +160,7 @@ def run(seed: int, limit: int | None, batch: int = 100, data: str = "lfw") -> di
     out.update(data=data, seed=seed, n=n, seconds=info["seconds"], link=thresholds.link, review=thresholds.review,
                source=thresholds.source, auto=status["auto"] / n, review_share=status["review"] / n,
                unassigned=status["unassigned"] / n, region_mean=info["region_mean"],
-               region_max=int(info["region_max"]), stats=thresholds.stats)
+               region_max=int(info["region_max"]), region_parts=info["region_parts"], stats=thresholds.stats)
     return out
 
 
@@ -199,6 +204,7 @@ def main() -> None:
         print(row(r), flush=True)
     for r in results:
         print(f"{r['data']} seed {r['seed']} calibration stats: {r['stats']}")
+        print(f"{r['data']} seed {r['seed']} region faces per batch, by where they came from: {r['region_parts']}")
     if not args.no_write:
         write(results, args)
 

@@ -265,6 +265,31 @@ def _split_violations(graph: nx.Graph, initial: dict[str, Label], clamped: dict[
         initial[move] = move_label
 
 
+def _held_fragment(region: Region, mem: list[str], seeds: set[str], size_out: dict[Label, int],
+                   groups: dict[Label, list[str]], final: dict[Label, str | None]) -> str | None:
+    """The large cluster a would-be new cluster is a fragment of, when it must stay in it.
+
+    A cluster held partly outside the region is split only when it enters whole (an audit) or
+    by a decision: with a few of its members in the region, Chinese Whispers can cut them off
+    on ties (a sparse slice of one person), and that piece would become a new cluster. So a
+    group whose faces, seeds aside, all belong to one such cluster stays in it -- unless that
+    would put a cannot-link pair or a "not this person" face into it (``Region.forbidden`` holds
+    the clusters of cannot-link partners outside the region).
+    """
+    homes = {region.labels.get(f, (None, ""))[0] for f in mem if f not in seeds}
+    if len(homes) != 1:
+        return None
+    home = homes.pop()
+    if home is None or not size_out.get(("c", home)):
+        return None
+    if any(home in region.forbidden.get(f, ()) for f in mem):
+        return None
+    joined = set(mem).union(*(g for lab, g in groups.items() if final.get(lab) == home))
+    if any((a in mem and b in joined) or (b in mem and a in joined) for a, b, _ in region.constraints.cannot_links):
+        return None
+    return home
+
+
 def _finish(region: Region, thresholds: Thresholds, nodes: dict[str, list[str]], label: dict[str, Label],
             graph: nx.Graph, dist_of: dict[str, list[tuple[float, str]]], clamped: dict[str, Label],
             size_out: dict[Label, int], reviews: list[Review], auto_confidence: float,
@@ -294,8 +319,13 @@ def _finish(region: Region, thresholds: Thresholds, nodes: dict[str, list[str]],
         final[lab] = c
         used.add(c)
     result = RegionResult()
+    seeds = set(region.seeds)
     for lab, mem in sorted(groups.items(), key=lambda x: min(x[1])):
         if lab in final:
+            continue
+        held = _held_fragment(region, mem, seeds, size_out, groups, final)
+        if held is not None:
+            final[lab] = held
             continue
         pinned = any(region.pinned.get(f) for f in mem)
         if len(mem) >= 2 or pinned:

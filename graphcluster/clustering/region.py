@@ -30,6 +30,10 @@ from graphcluster.errors import InvalidInput
 __all__ = ["Region", "build_region"]
 
 MUST_CLOSURE_ROUNDS = 20
+# Per-seed bounds that keep a batch's region flat as the graph grows (docs/clustering.md, "the
+# region"; measured on lfw with 4 shuffles, docs/benchmarks/quality_core.md). 0 turns one off.
+AUDIT_PER_SEED = 2  # faces of whole-cluster audits per seed of a region
+LARGE_CONTEXT = 3  # a large cluster contributes at most this many x its faces already in the region
 
 
 @dataclass
@@ -44,8 +48,11 @@ class Region:
         outside: cluster -> members held outside the region (large clusters).
         locked: the locked clusters among the region's clusters.
         constraints: must-links and cannot-links touching the region.
-        forbidden: face -> clusters it must never join.
+        forbidden: face -> clusters it must never join: "not this person" decisions, and the
+            cluster of each cannot-link partner held outside the region.
         pinned: face -> the cluster a human placed it in.
+        parts: where the faces came from (seeds, near, must, small, audit, large: the faces
+            each step added), for benchmarks and logs.
     """
 
     seeds: list[str]
@@ -57,6 +64,7 @@ class Region:
     constraints: ConstraintSet = field(default_factory=ConstraintSet)
     forbidden: dict[str, set[str]] = field(default_factory=dict)
     pinned: dict[str, str] = field(default_factory=dict)
+    parts: dict[str, int] = field(default_factory=dict)
 
     def clusters(self) -> set[str]:
         return {c for c, _ in self.labels.values() if c is not None}
@@ -96,6 +104,7 @@ def build_region(
             for x in (a, b):
                 near[x] = min(d, near.get(x, float("inf")))
     faces |= set(near)
+    parts = {"seeds": len(seed_list), "near": len(faces) - len(seed_list)}
 
     # whole must-link groups enter (bounded: a group is as large as the humans made it)
     must: dict[str, tuple[str, str, str]] = {}
@@ -110,6 +119,7 @@ def build_region(
         grown = {f for a, b, _ in m for f in (a, b)} - faces
         faces |= grown
         frontier = grown
+        parts["must"] = parts.get("must", 0) + len(grown)
 
     labels = view.labels(faces)
     clusters = sorted({c for c, _ in labels.values() if c is not None})
@@ -119,10 +129,20 @@ def build_region(
     salt = _salt(seed_list)
     for cid in clusters:
         mem = members.get(cid, [])
-        if len(mem) <= region_limit or _audit(cid, salt, len(mem), region_limit):
+        if len(mem) <= region_limit:
+            parts["small"] = parts.get("small", 0) + len(set(mem) - faces)
             faces.update(mem)
         else:
             large[cid] = mem
+    # whole-cluster audits: each large cluster with probability region_limit / size, scaled down
+    # so that the expected audit faces stay within AUDIT_PER_SEED per seed
+    share = 1.0
+    if AUDIT_PER_SEED and large:
+        share = min(1.0, AUDIT_PER_SEED * len(seed_list) / (region_limit * len(large)))
+    for cid in sorted(large):
+        if _audit(cid, salt, len(large[cid]), region_limit * share):
+            parts["audit"] = parts.get("audit", 0) + len(set(large[cid]) - faces)
+            faces.update(large.pop(cid))
     # a large cluster: its members nearest the seeds, one hop along its edges from the members
     # already in the region (one read for every large cluster)
     first = {cid: [f for f in mem if f in faces] for cid, mem in large.items()}
@@ -139,8 +159,10 @@ def build_region(
             for y, d in adj.get(x, ()):
                 if y in mem_set and y not in score:
                     score[y] = d + score[x]
-        chosen = sorted(score, key=lambda f: (score[f], f))[:region_limit]
-        chosen = list(dict.fromkeys(inside + chosen))[: max(region_limit, len(inside))]
+        room = region_limit if not LARGE_CONTEXT else min(region_limit, LARGE_CONTEXT * max(1, len(inside)))
+        chosen = sorted(score, key=lambda f: (score[f], f))[:room]
+        chosen = list(dict.fromkeys(inside + chosen))[: max(room, len(inside))]
+        parts["large"] = parts.get("large", 0) + len(set(chosen) - faces)
         faces.update(chosen)
         outside[cid] = len(mem) - len(chosen)
 
@@ -155,6 +177,16 @@ def build_region(
     m, c = view.constraints(faces)
     must.update({x[2]: x for x in m})
     cannot.update({x[2]: x for x in c})
+    forbidden = view.forbidden(faces)
+    # a cannot-link partner held outside the region: its cluster is off limits while it is there
+    # (Chinese Whispers only sees partners inside the region)
+    away = {y for a, b, _ in cannot.values() for x, y in ((a, b), (b, a)) if x in faces and y not in faces}
+    if away:
+        where = view.labels(away)
+        for a, b, _ in cannot.values():
+            for x, y in ((a, b), (b, a)):
+                if x in faces and y in where and (cid := where[y][0]) is not None:
+                    forbidden.setdefault(x, set()).add(cid)
     return Region(
         seeds=seed_list,
         faces=faces,
@@ -163,8 +195,9 @@ def build_region(
         outside=outside,
         locked=view.locked(clusters),
         constraints=ConstraintSet(list(must.values()), list(cannot.values())),
-        forbidden=view.forbidden(faces),
+        forbidden=forbidden,
         pinned=view.pinned(faces),
+        parts=parts,
     )
 
 
@@ -173,14 +206,15 @@ def _salt(seeds: list[str]) -> int:
     return int.from_bytes(hashlib.blake2b("\x1f".join(sorted(seeds)).encode(), digest_size=8).digest(), "big")
 
 
-def _audit(cluster: str, salt: int, size: int, region_limit: int) -> bool:
+def _audit(cluster: str, salt: int, size: int, expected: float) -> bool:
     """Whether a cluster larger than ``region_limit`` enters whole this time.
 
-    With probability ``region_limit / size`` (a hash of the cluster id and the seeds, so it is
-    reproducible): a large cluster then costs about ``2 x region_limit`` faces per batch that
-    touches it, in expectation, whatever its size, and is still reclustered and re-checked
-    whole (``split_weak``) once every ``size / region_limit`` batches that touch it, so a chain
-    of look-alikes that grew a large cluster is still found and split.
+    With probability ``expected / size`` (a hash of the cluster id and the seeds, so it is
+    reproducible), ``expected`` being ``region_limit`` or less when many large clusters share
+    the region's audit budget: a large cluster then costs about ``expected`` faces of audit per
+    batch that touches it, whatever its size, and is still reclustered and re-checked whole
+    (``split_weak``) once every ``size / expected`` batches that touch it, so a chain of
+    look-alikes that grew a large cluster is still found and split.
     """
     h = int.from_bytes(hashlib.blake2b(f"{salt}:{cluster}".encode(), digest_size=8).digest(), "big")
-    return (h % size) < region_limit
+    return (h >> 11) / float(1 << 53) * size < expected

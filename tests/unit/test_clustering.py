@@ -178,6 +178,55 @@ def test_large_cluster_contributes_a_bounded_neighbourhood() -> None:
     assert result.emptied_clusters == [] and result.new_clusters == []
 
 
+def _one_person(seed: int = 5) -> MemoryGraph:
+    g = MemoryGraph()
+    rng = random.Random(seed)  # one person's kNN graph: each face linked to 8 others of 200
+    g.add_edges((f"a{i}", f"a{j}", 0.2 + 0.1 * rng.random()) for i in range(200) for j in rng.sample(range(200), 8))
+    run(g, limit=1000)
+    return g
+
+
+def test_a_slice_of_a_large_cluster_is_not_cut_off_as_a_new_cluster() -> None:
+    # the new face meets a few members of a 200-face cluster: the slice in the region is a
+    # tree, and Chinese Whispers' ties would cut part of it (with the new face) off
+    g = _one_person()
+    (cid,) = g.clusters()
+    g.add_edges([("new", "a0", 0.2), ("new", "a1", 0.2)])
+    region = build_region(g, ["new"], T, region_limit=6)
+    assert region.outside[cid] > 150
+    counter = ids()
+    result = recluster(region, T, new_id=lambda: f"n{next(counter)}")
+    assert result.new_clusters == []
+    assert {c for c, _, _ in result.memberships.values()} == {cid}
+
+
+def test_a_cut_off_slice_with_a_cannot_link_into_its_cluster_does_stay_apart() -> None:
+    g = _one_person()
+    (cid,) = g.clusters()
+    g.add_edges([("new", "a0", 0.2), ("new", "a1", 0.2)])
+    g.cannot_link("new", "a150", "d1")  # a150 is held outside the region
+    region = build_region(g, ["new"], T, region_limit=6)
+    assert "a150" not in region.faces
+    counter = ids()
+    result = recluster(region, T, new_id=lambda: f"n{next(counter)}")
+    assert result.memberships["new"][0] != cid
+
+
+def test_a_cannot_link_partner_held_outside_the_region_still_keeps_its_cluster_closed() -> None:
+    # the new face is close to six members of a 200-face cluster, but a human said it is not
+    # the same person as a150, a member the region does not load
+    g = _one_person()
+    (cid,) = g.clusters()
+    g.add_edges([("new", f"a{i}", 0.1) for i in range(6)])
+    g.cannot_link("new", "a150", "d1")
+    region = build_region(g, ["new"], T, region_limit=30)
+    assert "a150" not in region.faces and region.outside[cid] > 100
+    assert cid in region.forbidden["new"]
+    counter = ids()
+    result = recluster(region, T, new_id=lambda: f"n{next(counter)}")
+    assert result.labels["new"] != cid
+
+
 def test_chinese_whispers_alone() -> None:
     g = nx.Graph()
     g.add_weighted_edges_from([(1, 2, 1.0), (2, 3, 1.0), (1, 3, 1.0), (4, 5, 1.0), (5, 6, 1.0), (4, 6, 1.0), (3, 4, 0.1)])
