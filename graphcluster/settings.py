@@ -34,8 +34,8 @@ class Settings(BaseModel):
     seed: int = 0
     max_iterations: int = Field(30, ge=1, le=1000)
     region_limit: int = Field(
-        30, ge=10, description="clusters up to this size enter a batch's region whole; a larger one contributes this many "
-        "faces near the new ones (and enters whole with probability region_limit / size)"
+        30, ge=10, description="clusters up to this size enter a batch's region whole; a larger one contributes at most "
+        "this many faces near the new ones (and enters whole with probability up to region_limit / size)"
     )
 
     # index

@@ -4,16 +4,20 @@
 2. Follow their SIMILAR edges closer than ``review`` to their neighbours.
 3. Close over must-links (a group is never split, so it enters whole).
 4. Add the clusters those faces belong to: a cluster of at most ``region_limit`` faces enters
-   whole; a larger one contributes only the ``region_limit`` members nearest the seeds and is
-   otherwise held fixed (its outside members are counted, not loaded) -- except that with
+   whole; a larger one contributes its members already in the region and, one hop along its
+   edges, as many again as ``LARGE_CONTEXT - 1`` times those (at most ``region_limit`` in all),
+   and is otherwise held fixed (its outside members are counted, not loaded) -- except that with
    probability ``region_limit / size`` (reproducible: a hash of the cluster and the seeds) it
-   enters whole, so large clusters are still reclustered and re-checked now and then at an
-   expected cost of about ``2 x region_limit`` faces per batch that touches them.
+   enters whole, so large clusters are still reclustered and re-checked now and then. When many
+   large clusters share a region, that probability is scaled down so that the expected faces of
+   these audits stay within ``AUDIT_PER_SEED`` per seed.
 5. Load the edges among the region's faces, the constraints, "not this person" decisions,
-   pins and locks that touch them.
+   pins and locks that touch them; the cluster of a cannot-link partner held outside the
+   region is forbidden to its face.
 
-The cost depends on the seeds and ``region_limit``, never on the size of the graph (in
-expectation: the whole-cluster audits are random).
+The cost is bounded per seed (its neighbours, their small clusters, ``LARGE_CONTEXT`` x its
+neighbours in each large cluster, ``AUDIT_PER_SEED`` faces of audit in expectation), never by
+the size of the graph; ``Region.parts`` says where a region's faces came from.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ __all__ = ["Region", "build_region"]
 MUST_CLOSURE_ROUNDS = 20
 # Per-seed bounds that keep a batch's region flat as the graph grows (docs/clustering.md, "the
 # region"; measured on lfw with 4 shuffles, docs/benchmarks/quality_core.md). 0 turns one off.
-AUDIT_PER_SEED = 2  # faces of whole-cluster audits per seed of a region
+AUDIT_PER_SEED = 4  # expected faces of whole-cluster audits per seed of a region
 LARGE_CONTEXT = 3  # a large cluster contributes at most this many x its faces already in the region
 
 
