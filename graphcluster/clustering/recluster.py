@@ -265,22 +265,26 @@ def _split_violations(graph: nx.Graph, initial: dict[str, Label], clamped: dict[
         initial[move] = move_label
 
 
-def _held_fragment(region: Region, mem: list[str], seeds: set[str], size_out: dict[Label, int],
+def _held_fragment(region: Region, mem: list[str], size_out: dict[Label, int],
                    groups: dict[Label, list[str]], final: dict[Label, str | None]) -> str | None:
     """The large cluster a would-be new cluster is a fragment of, when it must stay in it.
 
     A cluster held partly outside the region is split only when it enters whole (an audit) or
     by a decision: with a few of its members in the region, Chinese Whispers can cut them off
     on ties (a sparse slice of one person), and that piece would become a new cluster. So a
-    group whose faces, seeds aside, all belong to one such cluster stays in it -- unless that
-    would put a cannot-link pair or a "not this person" face into it (``Region.forbidden`` holds
-    the clusters of cannot-link partners outside the region).
+    group of that cluster's members and at most as many unassigned faces (new ones), and of no
+    other cluster's, stays in it -- unless that would put a cannot-link pair or a "not this
+    person" face into it (``Region.forbidden`` holds the clusters of cannot-link partners
+    outside the region).
     """
-    homes = {region.labels.get(f, (None, ""))[0] for f in mem if f not in seeds}
+    now = [region.labels.get(f, (None, ""))[0] for f in mem]
+    homes = {c for c in now if c is not None}
     if len(homes) != 1:
         return None
     home = homes.pop()
-    if home is None or not size_out.get(("c", home)):
+    # most of the group is the cluster's own: a slice, not a newcomer group that pulled one of
+    # its members over, nor the half of a cluster a decision split off
+    if not size_out.get(("c", home)) or 2 * now.count(home) < len(mem):
         return None
     if any(home in region.forbidden.get(f, ()) for f in mem):
         return None
@@ -319,11 +323,10 @@ def _finish(region: Region, thresholds: Thresholds, nodes: dict[str, list[str]],
         final[lab] = c
         used.add(c)
     result = RegionResult()
-    seeds = set(region.seeds)
     for lab, mem in sorted(groups.items(), key=lambda x: min(x[1])):
         if lab in final:
             continue
-        held = _held_fragment(region, mem, seeds, size_out, groups, final)
+        held = _held_fragment(region, mem, size_out, groups, final)
         if held is not None:
             final[lab] = held
             continue
@@ -339,6 +342,14 @@ def _finish(region: Region, thresholds: Thresholds, nodes: dict[str, list[str]],
     for lab, mem in groups.items():
         for f in mem:
             face_cluster[f] = final[lab]
+    # the ids come from overlap: a face whose label took the id of a cluster it must never join
+    # (Chinese Whispers moved that cluster's members onto the face's label, not the face onto
+    # theirs) is left unassigned, with its must-link group
+    for mem in nodes.values():
+        cid = face_cluster[mem[0]]
+        if cid is not None and any(cid in region.forbidden.get(f, ()) for f in mem):
+            for f in mem:
+                face_cluster[f] = None
     result.labels = dict(face_cluster)
 
     # confidence per face

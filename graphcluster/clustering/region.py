@@ -35,7 +35,9 @@ __all__ = ["Region", "build_region"]
 
 MUST_CLOSURE_ROUNDS = 20
 # Per-seed bounds that keep a batch's region flat as the graph grows (docs/clustering.md, "the
-# region"; measured on lfw with 4 shuffles, docs/benchmarks/quality_core.md). 0 turns one off.
+# region"; measured on lfw with 4 shuffles and a FaceNet-like set). AUDIT_PER_SEED = 0: no
+# budget (every large cluster with probability region_limit / size); LARGE_CONTEXT = 0: up to
+# region_limit faces of every large cluster.
 AUDIT_PER_SEED = 4  # expected faces of whole-cluster audits per seed of a region
 LARGE_CONTEXT = 3  # a large cluster contributes at most this many x its faces already in the region
 
@@ -147,25 +149,28 @@ def build_region(
         if _audit(cid, salt, len(large[cid]), region_limit * share):
             parts["audit"] = parts.get("audit", 0) + len(set(large[cid]) - faces)
             faces.update(large.pop(cid))
-    # a large cluster: its members nearest the seeds, one hop along its edges from the members
-    # already in the region (one read for every large cluster)
+    # a large cluster: its members already in the region (the seeds' neighbours), and, up to
+    # ``room``, more of its members nearest the seeds, one hop along its edges from those (one
+    # read for every large cluster that has room)
     first = {cid: [f for f in mem if f in faces] for cid, mem in large.items()}
+    room = {cid: region_limit if not LARGE_CONTEXT else min(region_limit, LARGE_CONTEXT * len(inside))
+            for cid, inside in first.items()}
+    hop = sorted({f for cid, inside in first.items() if room[cid] > len(inside) for f in inside[:region_limit]})
     adj: dict[str, list[tuple[str, float]]] = {}
-    if large:
-        for a, b, d in view.edges(sorted({f for inside in first.values() for f in inside[:region_limit]})):
-            adj.setdefault(a, []).append((b, d))
-            adj.setdefault(b, []).append((a, d))
+    for a, b, d in view.edges(hop) if hop else ():
+        adj.setdefault(a, []).append((b, d))
+        adj.setdefault(b, []).append((a, d))
     for cid, mem in large.items():
         inside = first[cid]
-        mem_set = set(mem)
-        score: dict[str, float] = {f: near.get(f, 0.0) for f in inside}
-        for x in inside[:region_limit]:
-            for y, d in adj.get(x, ()):
-                if y in mem_set and y not in score:
-                    score[y] = d + score[x]
-        room = region_limit if not LARGE_CONTEXT else min(region_limit, LARGE_CONTEXT * max(1, len(inside)))
-        chosen = sorted(score, key=lambda f: (score[f], f))[:room]
-        chosen = list(dict.fromkeys(inside + chosen))[: max(room, len(inside))]
+        chosen = inside
+        if room[cid] > len(inside):
+            mem_set = set(mem)
+            score: dict[str, float] = {f: near.get(f, 0.0) for f in inside}
+            for x in inside[:region_limit]:
+                for y, d in adj.get(x, ()):
+                    if y in mem_set and y not in score:
+                        score[y] = d + score[x]
+            chosen = list(dict.fromkeys(inside + sorted(score, key=lambda f: (score[f], f))[: room[cid]]))[: room[cid]]
         parts["large"] = parts.get("large", 0) + len(set(chosen) - faces)
         faces.update(chosen)
         outside[cid] = len(mem) - len(chosen)

@@ -6,6 +6,7 @@ import itertools
 import random
 
 import networkx as nx
+import pytest
 
 from graphcluster.clustering import fragments
 from graphcluster.clustering import (
@@ -225,6 +226,61 @@ def test_a_cannot_link_partner_held_outside_the_region_still_keeps_its_cluster_c
     counter = ids()
     result = recluster(region, T, new_id=lambda: f"n{next(counter)}")
     assert result.labels["new"] != cid
+
+
+def _chain_person(n: int = 200, label: str = "H", prefix: str = "a", hops: int = 1) -> MemoryGraph:
+    """One person of ``n`` faces, each linked to the next ``hops`` at 0.3, all in ``label``."""
+    g = MemoryGraph()
+    g.add_edges((f"{prefix}{i:03d}", f"{prefix}{j:03d}", 0.3) for i in range(n) for j in range(i + 1, min(n, i + 1 + hops)))
+    for i in range(n):
+        g.set_label(f"{prefix}{i:03d}", label)
+    return g
+
+
+def test_a_new_person_that_pulls_one_member_of_a_held_cluster_over_is_not_absorbed() -> None:
+    # twenty new faces of one new person; three of them are close to a000 of a held 200-face cluster
+    new = [f"n{i:02d}" for i in range(20)]
+    g = _chain_person(hops=3)
+    g.add_edges((a, b, 0.1) for a, b in itertools.combinations(new, 2))
+    g.add_edges([(x, "a000", 0.15) for x in new[:3]])
+    region = build_region(g, new, T, region_limit=10)
+    assert region.outside["H"] > 150
+    counter = ids()
+    result = recluster(region, T, new_id=lambda: f"n{next(counter)}")
+    assert {result.labels[f] for f in new} == {"n0"}
+
+
+def test_the_half_a_decision_splits_off_is_not_absorbed_into_a_held_neighbour() -> None:
+    a, b = [f"a{i}" for i in range(5)], [f"b{i}" for i in range(5)]
+    g = _chain_person(label="K", prefix="k", hops=3)
+    g.add_edges((x, y, 0.1) for half in (a, b) for x, y in itertools.combinations(half, 2))
+    g.add_edges(zip(a, b, [0.35] * 5))
+    for f in a + b:
+        g.set_label(f, "C")
+    g.add_edges([(x, "k000", 0.15) for x in b[:3]])
+    g.cannot_link("a0", "b0", "d1")
+    region = build_region(g, a + b, T, region_limit=11)  # the engine's limit for a decision
+    assert region.outside["K"] > 150 and "C" not in region.outside
+    counter = ids()
+    result = recluster(region, T, new_id=lambda: f"n{next(counter)}")
+    assert "K" not in {result.labels[f] for f in b}
+    assert result.labels["a0"] != result.labels["b0"]
+
+
+@pytest.mark.parametrize("how", ["cannot-link to a face held outside", "not this person"])
+def test_a_face_never_gets_a_forbidden_cluster_through_the_id_mapping(how: str) -> None:
+    # Chinese Whispers moves the cluster's slice onto x's label; the overlap would then hand
+    # that label the cluster's id
+    g = _chain_person()
+    g.add_edges([("x", "a000", 0.05), ("x", "a001", 0.05), ("x", "a002", 0.05)])
+    if how == "not this person":
+        g.forbid("x", "H")
+    else:
+        g.cannot_link("x", "a150", "d1")
+    region = build_region(g, ["x"], T, region_limit=10)
+    assert "H" in region.forbidden["x"] and region.outside["H"] > 100
+    result = recluster(region, T, new_id=lambda: "fresh")
+    assert result.labels["x"] != "H"
 
 
 def test_chinese_whispers_alone() -> None:
