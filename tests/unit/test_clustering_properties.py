@@ -145,3 +145,36 @@ def test_batches_and_all_at_once_agree(seed: int, batch: int) -> None:
     b = {f: c for f, (c, _) in parts.labels(faces).items()}
     assert pair_f(a, b) >= 0.9
     assert pair_f(a, {f: str(t) for f, t in zip(sorted(faces), truth)}) >= 0.9  # and both are right
+
+
+@PROFILE
+@given(graphs(), st.integers(1, 6), st.data())
+def test_constraints_hold_when_large_clusters_are_held_outside_the_region(spec: dict[str, list], new: int,
+                                                                           data: st.DataObject) -> None:
+    # a clustered graph, then a batch of new faces whose region holds clusters of more than 3
+    # faces only in part: cannot-links and "not this person" bans between the new faces and
+    # faces (or clusters) the region may not load must hold all the same
+    g = build(spec)
+    run(g, spec["faces"])
+    old = spec["faces"]
+    fresh = [f"n{i}" for i in range(new)]
+    g.add_faces(fresh)
+    g.add_edges(data.draw(st.lists(st.tuples(st.sampled_from(fresh), st.sampled_from(old + fresh), st.floats(0.05, 0.45)),
+                                   min_size=1, max_size=5 * new)))
+    cannot = [(a, b, f"k{i}") for i, (a, b) in enumerate(data.draw(st.lists(
+        st.tuples(st.sampled_from(fresh), st.sampled_from(old)), max_size=3)))]
+    for a, b, did in cannot:
+        g.cannot_link(a, b, did)
+    clusters = sorted({c for c in g.labels(old).values() for c in [c[0]] if c is not None})
+    bans = data.draw(st.lists(st.tuples(st.sampled_from(fresh), st.sampled_from(clusters)), max_size=2)) if clusters else []
+    for f, c in bans:
+        g.forbid(f, c)
+    region = build_region(g, fresh, T, region_limit=3)
+    g.apply(recluster(region, T, new_id=lambda c=itertools.count(): f"n-{next(c)}"))
+    for a, b, _ in spec["cannot"] + cannot:
+        ca = cluster_of(g, a)
+        assert ca is None or ca != cluster_of(g, b), (a, b)
+    for a, b, _ in spec["must"]:
+        assert cluster_of(g, a) == cluster_of(g, b)
+    for f, c in bans:
+        assert cluster_of(g, f) != c
