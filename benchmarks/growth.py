@@ -189,7 +189,7 @@ def _watch_region() -> _Watch:
         watch.faces += len(region.faces)
         watch.edges += len(region.edges)
         watch.seeds += len(region.seeds)
-        for key, count in region.parts.items():
+        for key, count in getattr(region, "parts", {}).items():  # older code: no parts
             watch.parts[key] = watch.parts.get(key, 0) + count
         return region
 
