@@ -308,7 +308,7 @@ def region_table(rows: list[dict[str, Any]]) -> list[str]:
            "than `review`, whole small clusters, the nearest members of large clusters, whole-cluster audits),",
            "and the seconds of `build_region` and `recluster` within the add.", "",
            "| store | N | region faces (per new face) | " + " | ".join(PARTS) + " | SIMILAR edges | build_region s | recluster s | code |",
-           "|" + "---|" * (8 + len(PARTS))]
+           "|" + "---|" * (7 + len(PARTS))]
     for r in rows:
         parts = r.get("region_parts") or {}
         out.append(f"| {r['store']} | {r['n']:,} | {r['region_faces']:,} ({r['region_faces'] / max(r['region_seeds'], 1):.1f}) | "
