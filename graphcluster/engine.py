@@ -77,6 +77,7 @@ class GraphCluster:
 
     def __init__(self, store: Store, index: NeighbourIndex, settings: Settings) -> None:
         self.store = store
+        self._cluster_seq: int | None = None  # the store's ``cluster_seq``, once read
         self.index = index
         self.settings = settings
         self.view = StoreView(store)
@@ -301,7 +302,9 @@ class GraphCluster:
         region = build_region(
             self.view, list(seeds), thresholds, region_limit=limit or self.settings.region_limit
         )
-        ids = _ClusterIds(int(self.store.get_meta().get("cluster_seq") or 0))
+        if self._cluster_seq is None:  # read once per open: this process is the only writer
+            self._cluster_seq = int(self.store.get_meta().get("cluster_seq") or 0)
+        ids = _ClusterIds(self._cluster_seq)
         result = recluster(
             region,
             thresholds,
@@ -315,6 +318,7 @@ class GraphCluster:
             # reserved before the clusters are written: a crash in between skips numbers, it
             # never hands one out twice
             self.store.set_meta({"cluster_seq": ids.last})
+            self._cluster_seq = ids.last
         result.reviews = askable(list(result.reviews), region, result.labels) + propose_questions(
             region, result.labels, thresholds
         )
