@@ -375,6 +375,7 @@ def write(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
     lines.append("![cost vs N](../growth.png)")
     write_section("growth", lines)
     plot(ok, DOCS / "growth.png")
+    plot_region(ok, DOCS / "region.png")
 
 
 # Written by hand from the profiles of the run recorded in this section (update with a new run).
@@ -495,6 +496,36 @@ def plot(ok: list[dict[str, Any]], path: Path) -> None:
     say(f"wrote {path}")
 
 
+def plot_region(rows: list[dict[str, Any]], path: Path) -> None:
+    """Stacked bars: the region of the measured batch by where its faces came from, per row."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = sorted((r for r in rows if r.get("region_faces")), key=lambda r: (r["store"], r["n"]))
+    if not rows:
+        return
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    names = [f"{r['store']}\nN = {r['n']:,}" for r in rows]
+    bottom = [0.0] * len(rows)
+    for part, colour in zip(("seeds",) + PARTS, ("tab:grey", "tab:blue", "tab:green", "tab:orange", "tab:red")):
+        vals = [float((r.get("region_parts") or {}).get(part, 0)) for r in rows]
+        ax.bar(names, vals, bottom=bottom, color=colour, label=part)
+        bottom = [b + v for b, v in zip(bottom, vals)]
+    for i, r in enumerate(rows):
+        ax.text(i, bottom[i], f"{r['region_faces']:,} faces\n{r['build_region_s'] + r['recluster_s']:.2f} s",
+                ha="center", va="bottom", fontsize=7)
+    ax.set_ylim(0, max(bottom) * 1.2)
+    ax.set_ylabel("faces in the region of one batch of 1,000")
+    ax.set_title("Where a batch's region comes from as the graph grows\n(label: region faces, build_region + recluster seconds)",
+                 fontsize=9)
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    say(f"wrote {path}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
@@ -519,12 +550,17 @@ def main() -> None:
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--render", action="store_true",
                     help="only rewrite the section and plot from the rows file (the rows of earlier runs)")
+    ap.add_argument("--plot-region", type=Path, default=None, metavar="PNG",
+                    help="only plot the region parts of the rows in the rows file (e.g. docs/region.png)")
     ap.add_argument("--one", nargs=3, metavar=("STORE", "N", "DIM"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
         store, n, dim = args.one[0], int(args.one[1]), int(args.one[2])
         print(json.dumps(one(store, n, dim, args.chunk, args.profile, args.neo4j, args.threshold,
                              _overrides(args.set), not args.no_cleanup, args.pad_from)), flush=True)
+        return
+    if args.plot_region:
+        plot_region([json.loads(line) for line in args.results.read_text().splitlines() if line.strip()], args.plot_region)
         return
     if args.render:
         write(args, [json.loads(line) for line in args.results.read_text().splitlines() if line.strip()])
