@@ -1,5 +1,6 @@
-// Store.memberships: cluster, status and confidence of the faces in $ids.
+// Store.memberships: cluster, status and confidence of the faces in $ids, as one record of
+// [face id, cluster id, status, confidence] rows (a list keeps the nulls of unassigned faces).
 UNWIND $ids AS id
 MATCH (f:Face {id: id})
 OPTIONAL MATCH (f)-[m:IN_CLUSTER]->(c:Cluster)
-RETURN f.id AS face_id, c.id AS cluster_id, m.status AS status, m.confidence AS confidence
+RETURN collect([f.id, c.id, m.status, m.confidence]) AS rows

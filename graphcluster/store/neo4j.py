@@ -310,20 +310,23 @@ class Neo4jStore:
     # -- memberships and clusters -------------------------------------------------------------
     def memberships(self, face_ids: Collection[str] | None = None) -> dict[str, Membership]:
         """Membership of the given faces (all faces when None); unknown ids are left out."""
-        records = self._run("memberships_all") if face_ids is None else self._run("memberships", ids=_ids(face_ids))
+        if face_ids is None:
+            rows = [(r["face_id"], r["cluster_id"], r["status"], r["confidence"]) for r in self._run("memberships_all")]
+        else:
+            ids = _ids(face_ids)
+            rows = [tuple(x) for lo in range(0, len(ids), _READ_CHUNK)
+                    for x in self._run("memberships", ids=ids[lo : lo + _READ_CHUNK])[0]["rows"]]
         # validated on the way in; model_construct skips validating again (thousands per batch)
         return {
-            r["face_id"]: Membership.model_construct(face_id=r["face_id"], cluster_id=r["cluster_id"],
-                                                     status=r["status"] or "unassigned",
-                                                     confidence=r["confidence"] or 0.0)
-            for r in records
+            f: Membership.model_construct(face_id=f, cluster_id=c, status=st or "unassigned", confidence=conf or 0.0)
+            for f, c, st, conf in rows
         }
 
     def cluster_members(self, cluster_ids: Collection[str]) -> dict[str, list[str]]:
         """Member face ids per cluster (every given id is a key; unknown clusters map to [])."""
         out: dict[str, list[str]] = {c: [] for c in cluster_ids}
         for r in self._run("cluster_members", ids=list(out)):
-            out[r["cluster_id"]].append(r["face_id"])
+            out[r["cluster_id"]] = list(r["face_ids"])
         return out
 
     @staticmethod
