@@ -311,11 +311,17 @@ def _photo(face: Any) -> str | None:
 @cli.command()
 @click.argument("item")
 @click.option("--members", type=click.IntRange(min=0), default=20, show_default=True, help="Members listed for a cluster.")
+@click.option("--face", "as_face", is_flag=True, help="ITEM is a face id (when a cluster has the same id).")
 @pass_state
-def show(state: State, item: str, members: int) -> None:
-    """Show a cluster (record, members, decisions) or a face (photo, cluster, neighbours)."""
+def show(state: State, item: str, members: int, as_face: bool) -> None:
+    """Show a cluster (record, members, decisions) or a face (photo, cluster, neighbours).
+
+    ITEM is looked up as a cluster first; --face looks it up as a face only.
+    """
     with state.open() as gc:
         try:
+            if as_face:
+                raise NotFound(item)
             info = gc.cluster(item)
             kind = "cluster"
             photos = {m["face_id"]: _photo(gc.face(m["face_id"])["face"]) for m in info["members"][:members]}
@@ -323,7 +329,8 @@ def show(state: State, item: str, members: int) -> None:
             try:
                 info = gc.face(item)
             except NotFound:
-                raise NotFound(f"no cluster or face with id {item!r}; `graphcluster clusters` lists clusters") from None
+                raise NotFound(f"no face with id {item!r}" if as_face else
+                               f"no cluster or face with id {item!r}; `graphcluster clusters` lists clusters") from None
             kind, photos = "face", {}
     if kind == "cluster":
         for m in info["members"]:

@@ -388,3 +388,30 @@ def test_grass_styles_the_model() -> None:
     for selector in ("node.Face", "node.Cluster", "relationship.MUST_LINK", "relationship.CANNOT_LINK", "relationship.SIMILAR"):
         assert selector + " {" in grass
     assert '"{name} ({size})"' in grass and '"{distance}"' in grass
+
+
+def test_show_face_reaches_a_face_whose_id_is_also_a_cluster_id(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    people = np.eye(8)[:3]
+    rows = [(f"p{p}_{j}", people[p] + 0.02 * rng.normal(size=8)) for p in range(2) for j in range(3)]
+    first = tmp_path / "a.csv"
+    with first.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", *[f"v{i}" for i in range(8)]])
+        w.writerows([fid, *vec] for fid, vec in rows)
+    store = str(tmp_path / "db")
+    settings = ["--set", "threshold=0.5", "--set", "index=exact"]
+    run_json("--store", store, *settings, "ingest", str(first))
+    cluster = run_json("--store", store, "show", "p0_0")["membership"]["cluster_id"]
+    assert cluster is not None
+    second = tmp_path / "b.csv"  # a face named like that cluster, somebody else
+    with second.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", *[f"v{i}" for i in range(8)]])
+        w.writerow([cluster, *people[2]])
+    run_json("--store", store, *settings, "ingest", str(second))
+    assert run_json("--store", store, "show", cluster)["kind"] == "cluster"
+    as_face = run_json("--store", store, "show", "--face", cluster)
+    assert as_face["kind"] == "face" and as_face["face"]["id"] == cluster
+    missing = run("--store", store, "show", "--face", "nobody", ok=False)
+    assert missing.exit_code != 0 and "no face with id 'nobody'" in missing.output
