@@ -303,7 +303,7 @@ class Neo4jStore:
         ids = _ids(face_ids)
         out: dict[tuple[str, str], float] = {}
         for lo in range(0, len(ids), _READ_CHUNK):
-            r = self._run("similar_edges", ids=ids[lo : lo + _READ_CHUNK])[0]
+            r = self._run("similar_pairs", ids=ids[lo : lo + _READ_CHUNK])[0]
             out.update(zip(zip(r["a"], r["b"]), r["distance"]))
         return [(a, b, d) for (a, b), d in out.items()]
 
