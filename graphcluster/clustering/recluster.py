@@ -288,9 +288,12 @@ def _held_fragment(region: Region, mem: list[str], size_out: dict[Label, int],
         return None
     if any(home in region.forbidden.get(f, ()) for f in mem):
         return None
-    joined = set(mem).union(*(g for lab, g in groups.items() if final.get(lab) == home))
-    if any((a in mem and b in joined) or (b in mem and a in joined) for a, b, _ in region.constraints.cannot_links):
-        return None
+    inside = set(mem)
+    partners = [(a, b) for a, b, _ in region.constraints.cannot_links if a in inside or b in inside]
+    if partners:  # only then the faces already given ``home`` matter (one pass over the groups)
+        joined = inside.union(*(g for lab, g in groups.items() if final.get(lab) == home))
+        if any(a in joined and b in joined for a, b in partners):
+            return None
     return home
 
 

@@ -162,11 +162,16 @@ def test_untouched_region_changes_nothing_and_ids_are_stable() -> None:
     assert g.labels(g.faces()) == before
 
 
-def test_large_cluster_contributes_a_bounded_neighbourhood() -> None:
+def _one_person(seed: int = 5) -> MemoryGraph:
     g = MemoryGraph()
-    rng = random.Random(5)  # one person's kNN graph: each face linked to 8 others of 200
+    rng = random.Random(seed)  # one person's kNN graph: each face linked to 8 others of 200
     g.add_edges((f"a{i}", f"a{j}", 0.2 + 0.1 * rng.random()) for i in range(200) for j in rng.sample(range(200), 8))
     run(g, limit=1000)
+    return g
+
+
+def test_large_cluster_contributes_a_bounded_neighbourhood() -> None:
+    g = _one_person()
     assert len(g.clusters()) == 1
     g.add_edges([("new", "a0", 0.2), ("new", "a1", 0.2)])
     region = build_region(g, ["new"], T, region_limit=20)
@@ -177,14 +182,6 @@ def test_large_cluster_contributes_a_bounded_neighbourhood() -> None:
     cid = g.labels(["a0"])["a0"][0]
     assert result.memberships["new"][0] == cid
     assert result.emptied_clusters == [] and result.new_clusters == []
-
-
-def _one_person(seed: int = 5) -> MemoryGraph:
-    g = MemoryGraph()
-    rng = random.Random(seed)  # one person's kNN graph: each face linked to 8 others of 200
-    g.add_edges((f"a{i}", f"a{j}", 0.2 + 0.1 * rng.random()) for i in range(200) for j in rng.sample(range(200), 8))
-    run(g, limit=1000)
-    return g
 
 
 def test_a_slice_of_a_large_cluster_is_not_cut_off_as_a_new_cluster() -> None:
