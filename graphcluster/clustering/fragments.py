@@ -39,6 +39,7 @@ SPLIT_JOIN = 0.96  # tight parts rejoin while their links average below SPLIT_JO
 # A face left alone joins a cluster when at least ATTACH_MIN of its neighbours closer than
 # ``review`` are in it and none is anywhere else (attach_lone); 0: never.
 ATTACH_MIN = 4
+ATTACH_STORED = True  # a neighbour peeled off its cluster in this run still votes for it
 # split_weak's join limit shrinks in dense neighbourhoods (see split_weak); False: global link only
 LOCAL_SCALE = True
 
@@ -229,7 +230,8 @@ def _blocked(la: Label, lb: Label, holders: dict[Label, list[str]], label: dict[
 def attach_lone(label: dict[str, Label], clamped: dict[str, Label], nodes: dict[str, list[str]],
                 dist_of: dict[str, list[tuple[float, str]]], rep: dict[str, str],
                 partners: dict[str, set[str]], forbidden: dict[str, set[Label]],
-                size_out: dict[Label, int], review: float) -> None:
+                size_out: dict[Label, int], review: float,
+                stored: dict[str, str | None] | None = None) -> None:
     """Give a face that no link (closer than ``link``) holds the cluster its neighbours agree on.
 
     A face of a person with many photos often has no neighbour closer than ``link`` (a bad
@@ -240,6 +242,12 @@ def attach_lone(label: dict[str, Label], clamped: dict[str, Label], nodes: dict[
     rule, which a look-alike in a mixed neighbourhood does not pass. Labels are read before
     the pass, so attachments do not cascade; a cannot-link or a "not this person" decision
     blocks the attachment; must-link groups (nodes of several faces) are left to the links.
+
+    ``stored`` (face -> its cluster before this run): a neighbour that is alone now but was in
+    a cluster votes for the label that now holds most of that cluster. The re-check of a
+    cluster peels off every member without a link at once; without this they would block each
+    other's return (each a lone face to the others) and a face attached in one batch would be
+    lost in the next batch whose region re-checks its cluster.
     """
     size: dict[Label, int] = defaultdict(int)
     for r, lab in label.items():
@@ -247,6 +255,22 @@ def attach_lone(label: dict[str, Label], clamped: dict[str, Label], nodes: dict[
     for lab, n in size_out.items():
         size[lab] += n
     before = dict(label)
+    home: dict[str, Label] = {}  # stored cluster -> the label holding most of its nodes now
+    if stored is not None:
+        count: dict[tuple[str, Label], int] = defaultdict(int)
+        for r, lab in label.items():
+            c = stored.get(r)
+            if c is not None and size[lab] > 1:
+                count[(c, lab)] += 1
+        for (c, lab), n in sorted(count.items(), key=lambda x: (-x[1], repr(x[0][1]))):
+            home.setdefault(c, lab)
+
+    def vote(r: str) -> Label:
+        lab = before[r]
+        if size[lab] == 1 and len(nodes[r]) == 1 and (c := (stored or {}).get(r)) is not None and c in home:
+            return home[c]
+        return lab
+
     for r in sorted(label):
         lab = before[r]
         if size[lab] != 1 or r in clamped or len(nodes[r]) != 1:
@@ -254,7 +278,7 @@ def attach_lone(label: dict[str, Label], clamped: dict[str, Label], nodes: dict[
         votes: dict[Label, int] = defaultdict(int)
         for d, g in dist_of.get(r, []):
             if d < review and g in rep and rep[g] != r:
-                votes[before[rep[g]]] += 1
+                votes[vote(rep[g])] += 1
         if len(votes) != 1:
             continue
         (target, n), = votes.items()

@@ -59,6 +59,11 @@ CORE_NEIGHBOURS = 5
 # the fragment merge always sees every edge. Measured on lfw (docs/benchmarks/quality_core.md):
 # M = 3 raises precision (0.954 -> 0.984) but costs more recall than it gains, so it is off.
 MUTUAL_M = 0
+# A group that Chinese Whispers formed around a few members of a cluster held partly outside the
+# region takes that cluster's id only with HELD_SUPPORT x its other faces of links into those
+# members (at least MERGE_MIN_EDGES); otherwise the members stay and the rest is a group of its
+# own (_hold_thin_support). 0: off.
+HELD_SUPPORT = 1.0
 
 
 
@@ -213,7 +218,10 @@ def recluster(
         # ``review`` is the same/impostor crossing only when the calibration found an impostor
         # mode; a fallback's review is the lower tail of random pairs, far too wide to vote in
         if fragments.ATTACH_MIN and thresholds.review is not None and thresholds.source != "fallback":
-            attach_lone(label, clamped, nodes, dist_of, rep, partners, forbidden, size_out, thresholds.review)
+            attach_lone(label, clamped, nodes, dist_of, rep, partners, forbidden, size_out, thresholds.review,
+                        {r: cur[r] for r in nodes if len(nodes[r]) == 1} if fragments.ATTACH_STORED else None)
+    if HELD_SUPPORT and size_out:
+        _hold_thin_support(graph, label, clamped, nodes, cur, size_out)
 
     # 5./6. statuses, confidences, ids
     return _finish(region, thresholds, nodes, label, graph, dist_of, clamped, size_out, reviews,
@@ -263,6 +271,46 @@ def _split_violations(graph: nx.Graph, initial: dict[str, Label], clamped: dict[
             else:
                 initial[x] = want
         initial[move] = move_label
+
+
+def _hold_thin_support(graph: nx.Graph, label: dict[str, Label], clamped: dict[str, Label],
+                       nodes: dict[str, list[str]], cur: dict[str, str | None],
+                       size_out: dict[Label, int]) -> None:
+    """Keep a held cluster's id away from a group that only a few of its members tie to it.
+
+    A cluster larger than ``region_limit`` enters with its members near the seeds only; Chinese
+    Whispers cannot see the rest of it, so a group of new faces (or a small cluster) linked to
+    one of those members can pull it over, and the id mapping would then hand the whole group
+    the held cluster's id -- a new person absorbed into someone else through one look-alike.
+    Like ``merge_fragments``, joining needs support: the group's other faces must have at least
+    ``HELD_SUPPORT`` x their number (and ``MERGE_MIN_EDGES``) of links into the held cluster's
+    members. Without it the members keep their cluster and the other faces stay together under
+    a label of their own (a new cluster, or the small cluster they came from).
+    """
+    home: dict[str, str | None] = {}
+    for r, mem in nodes.items():
+        held = [c for f in mem if (c := cur[f]) is not None]
+        home[r] = max(sorted(set(held)), key=held.count) if held else None
+    groups: dict[Label, list[str]] = defaultdict(list)
+    for r, lab in label.items():
+        groups[lab].append(r)
+    for lab, members in sorted(groups.items(), key=lambda x: repr(x[0])):
+        for cid in sorted({c for r in members if (c := home[r]) is not None and size_out.get(("c", c))}):
+            ours = {r for r in members if label[r] == lab and (home[r] == cid or clamped.get(r) == ("c", cid))}
+            rest = [r for r in members if label[r] == lab and r not in ours]
+            faces = sum(len(nodes[r]) for r in rest)
+            if faces < 2 or any(r in clamped for r in rest):
+                continue
+            cross = sum(attr["n"] for r in rest for y, attr in graph._adj[r].items() if y in ours)
+            if cross >= max(fragments.MERGE_MIN_EDGES, HELD_SUPPORT * faces):
+                continue
+            if lab == ("c", cid):
+                fresh: Label = ("n", min(rest))
+                for r in rest:
+                    label[r] = fresh
+            else:
+                for r in ours:
+                    label[r] = ("c", cid)
 
 
 def _held_fragment(region: Region, mem: list[str], size_out: dict[Label, int],

@@ -37,9 +37,10 @@ MUST_CLOSURE_ROUNDS = 20
 # Per-seed bounds that keep a batch's region flat as the graph grows (docs/clustering.md, "the
 # region"; measured on lfw with 4 shuffles and a FaceNet-like set). AUDIT_PER_SEED = 0: no
 # budget (every large cluster with probability region_limit / size); LARGE_CONTEXT = 0: up to
-# region_limit faces of every large cluster.
+# region_limit faces of every large cluster. LARGE_CONTEXT = 1 (only the seeds' neighbours in a
+# large cluster) relies on recluster's support rule for joining a held cluster (HELD_SUPPORT).
 AUDIT_PER_SEED = 4  # expected faces of whole-cluster audits per seed of a region
-LARGE_CONTEXT = 3  # a large cluster contributes at most this many x its faces already in the region
+LARGE_CONTEXT = 1  # a large cluster contributes at most this many x its faces already in the region
 
 
 @dataclass
