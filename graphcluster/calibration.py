@@ -48,18 +48,36 @@ class ThresholdKeeper:
 
     def current(self) -> Thresholds:
         if self._settings.threshold is not None:
-            return Thresholds.from_link(self._settings.threshold, source="settings")
+            return self._tell_index(Thresholds.from_link(self._settings.threshold, source="settings"))
         if self._cached is None:
             stored = self._store.get_meta().get("thresholds")
             if stored:
                 self._cached = Thresholds.model_validate(stored)
             else:
                 self._cached = self._calibrate()
-        return self._cached
+        return self._tell_index(self._cached)
+
+    def prime(self) -> None:
+        """Tell the index the thresholds in use before it builds a segment (never calibrates)."""
+        if self._settings.threshold is not None or self._cached is not None:
+            self.current()
+            return
+        stored = self._store.get_meta().get("thresholds")
+        if stored:
+            self._cached = Thresholds.model_validate(stored)
+            self._tell_index(self._cached)
 
     def _save(self, t: Thresholds, **extra: Any) -> None:
         self._cached = t
         self._store.set_meta({"thresholds": t.model_dump(mode="json"), **extra})
+        self._tell_index(t)
+
+    def _tell_index(self, t: Thresholds) -> Thresholds:
+        """The index calibrates new segments to the recall of neighbours closer than ``review``
+        (no farther edge joins a cluster, votes or widens a region)."""
+        if hasattr(self._index, "recall_radius"):
+            self._index.recall_radius = t.review
+        return t
 
     def _calibrate(self) -> Thresholds:
         n = len(self._index)

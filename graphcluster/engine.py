@@ -233,6 +233,7 @@ class GraphCluster:
         report: AddReport,
     ) -> None:
         self.store.set_meta({"pending": ids})
+        self.thresholds.prime()  # a segment built by this add calibrates to the current review
         self.index.add(ids, matrix)
         self.index.flush()
         thresholds = self.thresholds.update(len(ids))

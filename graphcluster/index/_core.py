@@ -77,6 +77,10 @@ class SegmentedIndex:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self._params = params  # engine-specific: n_trees, search_k, search_fraction, hnsw_m, ...
+        # the distance below which neighbours matter to the owner (graphcluster: the ``review``
+        # threshold); a segment built while it is set calibrates its search effort to the recall
+        # of neighbours that close (``_calibrate.py``) instead of recall@10
+        self.recall_radius: float | None = None
         self._delta_size = delta_size
         self.merge_factor = merge_factor
         self.max_dead_fraction = max_dead_fraction

@@ -94,7 +94,9 @@ class SegmentedHnswIndex(SegmentedIndex):
             return seg.search(queries, kk, 0)[0]
 
         efforts = [16 * 2**j for j in range(10)]  # 16 .. 8192
-        return {"ef": calibrate(seg, efforts, search, k=10, target=self.target_recall, seed=self.seed)}
+        return {"ef": calibrate(seg, efforts, search, k=10, target=self.target_recall, seed=self.seed,
+                                radius=self.recall_radius),
+                "recall_radius": self.recall_radius}
 
     def _prepare(self, seg: Segment, built: dict[str, Any]) -> None:
         seg.ef = self.ef or built.get("ef") or DEFAULT_EF

@@ -110,7 +110,8 @@ class SegmentedAnnoyIndex(SegmentedIndex):
         cap = max(start, math.ceil(min(_segment.SCAN_FRACTION, 2.0) * seg.n))
         efforts = [start * 2**j for j in range(40) if start * 2**j < cap] + [cap]
         return {"search_k": calibrate(seg, efforts, search, k=CALIBRATION_K, target=self.target_recall,
-                                      seed=self.seed)}
+                                      seed=self.seed, radius=self.recall_radius),
+                "recall_radius": self.recall_radius}
 
     def _prepare(self, seg: Segment, built: dict[str, Any]) -> None:
         seg.search_k = built.get("search_k")

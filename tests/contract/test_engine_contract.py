@@ -302,6 +302,24 @@ def test_embedded_store_refuses_a_second_writer(tmp_path: Path) -> None:
             GraphCluster.open(tmp_path / "db", settings=settings)
 
 
+def test_new_index_segments_calibrate_to_the_review_threshold(tmp_path: Path) -> None:
+    """The engine tells the index its ``review`` threshold: a segment built later -- here in a
+    new process, before that process calibrated anything -- records it with its search effort."""
+    import json
+
+    vecs, ids, _ = _identities(30, 10)
+    settings = Settings(index="annoy", delta_size=100)
+    with GraphCluster.open(tmp_path / "db", settings=settings) as gc:
+        gc.add_faces(vecs[:60], ids=ids[:60])  # below delta_size: no segment yet
+        review = gc.thresholds.current().review
+    manifest = tmp_path / "db" / "index" / "manifest.json"
+    with GraphCluster.open(tmp_path / "db", settings=settings) as gc:
+        gc.add_faces(vecs[60:], ids=ids[60:])
+    built = [s["built"] for s in json.loads(manifest.read_text())["segments"]]
+    assert review is not None and built
+    assert all(b["recall_radius"] == pytest.approx(review) for b in built)
+
+
 def test_an_index_out_of_step_is_rebuilt_from_stored_vectors(open_gc: Opener) -> None:
     vecs, ids, _ = _identities(2, 6)
     gc = open_gc()

@@ -362,3 +362,35 @@ def test_the_scan_answers_a_batch_as_single_queries_do_up_to_rounding(tmp_path: 
     assert together[0] == [a[0][0] for a in alone]  # matrix products of another shape round differently
     for row, (_, dd) in zip(together[1], alone):
         np.testing.assert_allclose(row, dd[0], atol=1e-6)
+
+
+def test_search_effort_is_calibrated_to_the_neighbours_closer_than_the_radius() -> None:
+    """A search that finds only the ``effort`` nearest: recall@10 needs all ten, the recall of
+    the neighbours closer than the radius far fewer; too few close ones falls back to recall@10."""
+    from types import SimpleNamespace
+
+    from graphcluster.index._calibrate import calibrate
+
+    _, x = clustered(2000, d=32)
+    seg = SimpleNamespace(n=len(x), vectors=x)
+
+    def search(queries: np.ndarray, kk: int, effort: int) -> np.ndarray:
+        items, _ = _segment.exact_topk(x, queries, kk)
+        items[:, effort:] = -1
+        return items
+
+    efforts = list(range(1, 11))
+    _, d = _segment.exact_topk(x, x[:200], 11)
+    radius = float(np.quantile(d[:, 1:], 0.05))  # the nearest one or two of ten, mostly
+    plain = calibrate(seg, efforts, search)  # type: ignore[arg-type]
+    close = calibrate(seg, efforts, search, radius=radius)  # type: ignore[arg-type]
+    assert plain == 10 and close <= 7
+    # the chosen effort finds at least 97 % of the truly close neighbours of fresh queries (new
+    # photos of stored people)
+    rng = np.random.default_rng(7)
+    q = x[rng.choice(len(x), 100, replace=False)] + 0.1 * rng.normal(size=(100, 32)).astype(np.float32)
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    found, dist = _segment.exact_topk(x, q, 10)
+    near = dist < radius
+    assert near.sum() >= 50 and (near[:, :close].sum() / near.sum()) >= 0.97
+    assert calibrate(seg, efforts, search, radius=0.0) == plain  # type: ignore[arg-type]
