@@ -11,7 +11,8 @@
    Measured on lfw (docs/benchmarks/quality_core.md): precision 0.954 -> about 0.99. Not run
    when the link is a fallback (no impostor mode): it would split every person.
 3. ``attach_lone``: a face still alone joins the cluster that all (at least ``ATTACH_MIN``)
-   of its neighbours closer than ``review`` belong to (unanimous kNN agreement).
+   of its neighbours closer than ``review`` that are in a cluster belong to (unanimous kNN
+   agreement; neighbours alone abstain).
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ SPLIT_JOIN = 0.96  # tight parts rejoin while their links average below SPLIT_JO
 # ``review`` are in it and none is anywhere else (attach_lone); 0: never.
 ATTACH_MIN = 4
 ATTACH_STORED = True  # a neighbour peeled off its cluster in this run still votes for it
+# A lone neighbour (a face alone now, not peeled off a cluster in this run) abstains; True: it
+# votes for itself and so blocks the attachment (the rule before session 5; measured worse on lfw
+# seeds 0-3 and the FaceNet-like set in precision and recall, docs/clustering.md)
+ATTACH_LONE_VOTES = False
 # split_weak's join limit shrinks in dense neighbourhoods (see split_weak); False: global link only
 LOCAL_SCALE = True
 
@@ -237,8 +242,8 @@ def attach_lone(label: dict[str, Label], clamped: dict[str, Label], nodes: dict[
     A face of a person with many photos often has no neighbour closer than ``link`` (a bad
     photo, an odd angle) but several at the edge, between ``link`` and ``review`` (the
     calibrated same/impostor crossing). If at least ``ATTACH_MIN`` of its neighbours closer
-    than ``review`` belong to one cluster and *none* to anything else (another cluster, or
-    a face left alone), the neighbours vote unanimously: a kNN-agreement (shared-neighbour)
+    than ``review`` belong to one cluster and *none* to another cluster (faces left alone
+    abstain, ``ATTACH_LONE_VOTES``), the neighbours vote unanimously: a kNN-agreement (shared-neighbour)
     rule, which a look-alike in a mixed neighbourhood does not pass. Labels are read before
     the pass, so attachments do not cascade; a cannot-link or a "not this person" decision
     blocks the attachment; must-link groups (nodes of several faces) are left to the links.
@@ -278,7 +283,9 @@ def attach_lone(label: dict[str, Label], clamped: dict[str, Label], nodes: dict[
         votes: dict[Label, int] = defaultdict(int)
         for d, g in dist_of.get(r, []):
             if d < review and g in rep and rep[g] != r:
-                votes[vote(rep[g])] += 1
+                v = vote(rep[g])
+                if ATTACH_LONE_VOTES or size[v] > 1:
+                    votes[v] += 1
         if len(votes) != 1:
             continue
         (target, n), = votes.items()

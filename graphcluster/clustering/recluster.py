@@ -19,8 +19,8 @@
    look-alikes chained together falls apart, one person stays whole; the join limit shrinks
    where the cluster's nearest outsiders sit closer than the calibrated nearest-impostor mode
    (local scale). Finally a face still alone joins the cluster that all (at least
-   ``ATTACH_MIN``) of its neighbours closer than ``review`` belong to (``attach_lone``; not
-   under a fallback link).
+   ``ATTACH_MIN``) of its clustered neighbours closer than ``review`` belong to (``attach_lone``;
+   neighbours alone abstain; not under a fallback link).
 5. Per face: confidence from the share of its link weight that goes to its cluster, the
    margin over the runner-up cluster and its distance to the cluster's core (mean distance
    to its nearest members); below ``auto_confidence`` the face is assigned as 'review'. A

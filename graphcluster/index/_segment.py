@@ -241,7 +241,9 @@ class Segment:
             if kk == 0:
                 return items[:, :0], dists[:, :0]
             self.hnsw.set_ef(max(self.ef, kk))
-            labels, sq = self.hnsw.knn_query(queries, kk, num_threads=1)
+            # hnswlib searches a batch on its own threads (each query's answer is the same)
+            threads = _WORKERS if m >= PARALLEL_MIN_QUERIES else 1
+            labels, sq = self.hnsw.knn_query(queries, kk, num_threads=threads)
             return labels.astype(np.int64), np.sqrt(np.maximum(sq, 0.0)).astype(np.float32)
         return exact_topk(self.vectors, queries, kk, dead=self.dead_array() if self.dead else None)
 

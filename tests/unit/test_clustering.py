@@ -324,23 +324,25 @@ def test_a_lone_face_joins_the_cluster_all_its_near_neighbours_agree_on() -> Non
     assert g.labels(["x"])["x"][0] == g.labels(["a0"])["a0"][0] is not None
 
 
-def test_a_lone_face_stays_alone_when_its_neighbours_disagree_or_are_too_few() -> None:
+def test_a_lone_face_stays_alone_when_its_neighbours_disagree_or_are_too_few_and_lone_ones_abstain() -> None:
     g = MemoryGraph()
     g.add_edges(clique("a", 6, 0.1) + clique("b", 6, 0.1))
     g.add_edges([("x", f"a{i}", 0.42) for i in range(4)] + [("x", "b0", 0.42)])  # one vote elsewhere
     g.add_edges([("y", f"a{i}", 0.42) for i in range(fragments.ATTACH_MIN - 1)])  # too few votes
-    g.add_edges([("z", f"a{i}", 0.42) for i in range(4)] + [("z", "w", 0.42)])  # a lone face votes too
+    g.add_edges([("z", f"a{i}", 0.42) for i in range(4)] + [("z", "w", 0.42)])  # a lone face abstains
     run(g)
-    assert all(g.labels([f])[f] == (None, "unassigned") for f in "xyz")
+    assert all(g.labels([f])[f] == (None, "unassigned") for f in "xyw")
+    assert g.labels(["z"])["z"][0] == g.labels(["a0"])["a0"][0] is not None
 
 
 def test_faces_held_by_their_neighbours_votes_stay_when_their_cluster_is_rechecked() -> None:
     """x and y belong to a cluster only through edges at 0.42 (between ``link`` and ``review``),
-    four each into its core, and are each other's neighbour. The re-check of the cluster
-    (``split_weak``, ten nodes) peels both off at once; each must not count the other as a lone
-    face voting elsewhere, or a face attached in one batch is lost in the next."""
+    three each into its core, and are each other's neighbour. The re-check of the cluster
+    (``split_weak``, ten nodes) peels both off at once; each counts the other's vote for the
+    cluster it was in (four votes, ``ATTACH_MIN``), or a face attached in one batch is lost in
+    the next."""
     g = MemoryGraph()
-    g.add_edges(clique("a", 8, 0.1) + [(f, f"a{i}", 0.42) for f in "xy" for i in range(4)] + [("x", "y", 0.42)])
+    g.add_edges(clique("a", 8, 0.1) + [(f, f"a{i}", 0.42) for f in "xy" for i in range(3)] + [("x", "y", 0.42)])
     for f in [f"a{i}" for i in range(8)] + ["x", "y"]:
         g.set_label(f, "C")
     result = run(g)
