@@ -273,7 +273,8 @@ def attach_lone(label: dict[str, Label], clamped: dict[str, Label], nodes: dict[
     def vote(r: str) -> Label:
         lab = before[r]
         if size[lab] == 1 and len(nodes[r]) == 1 and (c := (stored or {}).get(r)) is not None and c in home:
-            return home[c]
+            # a face a human took out of that cluster ("not this person") is no vote for it
+            return lab if ("c", c) in forbidden.get(r, ()) else home[c]
         return lab
 
     for r in sorted(label):

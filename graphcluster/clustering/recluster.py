@@ -221,7 +221,7 @@ def recluster(
             attach_lone(label, clamped, nodes, dist_of, rep, partners, forbidden, size_out, thresholds.review,
                         {r: cur[r] for r in nodes if len(nodes[r]) == 1} if fragments.ATTACH_STORED else None)
     if HELD_SUPPORT and size_out:
-        _hold_thin_support(graph, label, clamped, nodes, cur, size_out)
+        _hold_thin_support(graph, label, clamped, nodes, cur, size_out, partners, forbidden)
 
     # 5./6. statuses, confidences, ids
     return _finish(region, thresholds, nodes, label, graph, dist_of, clamped, size_out, reviews,
@@ -274,43 +274,79 @@ def _split_violations(graph: nx.Graph, initial: dict[str, Label], clamped: dict[
 
 
 def _hold_thin_support(graph: nx.Graph, label: dict[str, Label], clamped: dict[str, Label],
-                       nodes: dict[str, list[str]], cur: dict[str, str | None],
-                       size_out: dict[Label, int]) -> None:
-    """Keep a held cluster's id away from a group that only a few of its members tie to it.
+                       nodes: dict[str, list[str]], cur: dict[str, str | None], size_out: dict[Label, int],
+                       partners: dict[str, set[str]], forbidden: dict[str, set[Label]]) -> None:
+    """Keep held clusters apart, and their ids away from groups that only a few members tie to them.
 
     A cluster larger than ``region_limit`` enters with its members near the seeds only; Chinese
     Whispers cannot see the rest of it, so a group of new faces (or a small cluster) linked to
     one of those members can pull it over, and the id mapping would then hand the whole group
-    the held cluster's id -- a new person absorbed into someone else through one look-alike.
-    Like ``merge_fragments``, joining needs support: the group's other faces must have at least
-    ``HELD_SUPPORT`` x their number (and ``MERGE_MIN_EDGES``) of links into the held cluster's
-    members. Without it the members keep their cluster and the other faces stay together under
-    a label of their own (a new cluster, or the small cluster they came from).
+    the held cluster's id -- a new person absorbed into someone else through one look-alike --
+    and slices of two held clusters that it puts under one label would merge two large
+    clusters on a partial view (``merge_fragments`` never moves a held cluster: it asks).
+
+    So in a group holding members of held clusters, the other faces ("the rest") join one of
+    them only with support, like ``merge_fragments``: at least ``HELD_SUPPORT`` x their number
+    (and ``MERGE_MIN_EDGES``) of links into its members; a single face keeps Chinese Whispers'
+    choice. Without support the rest stays together under a label of its own (a new cluster,
+    or the small cluster it came from), and every held cluster's members go back to it. A node
+    moves only where no cannot-link partner is and no "not this person" decision forbids; a
+    clamped node never moves.
     """
     home: dict[str, str | None] = {}
     for r, mem in nodes.items():
+        if r in clamped:
+            home[r] = clamped[r][1] if clamped[r][0] == "c" else None
+            continue
         held = [c for f in mem if (c := cur[f]) is not None]
         home[r] = max(sorted(set(held)), key=held.count) if held else None
     groups: dict[Label, list[str]] = defaultdict(list)
     for r, lab in label.items():
         groups[lab].append(r)
+
+    def may(r: str, target: Label) -> bool:
+        return target not in forbidden.get(r, ()) and not any(label.get(p) == target for p in partners.get(r, ()))
+
+    def move(r: str, target: Label) -> bool:
+        if r in clamped or not may(r, target):
+            return label[r] == target
+        label[r] = target
+        return True
+
+    def links(a: list[str], b: set[str]) -> int:
+        return sum(attr["n"] for r in a for y, attr in graph._adj[r].items() if y in b)
+
     for lab, members in sorted(groups.items(), key=lambda x: repr(x[0])):
-        for cid in sorted({c for r in members if (c := home[r]) is not None and size_out.get(("c", c))}):
-            ours = {r for r in members if label[r] == lab and (home[r] == cid or clamped.get(r) == ("c", cid))}
-            rest = [r for r in members if label[r] == lab and r not in ours]
-            faces = sum(len(nodes[r]) for r in rest)
-            if faces < 2 or any(r in clamped for r in rest):
-                continue
-            cross = sum(attr["n"] for r in rest for y, attr in graph._adj[r].items() if y in ours)
-            if cross >= max(fragments.MERGE_MIN_EDGES, HELD_SUPPORT * faces):
-                continue
-            if lab == ("c", cid):
-                fresh: Label = ("n", min(rest))
-                for r in rest:
-                    label[r] = fresh
+        ours: dict[str, list[str]] = defaultdict(list)
+        rest: list[str] = []
+        for r in members:
+            h = home[r]
+            # a member a decision keeps out of its cluster (a cannot-link partner in it, "not
+            # this person") is not the cluster's: it counts with the rest
+            if (h is not None and size_out.get(("c", h)) and clamped.get(r, ("c", h)) == ("c", h)
+                    and (r in clamped or may(r, ("c", h)))):
+                ours[h].append(r)
             else:
-                for r in ours:
-                    label[r] = ("c", cid)
+                rest.append(r)
+        if not ours or (len(ours) == 1 and not rest):
+            continue
+        faces = sum(len(nodes[r]) for r in rest)
+        joined: str | None = None
+        if rest:
+            support = {c: links(rest, set(m)) for c, m in ours.items()}
+            best = min(support, key=lambda c: (-support[c], c))
+            if faces < 2 or support[best] >= max(fragments.MERGE_MIN_EDGES, HELD_SUPPORT * faces):
+                joined = best
+        if len(ours) == 1 and joined is not None:
+            continue  # supported: Chinese Whispers' group stands
+        for c in sorted(ours):
+            for r in ours[c]:
+                move(r, ("c", c))
+        fresh: Label = ("h", min(rest)) if rest else lab  # a kind of label nothing else uses
+        target = ("c", joined) if joined is not None else fresh
+        for r in rest:
+            if r not in clamped and not move(r, target):
+                move(r, fresh)
 
 
 def _held_fragment(region: Region, mem: list[str], size_out: dict[Label, int],
@@ -353,7 +389,8 @@ def _finish(region: Region, thresholds: Thresholds, nodes: dict[str, list[str]],
     for r, lab in label.items():
         groups[lab].extend(nodes[r])
 
-    # stable ids by maximum overlap; locked ids and held (outside) parts keep theirs
+    # stable ids by maximum overlap; locked ids, held (outside) parts and clamps keep theirs
+    clamp_labels = set(clamped.values())
     overlap: list[tuple[int, str, Label, str]] = []
     for lab, mem in groups.items():
         counts: dict[str, int] = defaultdict(int)
@@ -362,7 +399,10 @@ def _finish(region: Region, thresholds: Thresholds, nodes: dict[str, list[str]],
             if c is not None:
                 counts[c] += 1
         if lab[0] == "c":
-            counts[lab[1]] += 10**9 if (lab[1] in region.locked or size_out.get(lab, 0)) else 0
+            # a locked cluster, one held partly outside, or one a human placed a face in
+            # (a clamp) keeps its id: the label is that cluster
+            fixed = lab[1] in region.locked or size_out.get(lab, 0) or lab in clamp_labels
+            counts[lab[1]] += 10**9 if fixed else 0
         for c, n in counts.items():
             overlap.append((-n, c, lab, repr(lab)))
     overlap.sort(key=lambda x: (x[0], x[1], x[3]))

@@ -17,6 +17,8 @@ from graphcluster.clustering import (
     chinese_whispers,
     recluster,
 )
+from graphcluster.clustering.constraints import ConstraintSet
+from graphcluster.clustering.region import Region
 
 T = Thresholds.from_link(0.4, source="settings")
 
@@ -390,3 +392,101 @@ def test_split_weak_tightens_the_join_in_a_dense_neighbourhood() -> None:
     assert labels_after(None) == {("c", "A")}
     assert labels_after(1.2 * mode) == {("c", "A")}
     assert len(labels_after(0.8 * mode)) == 2
+
+
+def test_a_cannot_link_inside_a_held_cluster_is_kept() -> None:
+    """m is split off k0 inside a held cluster by a decision; the group m forms with two new
+    faces has little support into the cluster, which must not send m back next to k0."""
+    g = MemoryGraph()
+    k = [f"k{i}" for i in range(40)]
+    g.add_edges([(a, b, 0.2) for a, b in itertools.combinations(k[:6], 2)]
+                + [(f"k{i}", f"k{i + j}", 0.2) for j in (1, 2) for i in range(5, 40 - j)]
+                + [("m", x, 0.3) for x in k[1:6]] + [("x", "y", 0.1), ("x", "m", 0.3), ("y", "m", 0.42)])
+    for f in k + ["m"]:
+        g.set_label(f, "C")
+    g.cannot_link("k0", "m", "d1")
+    region = build_region(g, ["k0", "m"], T, region_limit=10)
+    assert region.outside["C"] > 0
+    counter = ids()
+    g.apply(recluster(region, T, new_id=lambda: f"n{next(counter)}"))
+    lab = g.labels(["k0", "m"])
+    assert lab["k0"][0] != lab["m"][0]
+
+
+def test_new_faces_between_two_held_clusters_do_not_merge_them() -> None:
+    g = _chain_person(label="A", prefix="a", hops=3)
+    other = _chain_person(label="B", prefix="b", hops=3)
+    g.add_edges(other.edges(other.faces()))
+    for f in other.faces():
+        g.set_label(f, "B")
+    g.add_edges([("x", "y", 0.1), ("x", "a000", 0.2), ("y", "b000", 0.2)])
+    region = build_region(g, ["x", "y"], T, region_limit=10)
+    assert region.outside["A"] > 150 and region.outside["B"] > 150
+    counter = ids()
+    result = recluster(region, T, new_id=lambda: f"n{next(counter)}")
+    assert result.labels["a000"] == "A" and result.labels["b000"] == "B"
+    assert result.labels["x"] not in ("A", "B") and result.labels["y"] not in ("A", "B")
+
+
+def _random_region(rng: random.Random) -> Region | None:
+    """A small region: members of two held clusters A and B and a small one S, new faces, random
+    edges, cannot-/must-links, a pin, a ban and a lock (after the reviewer's fuzz, session 5)."""
+    faces: list[str] = []
+    labels: dict[str, tuple[str | None, str]] = {}
+    for c, n in (("A", rng.randint(2, 5)), ("B", rng.randint(1, 4)), ("S", rng.randint(0, 4))):
+        for i in range(n):
+            faces.append(f"{c.lower()}{i}")
+            labels[faces[-1]] = (c, "auto")
+    for i in range(rng.randint(1, 6)):
+        faces.append(f"n{i}")
+        labels[faces[-1]] = (None, "unassigned")
+    edges = []
+    for a, b in itertools.combinations(faces, 2):
+        same = labels[a][0] is not None and labels[a][0] == labels[b][0]
+        if rng.random() < (0.8 if same else 0.3):
+            edges.append((a, b, round(rng.uniform(0.05, 0.39) if rng.random() < 0.7 else rng.uniform(0.4, 0.5), 3)))
+    cannot = [(*rng.sample(faces, 2), f"d{i}") for i in range(rng.randint(0, 2))]
+    must = [(*rng.sample(faces, 2), "m0")] if rng.random() < 0.3 else []
+    pinned: dict[str, str] = {}
+    forbidden: dict[str, set[str]] = {}
+    if rng.random() < 0.3:
+        f = rng.choice(faces)
+        pinned[f] = rng.choice("ABS")
+        labels[f] = (pinned[f], "manual")
+    if rng.random() < 0.3:
+        forbidden[rng.choice(faces)] = {rng.choice("ABS")}
+    locked = {rng.choice("ABS")} if rng.random() < 0.2 else set()
+    cs = ConstraintSet(must_links=must, cannot_links=cannot)
+    if any({a, b} == {x, y} for a, b, _ in must for x, y, _ in cannot) or any(cs.find(a) == cs.find(b) for a, b, _ in cannot):
+        return None
+    region = Region(seeds=[f for f in faces if f.startswith("n")], faces=set(faces), labels=labels, edges=edges,
+                    outside={"A": 50, "B": 30}, locked=locked, constraints=cs,
+                    forbidden={f: set(c) for f, c in forbidden.items()}, pinned=pinned)
+    return region if not _broken(region, {f: labels[f][0] for f in faces}) else None  # start consistent
+
+
+def _broken(region: Region, final: dict[str, str | None]) -> list[tuple[str, ...]]:
+    bad: list[tuple[str, ...]] = []
+    bad += [("cannot", a, b) for a, b, _ in region.constraints.cannot_links if final[a] is not None and final[a] == final[b]]
+    bad += [("must", a, b) for a, b, _ in region.constraints.must_links if final[a] != final[b]]
+    bad += [("pin", f) for f, c in region.pinned.items() if final[f] != c]
+    bad += [("ban", f) for f, cs in region.forbidden.items() if final[f] in cs]
+    bad += [("lock", f) for f in region.faces if region.labels[f][0] in region.locked and final[f] != region.labels[f][0]]
+    return bad
+
+
+def test_random_regions_with_held_clusters_never_break_a_decision() -> None:
+    """600 random consistent regions (two held clusters, pins, bans, locks, links): after
+    recluster every cannot-link, must-link, pin, ban and lock still holds."""
+    checked = 0
+    for s in range(600):
+        region = _random_region(random.Random(s))
+        if region is None:
+            continue
+        counter = ids()
+        result = recluster(region, T, new_id=lambda: f"x{next(counter)}")
+        final = {f: region.labels[f][0] for f in region.faces}
+        final.update({f: c for f, (c, _, _) in result.memberships.items()})
+        assert _broken(region, final) == [], f"seed {s}"
+        checked += 1
+    assert checked > 300
