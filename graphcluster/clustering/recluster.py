@@ -62,7 +62,8 @@ MUTUAL_M = 0
 # A group that Chinese Whispers formed around a few members of a cluster held partly outside the
 # region takes that cluster's id only with HELD_SUPPORT x its other faces of links into those
 # members (at least MERGE_MIN_EDGES); otherwise the members stay and the rest is a group of its
-# own (_hold_thin_support). 0: off.
+# own; members of two held clusters are never put together (_hold_thin_support). 0: off (then
+# new faces can take a large cluster's id through one of its members: tests/unit/test_clustering.py).
 HELD_SUPPORT = 1.0
 
 
