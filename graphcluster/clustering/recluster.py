@@ -238,7 +238,7 @@ def _split_violations(graph: nx.Graph, initial: dict[str, Label], clamped: dict[
             return
         u, v = bad[0]
         lab = initial[u]
-        keep, move = (v, u) if u in clamped and v not in clamped else (u, v)
+        keep, move = (v, u) if v in clamped and u not in clamped else (u, v)  # the clamped end keeps it
         if keep in clamped and move in clamped:
             move_label: Label = ("n", move)  # both clamped to one label: cannot happen via the engine
         else:
@@ -301,10 +301,6 @@ def _hold_thin_support(graph: nx.Graph, label: dict[str, Label], clamped: dict[s
             continue
         held = [c for f in mem if (c := cur[f]) is not None]
         home[r] = max(sorted(set(held)), key=held.count) if held else None
-    groups: dict[Label, list[str]] = defaultdict(list)
-    for r, lab in label.items():
-        groups[lab].append(r)
-
     def may(r: str, target: Label) -> bool:
         return target not in forbidden.get(r, ()) and not any(label.get(p) == target for p in partners.get(r, ()))
 
@@ -317,7 +313,7 @@ def _hold_thin_support(graph: nx.Graph, label: dict[str, Label], clamped: dict[s
     def links(a: list[str], b: set[str]) -> int:
         return sum(attr["n"] for r in a for y, attr in graph._adj[r].items() if y in b)
 
-    for lab, members in sorted(groups.items(), key=lambda x: repr(x[0])):
+    def settle(lab: Label, members: list[str]) -> None:
         ours: dict[str, list[str]] = defaultdict(list)
         rest: list[str] = []
         for r in members:
@@ -330,24 +326,44 @@ def _hold_thin_support(graph: nx.Graph, label: dict[str, Label], clamped: dict[s
             else:
                 rest.append(r)
         if not ours or (len(ours) == 1 and not rest):
-            continue
+            return
         faces = sum(len(nodes[r]) for r in rest)
         joined: str | None = None
-        if rest:
+        anchored = any(r in clamped for r in rest)  # a pin holds the rest where it is
+        if rest and not anchored:
             support = {c: links(rest, set(m)) for c, m in ours.items()}
             best = min(support, key=lambda c: (-support[c], c))
             if faces < 2 or support[best] >= max(fragments.MERGE_MIN_EDGES, HELD_SUPPORT * faces):
                 joined = best
-        if len(ours) == 1 and joined is not None:
-            continue  # supported: Chinese Whispers' group stands
+        if len(ours) == 1 and joined is not None and (lab == ("c", joined) or lab[0] != "c"):
+            return  # supported: Chinese Whispers' group stands
+        # under the label of a cluster seen whole (not held), that cluster keeps its group and
+        # the held members go home: neither absorbs the other on a partial view of one
+        own = lab[0] == "c" and lab[1] not in ours
+        if own:
+            joined = None
         for c in sorted(ours):
             for r in ours[c]:
                 move(r, ("c", c))
-        fresh: Label = ("h", min(rest)) if rest else lab  # a kind of label nothing else uses
+        # the rest stays together: under a label nothing else uses ("h"), or under its own label
+        # (a whole cluster's, or one a clamped node, a pin, holds)
+        fresh: Label = lab if not rest or anchored or own else ("h", min(rest))
         target = ("c", joined) if joined is not None else fresh
         for r in rest:
             if r not in clamped and not move(r, target):
                 move(r, fresh)
+
+    # members sent back to their cluster can join a group settled before: repeat until stable
+    for _ in range(5):
+        before = dict(label)
+        groups: dict[Label, list[str]] = defaultdict(list)
+        for r, lab in label.items():
+            groups[lab].append(r)
+        for lab, members in sorted(groups.items(), key=lambda x: repr(x[0])):
+            if all(label[r] == lab for r in members):  # else changed in this round: the next one
+                settle(lab, members)
+        if label == before:
+            break
 
 
 def _held_fragment(region: Region, mem: list[str], size_out: dict[Label, int],
@@ -451,8 +467,10 @@ def _finish(region: Region, thresholds: Thresholds, nodes: dict[str, list[str]],
     for f in sorted(face_cluster):
         cid = face_cluster[f]
         old_c, old_s = region.labels.get(f, (None, "unassigned"))
-        if f in region.pinned or rep_of[f] in clamped:
-            continue  # human-placed or locked: never moved, status kept
+        if f in region.pinned or old_c in region.locked:
+            # human-placed or locked: never moved, status kept (the other faces of a clamped
+            # must-link group follow it: their label is the clamp's, and so is its id)
+            continue
         if cid is None:
             status, conf = "unassigned", 0.0
         else:

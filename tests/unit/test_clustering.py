@@ -457,12 +457,23 @@ def _random_region(rng: random.Random) -> Region | None:
         forbidden[rng.choice(faces)] = {rng.choice("ABS")}
     locked = {rng.choice("ABS")} if rng.random() < 0.2 else set()
     cs = ConstraintSet(must_links=must, cannot_links=cannot)
-    if any({a, b} == {x, y} for a, b, _ in must for x, y, _ in cannot) or any(cs.find(a) == cs.find(b) for a, b, _ in cannot):
+    if any(cs.find(a) == cs.find(b) for a, b, _ in cannot):
         return None
-    region = Region(seeds=[f for f in faces if f.startswith("n")], faces=set(faces), labels=labels, edges=edges,
-                    outside={"A": 50, "B": 30}, locked=locked, constraints=cs,
-                    forbidden={f: set(c) for f, c in forbidden.items()}, pinned=pinned)
-    return region if not _broken(region, {f: labels[f][0] for f in faces}) else None  # start consistent
+
+    def fixed(f: str) -> set[str]:  # the clusters a face's must-link group is held to
+        group = [g for g in faces if cs.find(g) == cs.find(f)]
+        return {pinned[g] for g in group if g in pinned} | {c for g in group if (c := labels[g][0]) in locked}
+
+    # decisions the engine refuses (ConstraintConflict) never reach recluster: a group held to two
+    # clusters or to one it is banned from, a cannot-link between two faces held to one cluster
+    if any(len(fixed(f)) > 1 or fixed(f) & forbidden.get(f, set()) for f in faces):
+        return None
+    if any(fixed(a) & fixed(b) for a, b, _ in cannot):
+        return None
+    # new must-links, cannot-links and bans may be unmet in the stored labels: recluster meets them
+    return Region(seeds=[f for f in faces if f.startswith("n")], faces=set(faces), labels=labels, edges=edges,
+                  outside={"A": 50, "B": 30}, locked=locked, constraints=cs,
+                  forbidden={f: set(c) for f, c in forbidden.items()}, pinned=pinned)
 
 
 def _broken(region: Region, final: dict[str, str | None]) -> list[tuple[str, ...]]:
@@ -476,8 +487,9 @@ def _broken(region: Region, final: dict[str, str | None]) -> list[tuple[str, ...
 
 
 def test_random_regions_with_held_clusters_never_break_a_decision() -> None:
-    """600 random consistent regions (two held clusters, pins, bans, locks, links): after
-    recluster every cannot-link, must-link, pin, ban and lock still holds."""
+    """600 random regions (two held clusters, pins, bans, locks, new must-/cannot-links that the
+    stored labels do not meet yet): after recluster every cannot-link, must-link, pin, ban and
+    lock holds."""
     checked = 0
     for s in range(600):
         region = _random_region(random.Random(s))
@@ -490,3 +502,37 @@ def test_random_regions_with_held_clusters_never_break_a_decision() -> None:
         assert _broken(region, final) == [], f"seed {s}"
         checked += 1
     assert checked > 300
+
+
+@pytest.mark.parametrize("how", ["locked", "pinned"])
+def test_a_must_link_to_a_locked_or_pinned_face_moves_the_other_face_too(how: str) -> None:
+    """same_person(a0, b0) with a0 in a locked cluster (or pinned to it): b0 follows a0 into L
+    in the stored memberships, not only in the result's labels (second review, session 5)."""
+    g = MemoryGraph()
+    g.add_edges(clique("a", 4) + clique("b", 4) + [("a0", "b0", 0.45)])
+    for i in range(4):
+        g.set_label(f"a{i}", "L")
+        g.set_label(f"b{i}", "B")
+    if how == "locked":
+        g.lock("L")
+    else:
+        g.pin("a0", "L")
+    g.must_link("a0", "b0", "m1")
+    counter = ids()
+    g.apply(recluster(build_region(g, ["a0", "b0"], T), T, new_id=lambda: f"x{next(counter)}"))
+    assert g.labels(["b0"])["b0"][0] == g.labels(["a0"])["a0"][0] == "L"
+
+
+@pytest.mark.parametrize("pinned", ["s1", "a0"])
+def test_a_cannot_link_split_leaves_the_pinned_end_in_its_cluster(pinned: str) -> None:
+    g = MemoryGraph()
+    g.add_edges(clique("a", 4)[3:] + [("a0", "a1", 0.45), ("s1", "a2", 0.3), ("s1", "a3", 0.3)])
+    for f in ["a0", "a1", "a2", "a3", "s1"]:
+        g.set_label(f, "A")
+    g.pin(pinned, "A")
+    g.cannot_link("a0", "s1", "d1")
+    counter = ids()
+    g.apply(recluster(build_region(g, ["a0", "a1", "a2", "a3", "s1"], T), T, new_id=lambda: f"x{next(counter)}"))
+    labels = g.labels(["a0", "s1"])
+    other = "a0" if pinned == "s1" else "s1"
+    assert labels[pinned][0] == "A" and labels[other][0] != "A"
