@@ -236,7 +236,7 @@ NOTES = [
     '### What the numbers say (written by hand from the run of commit 60cb104; update after a new run)',
     '',
     '- **Session 5 rerun** (this table; lone neighbours abstain in attach_lone, LARGE_CONTEXT 1): *after*',
-    '  0.9364 → 0.9529 at 469 answers, 0.95 after 300, 0.9591 after 1,500 answers (2 questions left);',
+    '  0.9364 → 0.9531 at 469 answers, 0.95 after 300, queue dry at 0.9595 after 1,450 answers;',
     '  session 4: 0.9355 → 0.9522, 0.95 after 300, queue dry at 0.9590 after 1,483. The bullets below',
     '  are about the run of 60cb104 (0.9535-0.9540 at 469, 0.95 after 250-275).',
     '- **Before / after the question ranking** (same tree, same data, *after* mode; the old ranking is',

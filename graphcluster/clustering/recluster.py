@@ -220,7 +220,7 @@ def recluster(
         # mode; a fallback's review is the lower tail of random pairs, far too wide to vote in
         if fragments.ATTACH_MIN and thresholds.review is not None and thresholds.source != "fallback":
             attach_lone(label, clamped, nodes, dist_of, rep, partners, forbidden, size_out, thresholds.review,
-                        {r: cur[r] for r in nodes if len(nodes[r]) == 1} if fragments.ATTACH_STORED else None)
+                        {r: cur[mem[0]] for r, mem in nodes.items() if len(mem) == 1} if fragments.ATTACH_STORED else None)
     if HELD_SUPPORT and size_out:
         _hold_thin_support(graph, label, clamped, nodes, cur, size_out, partners, forbidden)
 

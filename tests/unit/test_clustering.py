@@ -536,3 +536,17 @@ def test_a_cannot_link_split_leaves_the_pinned_end_in_its_cluster(pinned: str) -
     labels = g.labels(["a0", "s1"])
     other = "a0" if pinned == "s1" else "s1"
     assert labels[pinned][0] == "A" and labels[other][0] != "A"
+
+
+def test_a_must_link_group_only_partly_in_the_region_is_reclustered() -> None:
+    """A must-link partner that is not in the region (here: a face without a stored label, as
+    after a removal) can be its group's representative (the smallest id); recluster must not
+    look up that representative as a face (it raised KeyError in answer(), session 5)."""
+    g = MemoryGraph()
+    g.add_edges(clique("b", 5) + [("b0", "c0", 0.42)])
+    g.must_link("a-gone", "b0", "m1")
+    region = build_region(g, ["b0"], T)
+    assert "a-gone" not in region.faces and region.constraints.find("b0") == "a-gone"
+    counter = ids()
+    result = recluster(region, T, new_id=lambda: f"x{next(counter)}")
+    assert result.labels["b0"] == result.labels["b1"] is not None
