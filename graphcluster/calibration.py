@@ -59,13 +59,9 @@ class ThresholdKeeper:
 
     def prime(self) -> None:
         """Tell the index the thresholds in use before it builds a segment (never calibrates)."""
-        if self._settings.threshold is not None or self._cached is not None:
-            self.current()
-            return
-        stored = self._store.get_meta().get("thresholds")
-        if stored:
-            self._cached = Thresholds.model_validate(stored)
-            self._tell_index(self._cached)
+        if self._settings.threshold is None and self._cached is None and not self._store.get_meta().get("thresholds"):
+            return  # nothing calibrated yet
+        self.current()
 
     def _save(self, t: Thresholds, **extra: Any) -> None:
         self._cached = t

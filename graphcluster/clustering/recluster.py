@@ -219,8 +219,10 @@ def recluster(
         # ``review`` is the same/impostor crossing only when the calibration found an impostor
         # mode; a fallback's review is the lower tail of random pairs, far too wide to vote in
         if fragments.ATTACH_MIN and thresholds.review is not None and thresholds.source != "fallback":
-            attach_lone(label, clamped, nodes, dist_of, rep, partners, forbidden, size_out, thresholds.review,
-                        {r: cur[mem[0]] for r, mem in nodes.items() if len(mem) == 1} if fragments.ATTACH_STORED else None)
+            # a single face's cluster before this run, by node (a node's representative may be a
+            # must-link partner outside the region)
+            stored = {r: cur[mem[0]] for r, mem in nodes.items() if len(mem) == 1} if fragments.ATTACH_STORED else None
+            attach_lone(label, clamped, nodes, dist_of, rep, partners, forbidden, size_out, thresholds.review, stored)
     if HELD_SUPPORT and size_out:
         _hold_thin_support(graph, label, clamped, nodes, cur, size_out, partners, forbidden)
 
@@ -463,7 +465,6 @@ def _finish(region: Region, thresholds: Thresholds, nodes: dict[str, list[str]],
     # confidence per face
     link = thresholds.link or 0.0
     review = thresholds.review or link
-    rep_of = {f: r for r, mem in nodes.items() for f in mem}
     for f in sorted(face_cluster):
         cid = face_cluster[f]
         old_c, old_s = region.labels.get(f, (None, "unassigned"))

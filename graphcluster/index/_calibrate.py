@@ -13,8 +13,9 @@ its vectors, it can measure this itself when it is built:
    when the owner knows the distance below which neighbours matter (``radius``: the
    clustering's ``review`` threshold; no edge farther than that joins, votes or widens a
    region) and the sample has at least ``RADIUS_MIN`` true neighbours that close besides the
-   query's two parents (found by any search), the recall of those. A graph or tree search finds close neighbours long before the far end of the
-   top 10 (impostors at random-pair-like distances); measured on 320k synthetic 128-D faces
+   query's two parents (found by any search), the recall of those. A graph or tree search
+   finds close neighbours long before the far end of the top 10 (impostors at
+   random-pair-like distances); measured on 320k synthetic 128-D faces
    (docs/benchmarks/index.md): hnswlib reaches 0.997 of the neighbours closer than 0.55 at
    ef = 128 while recall@10 needs ef = 1024 for 0.98, and Annoy 0.996 at search_k = 4,000
    against recall@10 0.87;
