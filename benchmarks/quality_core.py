@@ -199,7 +199,7 @@ def set_constant(item: str) -> None:
         except ValueError:
             raise SystemExit(f"--set {item!r}: {key} is {type(old).__name__}, {value!r} is not") from None
     setattr(modules[mod], name, new)
-    print(f"{key} = {new!r} (default {old!r})")
+    print(f"{key} = {new!r} (was {old!r})")
 
 
 def main() -> None:
@@ -212,22 +212,21 @@ def main() -> None:
                          "a check that a rule does not only fit lfw)")
     ap.add_argument("--only-synthetic", action="store_true", help="run only the synthetic sets")
     ap.add_argument("--without", nargs="*", default=[], choices=["attach", "local-scale"],
-                    help="switch a rule off (the code before it) to measure before/after in one run")
-    ap.add_argument("--attach-min", type=int, default=None, help="override fragments.ATTACH_MIN")
+                    help="switch a rule off (the code before it) to measure before/after in one run (implies --no-write)")
+    ap.add_argument("--attach-min", type=int, default=None, help="override fragments.ATTACH_MIN (implies --no-write)")
     ap.add_argument("--set", action="append", default=[], metavar="MODULE.CONSTANT=VALUE",
                     help="change a tuning constant of region, recluster or fragments (repeatable); "
                          "implies --no-write")
     args = ap.parse_args()
-    for item in args.set:
-        set_constant(item)
-    if args.set:
-        args.no_write = True
-    if "attach" in args.without:
-        fragments.ATTACH_MIN = 0
-    if "local-scale" in args.without:
-        fragments.LOCAL_SCALE = False
+    # --without and --attach-min are shorthands for --set (the code before a rule, or another minimum)
+    shorthand = {"attach": "fragments.ATTACH_MIN=0", "local-scale": "fragments.LOCAL_SCALE=False"}
+    changes = [shorthand[w] for w in args.without] + args.set
     if args.attach_min is not None:
-        fragments.ATTACH_MIN = args.attach_min
+        changes.append(f"fragments.ATTACH_MIN={args.attach_min}")
+    for item in changes:
+        set_constant(item)
+    if changes:
+        args.no_write = True
     runs = [] if args.only_synthetic else [("lfw", s) for s in args.seeds]
     if args.synthetic or args.only_synthetic:
         runs += [("synth128", 0), ("synth512", 0), ("synth512hard", 0), ("facenet512", 0)]

@@ -71,8 +71,7 @@ class ThresholdKeeper:
     def _tell_index(self, t: Thresholds) -> Thresholds:
         """The index calibrates new segments to the recall of neighbours closer than ``review``
         (no farther edge joins a cluster, votes or widens a region)."""
-        if hasattr(self._index, "recall_radius"):
-            self._index.recall_radius = t.review
+        self._index.recall_radius = t.review
         return t
 
     def _calibrate(self) -> Thresholds:

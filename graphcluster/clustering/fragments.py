@@ -260,8 +260,9 @@ def attach_lone(label: dict[str, Label], clamped: dict[str, Label], nodes: dict[
     for lab, n in size_out.items():
         size[lab] += n
     before = dict(label)
+    stored = stored or {}
     home: dict[str, Label] = {}  # stored cluster -> the label holding most of its nodes now
-    if stored is not None:
+    if stored:
         count: dict[tuple[str, Label], int] = defaultdict(int)
         for r, lab in label.items():
             c = stored.get(r)
@@ -272,7 +273,7 @@ def attach_lone(label: dict[str, Label], clamped: dict[str, Label], nodes: dict[
 
     def vote(r: str) -> Label:
         lab = before[r]
-        if size[lab] == 1 and len(nodes[r]) == 1 and (c := (stored or {}).get(r)) is not None and c in home:
+        if size[lab] == 1 and len(nodes[r]) == 1 and (c := stored.get(r)) is not None and c in home:
             # a face a human took out of that cluster ("not this person") is no vote for it
             return lab if ("c", c) in forbidden.get(r, ()) else home[c]
         return lab

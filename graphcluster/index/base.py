@@ -17,6 +17,9 @@ __all__ = ["NeighbourIndex", "validate_vectors"]
 @runtime_checkable
 class NeighbourIndex(Protocol):
     dim: int | None
+    # the distance below which neighbours matter to the owner; segments built while it is set
+    # calibrate their search effort to those (graphcluster sets its ``review`` threshold)
+    recall_radius: float | None
 
     def __len__(self) -> int:
         """Live (not deleted) vectors."""
