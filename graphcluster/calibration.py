@@ -1,51 +1,73 @@
-"""When thresholds are (re)calibrated, and where the values are kept.
+"""When thresholds are (re)fitted, how sure the fit is, and where the values are kept.
 
 The statistics live in ``graphcluster.clustering`` (``calibrate``, ``refine_thresholds``);
 this module is the engine's policy around them:
 
 1. An explicit ``Settings.threshold`` wins, always.
-2. Otherwise, while the database is young (fewer than ``WARMUP`` faces), every batch
-   re-calibrates from the kNN distances of a sample of the stored faces. When the link
-   threshold moves by more than ``RESHUFFLE`` (relative), everything clustered so far is
-   re-clustered once with the new values (cheap: the database is small).
-3. At ``WARMUP`` faces the values are frozen, so a growing database does not drift.
-4. Human decisions are labelled pairs: their distances refine the values at any time
-   (``refine_thresholds``), recorded as ``source='refined'``.
+2. While the database is young (fewer than ``YOUNG`` faces) every batch re-fits, from the kNN
+   distances of a sample of the stored faces and random pairs among them.
+3. Afterwards the fit is never frozen. It is re-fitted when
+   - the database has grown by ``GROWTH`` since the last fit (the nearest stranger of a face
+     comes closer as the collection grows, so the values depend on its size), or
+   - the faces added since the last fit no longer follow it (*drift*): every batch compares
+     the nearest-neighbour distances of its new faces with the fitted sample's (a
+     Kolmogorov-Smirnov distance over the sample's deciles); a collection whose mix of people
+     changes (a new family joins, another camera, another model's vectors) re-fits after at
+     most ``max(DRIFT_MIN_FACES, DRIFT_SHARE * faces)`` new faces, whatever its size.
+4. A re-fit that moves ``link`` by more than ``RESHUFFLE`` (relative) asks the facade to
+   re-cluster the faces it affects (:meth:`ThresholdKeeper.take_change`): all of them while
+   the database holds at most ``FULL_RECLUSTER`` faces, otherwise only the faces with a
+   SIMILAR edge between the old and the new values. Re-clustering obeys every human decision.
+5. Human decisions are labelled pairs: their distances refine the values at any time
+   (``refine_thresholds``), and survive every re-fit (the base is re-fitted, the labelled
+   pairs applied again).
+6. :meth:`ThresholdKeeper.describe` reports the values, and how sure the fit is (``confidence``):
+   what it rests on, how many faces and pairs, when and why it was last re-fitted.
 
-The values in use, and where they came from, are kept in the store's meta and shown by
-``GraphCluster.stats()``.
+The values in use are kept in the store's meta and shown by ``GraphCluster.stats()``.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from graphcluster.clustering import Thresholds, calibrate, refine_thresholds
+from graphcluster.clustering import Thresholds, calibrate, fit_to_answers, refine_thresholds
+from graphcluster.clustering.thresholds import answers_boundary
 from graphcluster.index.base import NeighbourIndex
 from graphcluster.settings import Settings
 from graphcluster.store.base import Store
 
-if TYPE_CHECKING:
-    from graphcluster.engine import GraphCluster
-
-WARMUP = 5000
-SAMPLE = 2000
-RESHUFFLE = 0.03
+YOUNG = 5000  # below this many faces every batch re-fits (cheap, and the values move fast)
+SAMPLE = 2000  # faces whose neighbours are read per fit
+GROWTH = 1.25  # re-fit when the database has grown by this factor since the last fit
+DRIFT_MIN_FACES = 200  # new faces needed before a drift test means anything
+DRIFT_SHARE = 0.02  # ... and at least this share of the database between two drift re-fits
+DRIFT_WINDOW = 2000  # nearest-neighbour distances of new faces kept for the drift test
+DRIFT_SLACK = 0.05  # KS distance tolerated beyond the 1 % critical value (arrival is never iid)
+RESHUFFLE = 0.03  # a re-fit moving link by more than this share re-clusters the faces it affects
+FULL_RECLUSTER = 20_000  # up to this many faces a moved link re-clusters everything
+AFFECTED_LIMIT = 200_000  # most edges read to find the faces a moved link affects
+SPAN = 1.35  # calibration questions start within link / SPAN .. link * SPAN (a start 30 % off)
+QUESTION_POOL = 400  # faces whose neighbours are candidate calibration pairs
 
 
 class ThresholdKeeper:
-    """Holds the thresholds in use and decides when to re-calibrate."""
+    """Holds the thresholds in use, decides when to re-fit, and says how sure the fit is."""
 
     def __init__(self, store: Store, index: NeighbourIndex, settings: Settings) -> None:
         self._store = store
         self._index = index
         self._settings = settings
         self._cached: Thresholds | None = None
-        self._reshuffle = False
+        self._change: tuple[Thresholds, Thresholds] | None = None
+        self._window: list[float] = []  # nearest-neighbour distances of faces added since the last fit
 
+    # -- the values in use ----------------------------------------------------------------------
     def current(self) -> Thresholds:
         if self._settings.threshold is not None:
             return self._tell_index(Thresholds.from_link(self._settings.threshold, source="settings"))
@@ -54,7 +76,7 @@ class ThresholdKeeper:
             if stored:
                 self._cached = Thresholds.model_validate(stored)
             else:
-                self._cached = self._calibrate()
+                self._cached = self._fit("first fit")
         return self._tell_index(self._cached)
 
     def prime(self) -> None:
@@ -74,7 +96,9 @@ class ThresholdKeeper:
         self._index.recall_radius = t.review
         return t
 
-    def _calibrate(self) -> Thresholds:
+    # -- fitting --------------------------------------------------------------------------------
+    def _fit(self, reason: str) -> Thresholds:
+        """Fit the base thresholds to a sample of the stored faces, apply the labelled pairs."""
         n = len(self._index)
         ids = list(self._index.ids())
         if n < 2:
@@ -94,44 +118,79 @@ class ThresholdKeeper:
         # reference that does not depend on the collection having singletons
         shuffles = [rng.permutation(len(vectors)) for _ in range(3)]
         pairs = np.concatenate([np.linalg.norm(vectors - vectors[p], axis=1) for p in shuffles])
-        base = calibrate(
-            np.asarray(rows, dtype=np.float64).reshape(len(rows), k), k=k, random_pair_distances=pairs
+        table = np.asarray(rows, dtype=np.float64).reshape(len(rows), k)
+        base = calibrate(table, k=k, random_pair_distances=pairs)
+        meta = self._store.get_meta()
+        info = dict(meta.get("calibration") or {})
+        info.update(
+            faces=n,
+            at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            reason=reason,
+            refits=int(info.get("refits", -1)) + 1,
+            nearest_deciles=_deciles(table, base),
         )
-        self._store.set_meta({"thresholds_base": base.model_dump(mode="json")})
+        self._store.set_meta({"thresholds_base": base.model_dump(mode="json"), "calibration": info})
+        self._window = []
         return self._with_labels(base)
 
     def _with_labels(self, base: Thresholds) -> Thresholds:
-        """The calibrated base refined by every labelled pair so far (never refined twice)."""
-        pairs = self._store.get_meta().get("labelled_pairs") or {}
+        """The calibrated base refined by every labelled pair so far (never refined twice),
+        then placed where the calibration answers put the boundary (when there are both kinds)."""
+        meta = self._store.get_meta()
+        pairs = meta.get("labelled_pairs") or {}
         same, diff = pairs.get("same", []), pairs.get("different", [])
-        return refine_thresholds(base, same, diff) if (same or diff) else base
+        t = refine_thresholds(base, same, diff) if (same or diff) else base
+        answers = meta.get("calibration_pairs") or {}
+        return fit_to_answers(t, answers.get("same", []), answers.get("different", []))
 
-    def update(self, added: int) -> Thresholds:
-        """Called after a chunk entered the index; re-calibrates while the database is young."""
+    def update(self, added: int, nearest: Sequence[float] = ()) -> Thresholds:
+        """Called after a chunk entered the index, with each new face's nearest-neighbour
+        distance; re-fits when the database is young, has grown, or drifted from the fit."""
         if self._settings.threshold is not None:
             return self.current()
         meta = self._store.get_meta()
-        if meta.get("thresholds_frozen") and self._cached is not None:
-            return self._cached
-        if meta.get("thresholds_frozen"):
-            return self.current()
+        info = meta.get("calibration") or {}
         before = meta.get("thresholds")
-        fresh = self._calibrate()
-        frozen = len(self._index) >= WARMUP
-        old_link = (before or {}).get("link")
-        if before and old_link and fresh.link and abs(fresh.link - old_link) / old_link > RESHUFFLE:
-            self._reshuffle = True
-        self._save(fresh, thresholds_frozen=frozen or None)
+        n = len(self._index)
+        reason = self._why_refit(n, info, nearest) if before else "first fit"
+        if reason is None:
+            return self.current()
+        old = Thresholds.model_validate(before) if before else None
+        fresh = self._fit(reason)
+        self._save(fresh)
+        if old is not None and old.link and fresh.link and abs(fresh.link - old.link) / old.link > RESHUFFLE:
+            self._change = (old, fresh)
         return fresh
 
-    def after_batch(self, gc: GraphCluster) -> None:
-        """Re-cluster the young database once when the calibration moved noticeably."""
-        if self._reshuffle:
-            self._reshuffle = False
-            gc.cleanup()
+    def _why_refit(self, n: int, info: dict[str, Any], nearest: Sequence[float]) -> str | None:
+        fitted = int(info.get("faces") or 0)
+        if n < YOUNG:
+            return "young database: every batch re-fits"
+        if n >= GROWTH * max(fitted, 1):
+            return f"the database grew from {fitted:,} to {n:,} faces"
+        floor = float(self._base().stats.get("duplicate_floor") or 0.0)
+        self._window.extend(float(d) for d in nearest if d > floor)
+        del self._window[:-DRIFT_WINDOW]
+        deciles = info.get("nearest_deciles")
+        w = len(self._window)
+        if not deciles or w < max(DRIFT_MIN_FACES, DRIFT_SHARE * n):
+            return None
+        ks = drift(self._window, deciles)
+        if ks > 1.63 / math.sqrt(w) + DRIFT_SLACK:
+            return (f"drift: the nearest-neighbour distances of the last {w:,} new faces differ from the fit's "
+                    f"(KS distance {ks:.2f})")
+        return None
 
-    def learn(self, gc: GraphCluster, *, same: Sequence[tuple[str, str]] = (),
-              different: Sequence[tuple[str, str]] = ()) -> None:
+    def _base(self) -> Thresholds:
+        stored = self._store.get_meta().get("thresholds_base")
+        return Thresholds.model_validate(stored) if stored else self.current()
+
+    def take_change(self) -> tuple[Thresholds, Thresholds] | None:
+        """The (old, new) thresholds of the last re-fit that moved ``link`` noticeably, once."""
+        change, self._change = self._change, None
+        return change
+
+    def learn(self, *, same: Sequence[tuple[str, str]] = (), different: Sequence[tuple[str, str]] = ()) -> None:
         """Record the distances of human-labelled pairs and refine the thresholds with them."""
         meta = self._store.get_meta()
         pairs = meta.get("labelled_pairs") or {"same": [], "different": []}
@@ -141,15 +200,136 @@ class ThresholdKeeper:
                 pairs[key].append(float(np.linalg.norm(va - vb)))
         self._store.set_meta({"labelled_pairs": pairs})
         if self._settings.threshold is None:
-            stored = meta.get("thresholds_base")
-            base = Thresholds.model_validate(stored) if stored else self.current()
-            self._save(self._with_labels(base))
+            self._save(self._with_labels(self._base()))
 
+    # -- calibration questions ------------------------------------------------------------------
+    def question_pairs(self, n: int, asked: set[frozenset[str]]) -> list[tuple[str, str, float]]:
+        """``n`` pairs of nearest neighbours whose answers move ``link`` most.
+
+        With answers of both kinds they go to the pairs nearest the fitted boundary
+        (``answers_boundary``), alternately a little inside and outside it (half a slope
+        unit), which pins both its place and its sharpness; with one kind only, ``SPAN``
+        beyond the farthest "same" or closer than the closest "different" (the bracket
+        widens until it holds the boundary); with none, at ``link``.
+        """
+        t = self.current()
+        if t.link is None or len(self._index) < 2:
+            return []
+        cal = self._store.get_meta().get("calibration_pairs") or {}
+        same, diff = sorted(cal.get("same", [])), sorted(cal.get("different", []))
+        fit = answers_boundary(same, diff, self._base().link or t.link)
+        if fit is not None:
+            centre, slope = fit
+            target = centre * math.exp((0.5 if (len(same) + len(diff)) % 2 else -0.5) / slope)
+        elif same:
+            target = same[-1] * math.sqrt(SPAN)
+        elif diff:
+            target = diff[0] / math.sqrt(SPAN)
+        else:
+            target = t.link
+        ids = list(self._index.ids())
+        rng = np.random.default_rng(self._settings.seed + len(same) + len(diff) + len(asked))
+        picked = [ids[i] for i in rng.choice(len(ids), size=min(QUESTION_POOL, len(ids)), replace=False)]
+        nbr_ids, nbr_d = self._index.query(self._index.get_vectors(picked), min(self._settings.k + 1, len(ids)))
+        pool: dict[frozenset[str], tuple[str, str, float]] = {}
+        for fid, row_ids, row_d in zip(picked, nbr_ids, nbr_d):
+            for other, d in zip(row_ids, row_d):
+                key = frozenset((fid, other))
+                if other != fid and key not in asked and d > float(t.stats.get("duplicate_floor") or 0.0):
+                    a, b = sorted((fid, other))
+                    pool[key] = (a, b, float(d))
+        ranked = sorted(pool.values(), key=lambda p: (abs(math.log(p[2] / target)), p[0], p[1]))
+        out: list[tuple[str, str, float]] = []
+        used: set[str] = set()
+        for a, b, d in ranked:  # one question per face per page: answers stay independent
+            if a not in used and b not in used:
+                out.append((a, b, d))
+                used.update((a, b))
+            if len(out) >= n:
+                break
+        return out
+
+    def answered_pair(self, a: str, b: str, *, same: bool) -> None:
+        """A calibration question was answered: its distance joins the answers ``link`` is fitted to."""
+        meta = self._store.get_meta()
+        cal = meta.get("calibration_pairs") or {"same": [], "different": []}
+        va, vb = self._index.get_vectors([a, b])
+        cal["same" if same else "different"].append(float(np.linalg.norm(va - vb)))
+        self._store.set_meta({"calibration_pairs": cal})
+        if self._settings.threshold is None:
+            old = self.current()
+            new = self._with_labels(self._base())
+            self._save(new)
+            if old.link and new.link and abs(new.link - old.link) / old.link > RESHUFFLE:
+                self._change = (old, new)
+
+    # -- reporting ------------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
         t = self.current()
         out = t.model_dump(mode="json")
         meta = self._store.get_meta()
-        out["frozen"] = bool(meta.get("thresholds_frozen"))
         pairs = meta.get("labelled_pairs") or {}
         out["labelled_pairs"] = {k: len(v) for k, v in pairs.items()}
+        answers = meta.get("calibration_pairs") or {}
+        out["calibration_answers"] = {k: len(answers.get(k, [])) for k in ("same", "different")}
+        out["confidence"] = confidence(t, meta.get("calibration") or {}, out["calibration_answers"])
         return out
+
+
+def _deciles(table: np.ndarray, base: Thresholds) -> list[float] | None:
+    """Deciles of the sample's nearest (non-duplicate) neighbour distances: the drift reference."""
+    if not len(table):
+        return None
+    floor = float(base.stats.get("duplicate_floor") or 0.0)
+    valid = table > max(floor, 1e-9)
+    has = valid.any(axis=1)
+    if not has.any():
+        return None
+    d1 = table[np.arange(len(table)), np.argmax(valid, axis=1)][has]
+    return [float(q) for q in np.quantile(d1, np.linspace(0.1, 0.9, 9))]
+
+
+def drift(values: Sequence[float], deciles: Sequence[float]) -> float:
+    """Kolmogorov-Smirnov distance of ``values`` from a distribution given by its 9 deciles."""
+    v = np.sort(np.asarray(values, dtype=np.float64))
+    at = np.searchsorted(v, np.asarray(deciles, dtype=np.float64), side="right") / max(len(v), 1)
+    return float(np.max(np.abs(at - np.linspace(0.1, 0.9, 9))))
+
+
+def confidence(t: Thresholds, info: dict[str, Any], answers: dict[str, int]) -> dict[str, Any]:
+    """How sure the thresholds are: ``level`` (high / medium / low), why, and what they rest on.
+
+    ``answers``: how many calibration questions were answered "same" and "different".
+    """
+    st = t.stats
+    basis = st.get("basis")
+    n = int(st.get("n") or 0)
+    humans = sum(answers.values())
+    if t.source == "settings":
+        level, why = "high", "set explicitly (Settings.threshold)"
+    elif t.link is None:
+        level, why = "low", "nothing to calibrate from yet"
+    elif basis == "nearest" and t.source == "calibrated" and n >= 500:
+        level, why = "high", (f"people seen once give a nearest-stranger mode (separation "
+                              f"{st.get('separation', 0):.1f} sd) in {n:,} sampled faces")
+    elif basis == "nearest":
+        level, why = "medium", (f"a nearest-stranger mode in only {n:,} sampled faces" if t.source == "calibrated"
+                                else f"{st.get('reason', 'a fallback')} ({n:,} sampled faces)")
+    else:
+        level, why = "low", (f"{st.get('reason', 'no stranger mode')}: where one person ends and the next begins "
+                             "is not visible in the distances; answer calibration questions "
+                             "(graphcluster review --calibration) or set threshold=")
+    if humans >= 10 and min(answers.values()) >= 3 and level != "high":
+        level, why = "high" if humans >= 20 else "medium", f"{humans} calibration answers place it; " + why
+    return {
+        "level": level,
+        "why": why,
+        "basis": basis,
+        "faces_sampled": n,
+        "random_pairs": int(st.get("reference_n") or 0),
+        "calibration_answers": humans,
+        "fitted_at_faces": info.get("faces"),
+        "fitted_at": info.get("at"),
+        "refit_reason": info.get("reason"),
+        "refits": info.get("refits"),
+    }

@@ -276,9 +276,21 @@ def status(state: State) -> None:
         th = s.thresholds
         shown = {k: v for k, v in th.items() if not isinstance(v, (dict, list))}
         click.echo("thresholds  " + (", ".join(f"{k}={_short(v)}" for k, v in shown.items()) or "not calibrated yet"))
+        conf = th.get("confidence") or {}
+        if conf:
+            click.echo(f"calibration {conf['level']} confidence: {conf['why']}")
+            if conf.get("fitted_at_faces"):
+                click.echo(f"            last fitted at {conf['fitted_at_faces']:,} faces ({conf.get('fitted_at')}, "
+                           f"{conf.get('refits')} re-fits): {conf.get('refit_reason')}")
+            if conf["level"] == "low":
+                click.echo("            -> answer a few same-person questions: graphcluster review --calibration "
+                           "(or set the link distance: --threshold)")
         click.echo("index       " + ", ".join(f"{k}={_short(v)}" for k, v in s.index.items() if not isinstance(v, (dict, list))))
 
     emit(state, s, text)
+
+
+cli.add_command(status, name="stats")
 
 
 def _short(v: Any) -> str:
@@ -601,6 +613,8 @@ def _question(item: ReviewItem) -> str:
         return "Are A and B the same person?"
     if item.kind == "face":
         return "Is face A the person B?"
+    if item.kind == "pair":
+        return "Are faces A and B the same person?"
     return "Are these faces one (new) person?"
 
 
@@ -610,8 +624,11 @@ def _question(item: ReviewItem) -> str:
 @click.option("--open", "open_images", is_flag=True, help="Open each side's photos with the system viewer.")
 @click.option("--image-root", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Directory that relative photo paths are under (for --open).")
+@click.option("--calibration", is_flag=True,
+              help="Ask calibration questions (are these two faces the same person?) that place the link threshold.")
 @pass_state
-def review(state: State, limit: int | None, show: int, open_images: bool, image_root: Path | None) -> None:
+def review(state: State, limit: int | None, show: int, open_images: bool, image_root: Path | None,
+           calibration: bool) -> None:
     """Answer review questions one by one: yes / no / skip / quit. Each answer is saved at once."""
     out = sys.stderr if state.as_json else sys.stdout
     log: list[dict[str, Any]] = []
@@ -622,7 +639,10 @@ def review(state: State, limit: int | None, show: int, open_images: bool, image_
 
     with state.open() as gc:
         while limit is None or len(log) < limit:
-            queue = [i for i in gc.review_queue(limit=max(20, len(seen) + 1)) if i.id not in seen]
+            if calibration:
+                queue = [i for i in gc.calibration_questions(limit=1) if i.id not in seen]
+            else:
+                queue = [i for i in gc.review_queue(limit=max(20, len(seen) + 1)) if i.id not in seen]
             if not queue:
                 say("no open questions")
                 break

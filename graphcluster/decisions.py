@@ -105,7 +105,7 @@ def same_person(gc: GraphCluster, a: str, b: str, *, by: str | None, reason: str
             )
     d = _record(gc, "same_person", a, b, by, reason, **data)
     if recluster:
-        gc.thresholds.learn(gc, same=[(a, b)])
+        gc.thresholds.learn(same=[(a, b)])
         gc._recluster([a, b])
     return d
 
@@ -120,7 +120,7 @@ def different_person(gc: GraphCluster, a: str, b: str, *, by: str | None, reason
             conflicts=[_lock_decision(gc, ca)],
         )
     d = _record(gc, "different_person", a, b, by, reason, **data)
-    gc.thresholds.learn(gc, different=[(a, b)])
+    gc.thresholds.learn(different=[(a, b)])
     seeds = {a, b}
     if ca is not None and ca == cb:  # the cluster holding both is split at once
         seeds |= set(gc.store.cluster_members([ca])[ca])
@@ -369,6 +369,8 @@ def _relevant(gc: GraphCluster, items: Sequence[ReviewItem]) -> list[bool]:
             m = ms[item.faces_a[0]]
             in_question = m.cluster_id == item.cluster_b and m.status == "review"
             out.append((in_question or m.cluster_id is None) and item.cluster_b in clusters)
+        elif item.kind == "pair":  # calibration: asks something as long as both faces exist
+            out.append(True)
         else:  # new identity: still unassigned, or still exactly the one unverified cluster it was asked about
             held = {ms[f].cluster_id for f in item.faces_a}
             cid = item.cluster_a
@@ -401,6 +403,32 @@ def review_queue(gc: GraphCluster, limit: int) -> list[ReviewItem]:
         page *= 2
     if stale:
         gc.store.set_review_status(stale, "obsolete")
+    return out
+
+
+def calibration_questions(gc: GraphCluster, limit: int) -> list[ReviewItem]:
+    """Open calibration questions first, then new ones from the keeper's bisection.
+
+    Every calibration question asked is listed in the store's meta (``calibration_asked``:
+    item id and the two faces), so a pair is never asked twice and the open ones are found
+    without reading the whole review queue.
+    """
+    if limit < 1:
+        raise InvalidInput(f"limit must be at least 1, got {limit}")
+    asked_rows = gc.store.get_meta().get("calibration_asked") or []
+    statuses = gc.store.review_statuses([r[0] for r in asked_rows])
+    open_items = [gc.store.get_review(r[0]) for r in asked_rows if statuses.get(r[0]) == "open"]
+    out = [i for i, ok in zip(open_items, _relevant(gc, open_items)) if ok][:limit]
+    if len(out) < limit:
+        asked = {frozenset((r[1], r[2])) for r in asked_rows}
+        fresh = [
+            ReviewItem(id=f"q-pair-{uuid.uuid4().hex[:12]}", kind="pair", priority=0.0, faces_a=[a], faces_b=[b])
+            for a, b, _ in gc.thresholds.question_pairs(limit - len(out), asked)
+        ]
+        if fresh:
+            gc.store.put_reviews(fresh)
+            gc.store.set_meta({"calibration_asked": asked_rows + [[i.id, i.faces_a[0], i.faces_b[0]] for i in fresh]})
+        out += fresh
     return out
 
 
@@ -441,6 +469,14 @@ def _apply_answer(gc: GraphCluster, item: ReviewItem, reply: str, *, name: str |
         face, cluster = item.faces_a[0], item.cluster_b or ""
         decision = (assign(gc, face, cluster, by=by, reason=why) if reply == "yes"
                     else remove(gc, face, by=by, reason=why, cluster_id=cluster))
+    elif item.kind == "pair":  # calibration: a same / different decision, and a point for the link
+        a, b = item.faces_a[0], item.faces_b[0]
+        decision = (same_person(gc, a, b, by=by, reason=why) if reply == "yes"
+                    else different_person(gc, a, b, by=by, reason=why))
+        gc.thresholds.answered_pair(a, b, same=reply == "yes")
+        change = gc.thresholds.take_change()
+        if change is not None:
+            gc._recluster_affected(*change)
     elif reply == "yes":  # new identity: must-link the group, name it if asked
         first = item.faces_a[0]
         linked: list[tuple[str, str]] = []
@@ -450,7 +486,7 @@ def _apply_answer(gc: GraphCluster, item: ReviewItem, reply: str, *, name: str |
                 linked.append((first, other))
         finally:  # one recluster for the group (also for the links made before a refusal)
             if linked:
-                gc.thresholds.learn(gc, same=linked)
+                gc.thresholds.learn(same=linked)
                 seeds = sorted({f for pair in linked for f in pair})
                 gc._recluster(seeds, limit=max(len(seeds) + 1, gc.settings.region_limit))
         formed = _cluster_of(gc, first)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from graphcluster import decisions as _decisions
-from graphcluster.calibration import ThresholdKeeper
+from graphcluster.calibration import AFFECTED_LIMIT, FULL_RECLUSTER, ThresholdKeeper
 from graphcluster.clustering import build_region, edge_weight, recluster
 from graphcluster.clustering.questions import askable, propose_questions
 from graphcluster.errors import InvalidInput, NotFound, StoreError
@@ -236,19 +236,22 @@ class GraphCluster:
         self.thresholds.prime()  # a segment built by this add calibrates to the current review
         self.index.add(ids, matrix)
         self.index.flush()
-        thresholds = self.thresholds.update(len(ids))
 
         k = min(self.settings.k + 1, len(self.index))
         nbr_ids, nbr_dist = self.index.query(matrix, k)
         pairs: dict[tuple[str, str], float] = {}
+        nearest: list[float] = []  # each new face's nearest other face: the calibration's drift test
         for fid, row_ids, row_d in zip(ids, nbr_ids, nbr_dist):
             taken = 0
             for other, d in zip(row_ids, row_d):
                 if other == fid or taken >= self.settings.k:
                     continue
+                if not taken:
+                    nearest.append(float(d))
                 taken += 1
                 key = (fid, other) if fid < other else (other, fid)
                 pairs[key] = min(float(d), pairs.get(key, 9.0))
+        thresholds = self.thresholds.update(len(ids), nearest)
         edges = [
             SimilarEdge(a=a, b=b, distance=d, weight=edge_weight(d, thresholds))
             for (a, b), d in pairs.items()
@@ -260,7 +263,9 @@ class GraphCluster:
 
         result = self._recluster(ids)
         self.store.set_meta({"pending": None})
-        self.thresholds.after_batch(self)
+        change = self.thresholds.take_change()
+        if change is not None:
+            self._recluster_affected(*change)
 
         placed = self.store.memberships(ids)
         for fid in ids:
@@ -324,6 +329,24 @@ class GraphCluster:
             region, result.labels, thresholds
         )
         return apply_result(self, result)
+
+    def _recluster_affected(self, old: Any, new: Any) -> None:
+        """A re-fit moved the thresholds: re-cluster the faces the move affects.
+
+        A small database is re-clustered whole (as ``cleanup()``); a large one only around
+        the faces with a SIMILAR edge whose distance lies between the old and the new
+        ``link`` or ``review`` values, in chunks. Human decisions hold throughout.
+        """
+        if self.store.count_faces() <= FULL_RECLUSTER:
+            self.cleanup()
+            return
+        faces: set[str] = set()
+        for a, b in ((old.link, new.link), (old.review, new.review)):
+            if a is not None and b is not None and a != b:
+                faces.update(self.store.faces_linked_between(min(a, b), max(a, b), AFFECTED_LIMIT))
+        todo = sorted(faces)
+        for start in range(0, len(todo), CHUNK):
+            self._recluster(todo[start : start + CHUNK])
 
     def _reconcile(self) -> None:
         """Repair what a crash between the index write and the graph write left behind."""
@@ -492,6 +515,16 @@ class GraphCluster:
     def review_queue(self, limit: int = 20) -> list[ReviewItem]:
         """Open questions, the ones whose answer changes most first; obsolete ones are dropped."""
         return _decisions.review_queue(self, limit)
+
+    def calibration_questions(self, limit: int = 5) -> list[ReviewItem]:
+        """Questions "are these two faces the same person?" whose answers move the link most.
+
+        Open ones are returned first; new ones are picked by bisection between the answers so
+        far (``ThresholdKeeper.question_pairs``) and stored as review items of kind ``pair``
+        (answer them with :meth:`answer`: "yes" records a same-person decision, "no" a
+        different-person one, and the distance of the pair re-places ``link``).
+        """
+        return _decisions.calibration_questions(self, limit)
 
     def answer(
         self, item_id: str, answer: str, *, name: str | None = None, by: str | None = None

@@ -28,7 +28,7 @@ __all__ = [
 
 Status = Literal["auto", "review", "manual", "unassigned"]
 DecisionKind = Literal["same_person", "different_person", "assign", "remove", "merge", "lock", "unlock", "name"]
-ReviewKind = Literal["merge", "face", "new_identity"]
+ReviewKind = Literal["merge", "face", "new_identity", "pair"]
 
 
 def utcnow() -> datetime:
@@ -104,7 +104,8 @@ class ReviewItem(_Model):
     """An open question for a human.
 
     merge: "are clusters A and B one person?"; face: "is this face (faces_a) really cluster B?";
-    new_identity: "are these faces (faces_a) one person?" (faces_b empty).
+    new_identity: "are these faces (faces_a) one person?" (faces_b empty);
+    pair: a calibration question, "are faces_a[0] and faces_b[0] the same person?".
     """
 
     id: str

@@ -11,12 +11,13 @@ from graphcluster.clustering.constraints import ConstraintSet
 from graphcluster.clustering.graph import GraphView, MemoryGraph
 from graphcluster.clustering.recluster import RegionResult, recluster
 from graphcluster.clustering.region import Region, build_region
-from graphcluster.clustering.thresholds import Thresholds, calibrate, edge_weight, refine_thresholds
+from graphcluster.clustering.thresholds import Thresholds, calibrate, edge_weight, fit_to_answers, refine_thresholds
 from graphcluster.clustering.whispers import chinese_whispers
 
 __all__ = [
     "Thresholds",
     "calibrate",
+    "fit_to_answers",
     "refine_thresholds",
     "edge_weight",
     "ConstraintSet",

@@ -42,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from graphcluster.errors import InvalidInput
 
-__all__ = ["LINK_Z", "MIN_SAMPLE", "Thresholds", "calibrate", "edge_weight", "refine_thresholds"]
+__all__ = ["LINK_Z", "MIN_SAMPLE", "Thresholds", "calibrate", "edge_weight", "fit_to_answers", "refine_thresholds"]
 
 LINK_Z = 2.5  # impostor tail beyond 2.5 sd: about 0.6 % of nearest impostors are closer
 MIN_SAMPLE = 30  # below this many faces a mixture fit means nothing: fall back
@@ -50,6 +50,9 @@ IMPOSTOR_GAP = 0.35  # the upper mode must sit this share of the way to the impo
 REF_Z = 3.0  # lower tail of the impostor reference: links never reach into it
 SAME_Z = 1.5  # upper tail of the same-person mode: links need not reach beyond it
 FALLBACK_Z = 1.0  # the same, when there is no impostor mode to bound it (more cautious)
+GENUINE_Z = 2.0  # upper tail of all k neighbour distances when no one is seen once
+DIFFERENT_COST = 4.0  # calibration answers: a stranger inside link costs 4x a same pair outside it
+DUP_SHARE = 0.1  # neighbours closer than this share of the median random-pair distance are duplicates
 REVIEW_MARGIN = 1.08  # review band when only a link threshold is known (settings)
 
 Source = Literal["calibrated", "settings", "refined", "uncalibrated", "fallback"]
@@ -143,21 +146,47 @@ def calibrate(
     if d.size and (not np.isfinite(d).all() or (d < 0).any()):
         bad = int(np.nonzero(~np.isfinite(d).all(axis=1) | (d < 0).any(axis=1))[0][0])
         raise InvalidInput(f"kNN distances of row {bad} are not finite and non-negative: {d[bad].tolist()}", rows=[bad])
-    d1 = d[:, 0]
-    keep = d1 > 1e-9  # exact duplicates say nothing about the model's scale
-    d1, dk = d1[keep], d[keep, k - 1]
-    n = len(d1)
-    stats: dict[str, Any] = {"n": n, "k": k}
-    ref = _reference(random_pair_distances, dk, stats)
-    if n == 0 or ref is None:
+    stats: dict[str, Any] = {"k": k}
+    ref = _reference(random_pair_distances, d[:, k - 1] if len(d) else np.zeros(0), stats)
+    if len(d) == 0 or ref is None:
+        stats["n"] = 0
         return Thresholds(link=None, review=None, source="uncalibrated", stats=stats)
     r_med, r_sd = ref
+    # near-duplicates (burst shots, re-imports) say nothing about the model's scale: every
+    # neighbour closer than DUP_SHARE of the median random-pair distance is skipped, and a
+    # face's nearest neighbour is its nearest that is not a duplicate of it
+    dup = DUP_SHARE * math.exp(r_med)
+    valid = d[:, :k] > max(dup, 1e-9)
+    has = valid.any(axis=1)
+    first = np.argmax(valid, axis=1)
+    d1 = d[np.arange(len(d)), first][has]
+    pooled = d[:, :k][valid]
+    dk = d[has, k - 1]
+    n = len(d1)
+    stats.update(n=n, duplicates=int((~valid).sum()), duplicate_floor=dup)
+    if n == 0:
+        return Thresholds(link=None, review=None, source="uncalibrated", stats=stats)
     x = np.log(d1)
     stats.update(median_d1=float(np.median(d1)), median_dk=float(np.median(dk)))
     if n < MIN_SAMPLE:
         stats["reason"] = f"fewer than {MIN_SAMPLE} faces: no mixture fit"
         return _no_impostor_mode(x, r_med, r_sd, stats)
-    mu0 = np.array([float(np.quantile(x, 0.1)), float(np.log(np.median(dk)))])
+    # 1. the nearest neighbours: people seen once give a nearest-impostor mode
+    fit = _impostor_mode(x, float(np.log(np.median(dk))), r_med, r_sd)
+    if fit["ok"]:
+        stats.update(fit["stats"], basis="nearest")
+        return _clip(fit["link"], fit["review"], fit["source"], stats)
+    # 2. no nearest-stranger mode: the neighbourhoods are (mostly) the same people
+    stats.update(fit["stats"], basis="genuine")
+    return _genuine_tail(np.log(pooled), x, r_med, r_sd, stats)
+
+
+def _impostor_mode(x: np.ndarray, upper_start: float, r_med: float, r_sd: float) -> dict[str, Any]:
+    """Fit two modes to log nearest-neighbour distances ``x``; is the upper one nearest strangers?
+
+    Returns ``ok`` and, when it is, ``link``, ``review`` and ``source``; ``stats`` always.
+    """
+    mu0 = np.array([float(np.quantile(x, 0.1)), upper_start])
     sd0 = np.array([max(float(x.std()) / 2, 1e-3)] * 2)
     mu, sd, w = _em2(x, mu0, sd0, np.array([0.5, 0.5]))
     separation = float((mu[1] - mu[0]) / math.sqrt(sd[0] ** 2 + sd[1] ** 2))
@@ -165,29 +194,31 @@ def calibrate(
     # impostor reference: nearest impostors sit well on the way; a same-person mode split
     # in two (no one seen once) leaves the upper half next to the lower one
     gap = float((mu[1] - mu[0]) / max(r_med - mu[0], 1e-9))
-    stats.update(
+    stats: dict[str, Any] = dict(
         same_mode=float(math.exp(mu[0])),
         impostor_mode=float(math.exp(mu[1])),
         impostor_log_sd=float(sd[1]),
+        same_log_sd=float(sd[0]),
         weights=[float(w[0]), float(w[1])],
         separation=separation,
         impostor_gap=gap,
         link_z=LINK_Z,
     )
     if min(w) < 0.03 or separation < 0.75:
-        stats["reason"] = "nearest-neighbour distances have no second mode"
-        return _no_impostor_mode(x, r_med, r_sd, stats)
+        stats["reason"] = "neighbour distances have no second mode"
+        return {"ok": False, "stats": stats}
     if gap < IMPOSTOR_GAP:
-        stats["reason"] = (f"the upper mode of nearest-neighbour distances sits only {gap:.2f} of the way "
+        stats["reason"] = (f"the upper mode of neighbour distances sits only {gap:.2f} of the way "
                            f"to the impostor reference (< {IMPOSTOR_GAP}): it is the same people, not impostors")
-        return _no_impostor_mode(x, r_med, r_sd, stats)
+        return {"ok": False, "stats": stats}
     cross = math.exp(_crossing(mu, sd, w))
     ceiling = math.exp(r_med - REF_Z * r_sd)  # never into the bulk of random pairs
     # never beyond the upper tail of the same-person mode either: when look-alikes form a
     # second, closer impostor population the mixture's impostor mode is the farther one
     same_cap = math.exp(mu[0] + SAME_Z * sd[0])
     link = min(math.exp(mu[1] - LINK_Z * sd[1]), cross, ceiling, same_cap)
-    stats.update(crossing=cross, reference_ceiling=ceiling, same_cap=same_cap, same_log_sd=float(sd[0]))
+    stats.update(crossing=cross, reference_ceiling=ceiling, same_cap=same_cap)
+    source: Source = "calibrated"
     if sd[1] > sd[0]:
         # the nearest of many impostors is a minimum over many draws: its spread is narrow;
         # an upper component wider than the lower one is not one nearest-impostor mode (the
@@ -198,8 +229,35 @@ def calibrate(
         # distances, which many faces of people seen once so far push into the impostors.
         stats["reason"] = "the upper mode is wider than the lower one: not nearest impostors"
         stats["fallback"] = "same_mode"
-        return _clip(link, max(min(cross, ceiling), link), "fallback", stats)
-    return _clip(link, max(min(cross, ceiling), link), "calibrated", stats)
+        source = "fallback"
+    return {"ok": True, "link": link, "review": max(min(cross, ceiling), link), "source": source, "stats": stats}
+
+
+def _genuine_tail(lp: np.ndarray, x: np.ndarray, r_med: float, r_sd: float, stats: dict[str, Any]) -> Thresholds:
+    """No nearest-stranger mode (a family album: a few people with many photos, no one seen once).
+
+    Every face's k nearest neighbours ``lp`` (log distances) are then mostly its own person,
+    and no stranger is seen close by: where the boundary between the two lies is not observed.
+    ``link`` is the upper tail (``GENUINE_Z`` robust standard deviations above the median) of
+    those distances and of the nearest-neighbour distances ``x`` alone (look-alikes come
+    closer than the other strangers: a face's nearest is then still its own person, its k-th
+    may not be), but never beyond halfway (geometrically) from their median to the lower tail
+    of the impostor reference, the closest that strangers are known to come; ``review`` is
+    that lower tail. The engine reports such a fit as low confidence and offers calibration
+    questions, whose answers place the boundary where the data could not.
+    """
+    def tail(v: np.ndarray) -> tuple[float, float]:
+        m = float(np.median(v))
+        return m, max(float(np.quantile(v, 0.75)) - m, 1e-3) / 0.6745  # robust sd from the upper quartile
+
+    med, spread = tail(lp)
+    med1, spread1 = tail(x)
+    floor = r_med - REF_Z * r_sd
+    link = math.exp(min(med + GENUINE_Z * spread, med1 + GENUINE_Z * spread1, (med + floor) / 2, floor))
+    stats.update(genuine_median=float(math.exp(med)), genuine_log_sd=spread, same_mode=float(math.exp(med1)),
+                 same_log_sd=spread1, reference_floor=float(math.exp(floor)),
+                 reason=stats.get("reason", "no nearest-stranger mode"))
+    return _clip(link, max(math.exp(floor), link), "fallback", stats)
 
 
 def _reference(pairs: np.ndarray | Sequence[float] | None, dk: np.ndarray,
@@ -282,6 +340,62 @@ def refine_thresholds(t: Thresholds, same: Sequence[float], different: Sequence[
         link = max(link, min(wanted, ceiling, link * 1.15))
     stats = dict(t.stats)
     stats.update(base_link=t.link, same_pairs=len(same_d), different_pairs=len(diff_d))
+    review = max(link, (t.review or link) * link / t.link)
+    return Thresholds(link=link, review=min(review, 2.0), source="refined", stats=stats)
+
+
+def answers_boundary(same: Sequence[float], different: Sequence[float],
+                     prior: float) -> tuple[float, float] | None:
+    """Where calibration answers put the boundary: ``(centre, slope)`` of a logistic fit.
+
+    ``P(same | d) = 1 / (1 + exp(slope * (log d - log centre)))``, fitted by maximum
+    likelihood over a grid (centre log-spaced across the answers, slope 5-160 per unit of log
+    distance) with a weak pull of the centre towards ``prior``, so that a single odd answer
+    (a far same pair, a close look-alike) shifts the boundary a little instead of trapping it.
+    None without answers of both kinds.
+    """
+    s = np.log(np.asarray([x for x in same if x > 0 and math.isfinite(x)], dtype=np.float64))
+    d = np.log(np.asarray([x for x in different if x > 0 and math.isfinite(x)], dtype=np.float64))
+    if not len(s) or not len(d):
+        return None
+    lo, hi = min(s.min(), d.min()) - 0.2, max(s.max(), d.max()) + 0.2
+    centres = np.linspace(lo, hi, 241)[:, None, None]
+    slopes = np.array([5.0, 10.0, 20.0, 40.0, 80.0, 160.0])[None, :, None]
+    ll = (-np.logaddexp(0.0, slopes * (s[None, None, :] - centres))).sum(axis=2)
+    ll = ll + (-np.logaddexp(0.0, -slopes * (d[None, None, :] - centres))).sum(axis=2)
+    ll = ll - 2.0 * (centres[:, :, 0] - math.log(prior)) ** 2  # weak: 0.1 in log costs 0.02
+    i, j = np.unravel_index(int(np.argmax(ll)), ll.shape)
+    return float(math.exp(centres[i, 0, 0])), float(slopes[0, j, 0])
+
+
+def fit_to_answers(t: Thresholds, same: Sequence[float], different: Sequence[float]) -> Thresholds:
+    """Place ``link`` where calibration answers put the boundary between one person and two.
+
+    Calibration answers are pairs the engine picked itself among nearest neighbours around
+    the current ``link`` (not the hard cases a person chooses to fix), so they sample the
+    boundary without bias. With answers of both kinds ``link`` goes where the fitted
+    probability that a pair is one person falls to ``DIFFERENT_COST / (1 + DIFFERENT_COST)``
+    (a wrong link merges two whole clusters, a missing one is usually carried by the other
+    links of the person: a stranger inside costs 4 same pairs outside); with
+    answers of one kind only it just moves past them. ``review`` moves in proportion.
+    """
+    s = [float(x) for x in same if math.isfinite(float(x))]
+    d = [float(x) for x in different if math.isfinite(float(x))]
+    if t.link is None or not (s or d):
+        return t
+    fit = answers_boundary(s, d, t.link)
+    if fit is not None:
+        centre, slope = fit
+        link = centre * math.exp(-math.log(DIFFERENT_COST) / slope)
+    elif s:
+        link = max(t.link, max(s) * 1.01)
+    else:
+        link = min(t.link, min(d) * 0.99)
+    link = float(min(max(link, 1e-4), 2.0))
+    stats = dict(t.stats)
+    stats.update(answered_link=link, before_answers=t.link, answered_same=len(s), answered_different=len(d))
+    if fit is not None:
+        stats.update(answers_centre=fit[0], answers_slope=fit[1])
     review = max(link, (t.review or link) * link / t.link)
     return Thresholds(link=link, review=min(review, 2.0), source="refined", stats=stats)
 

@@ -81,6 +81,11 @@ class Store(Protocol):
         than the query."""
 
     # -- memberships and clusters -------------------------------------------------------------
+    def faces_linked_between(self, lo: float, hi: float, limit: int) -> list[str]:
+        """Faces at either end of a SIMILAR edge with ``lo <= distance < hi`` (at most about
+        ``limit``, sorted): the faces a move of the link threshold between the two affects."""
+        ...
+
     def memberships(self, face_ids: Collection[str] | None = None) -> dict[str, Membership]:
         """Membership of the given faces (all faces when None); unknown ids are left out."""
 

@@ -307,6 +307,10 @@ class Neo4jStore:
             out.update(zip(zip(r["a"], r["b"]), r["distance"]))
         return [(a, b, d) for (a, b), d in out.items()]
 
+    def faces_linked_between(self, lo: float, hi: float, limit: int) -> list[str]:
+        """Faces at either end of a SIMILAR edge with ``lo <= distance < hi`` (sorted, <= ~limit)."""
+        return sorted(r["id"] for r in self._run("faces_linked_between", lo=float(lo), hi=float(hi), limit=int(limit)))
+
     # -- memberships and clusters -------------------------------------------------------------
     def memberships(self, face_ids: Collection[str] | None = None) -> dict[str, Membership]:
         """Membership of the given faces (all faces when None); unknown ids are left out."""

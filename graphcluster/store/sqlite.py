@@ -335,6 +335,15 @@ class SQLiteStore:
             (p, p),
         )
 
+    def faces_linked_between(self, lo: float, hi: float, limit: int) -> list[str]:
+        """Faces at either end of a SIMILAR edge with ``lo <= distance < hi`` (sorted, <= ~limit).
+
+        A scan of the edge table (no index on distance: it would cost every batch's writes for a
+        query that runs only when a re-calibration moved the link threshold)."""
+        rows = self._read("SELECT a, b FROM similar WHERE distance >= ? AND distance < ? "
+                          "LIMIT ?", (float(lo), float(hi), int(limit)))
+        return sorted({f for a, b in rows for f in (a, b)})
+
     # -- memberships and clusters -------------------------------------------------------------
     def memberships(self, face_ids: Collection[str] | None = None) -> dict[str, Membership]:
         """Membership of the given faces (all faces when None); unknown ids are left out."""

@@ -383,3 +383,47 @@ def test_the_same_input_gives_the_same_cluster_ids_in_an_empty_store(open_gc: Op
         second = _replay(other, vecs, ids, set())
     assert first == second
     assert all(c is None or (c.startswith("c-") and c[2:].isdigit()) for c in first.values())
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "neo4j"])
+def test_calibration_questions_are_durable_decisions_that_place_the_link(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Answers to "are these two faces the same person?" are ordinary decisions (listed,
+    undoable) and move a link threshold that started far too low towards the answers."""
+    vecs, ids, _ = _identities(8, 12, spread=0.35)
+    settings = Settings(index="exact", index_dir=tmp_path / "index", k=8)  # calibrated, no threshold
+    if kind == "sqlite":
+        gc = GraphCluster.open(tmp_path / "db", settings=settings)
+    else:
+        uri, user, password = request.getfixturevalue("neo4j_uri")
+        request.getfixturevalue("clean_neo4j")
+        gc = GraphCluster.open(uri, settings=settings, auth=(user, password))
+    try:
+        gc.add_faces(vecs, ids=ids)
+        base = gc.stats().thresholds
+        assert base["confidence"]["level"] in ("high", "medium", "low") and base["confidence"]["why"]
+        wrong = {"link": base["link"] * 0.6, "review": base["review"] * 0.6, "source": base["source"],
+                 "stats": base["stats"]}
+        gc.store.set_meta({"thresholds_base": wrong, "thresholds": wrong})
+        gc.thresholds._cached = None  # the test rewrote the stored values under the keeper
+        start = gc.stats().thresholds["link"]
+        asked: set[frozenset[str]] = set()
+        decisions = []
+        for _ in range(12):
+            (item,) = gc.calibration_questions(limit=1)
+            assert item.kind == "pair"
+            pair = frozenset((item.faces_a[0], item.faces_b[0]))
+            assert pair not in asked  # never the same pair twice
+            asked.add(pair)
+            same = item.faces_a[0].split("_")[0] == item.faces_b[0].split("_")[0]
+            decisions.append(gc.answer(item.id, "yes" if same else "no", by="tester"))
+        after = gc.stats().thresholds
+        assert after["calibration_answers"]["same"] + after["calibration_answers"]["different"] == 12
+        assert after["link"] > start * 1.15, (start, after["link"])
+        listed = {d.id for d in gc.decisions()}
+        assert all(d is not None and d.id in listed and d.by == "tester" for d in decisions)
+        gc.undo(decisions[0].id, by="tester")  # undoable like any decision
+        assert decisions[0].id in {d.id for d in gc.decisions() if d.undone}
+    finally:
+        gc.close()

@@ -94,6 +94,15 @@ def test_edges_are_canonical_and_deduplicated(store: Store) -> None:
     assert store.similar_pairs([]) == [] and store.similar_pairs(["nope"]) == []
 
 
+def test_faces_linked_between_a_band_of_distances(store: Store) -> None:
+    store.add_faces(faces(6), [edge(0, 1, 0.20), edge(1, 2, 0.30), edge(2, 3, 0.35), edge(4, 5, 0.50)])
+    assert store.faces_linked_between(0.25, 0.40, 100) == ["f001", "f002", "f003"]
+    assert store.faces_linked_between(0.20, 0.2001, 100) == ["f000", "f001"]  # lo is inside, hi outside
+    assert store.faces_linked_between(0.35, 0.35, 100) == []
+    assert store.faces_linked_between(0.6, 0.9, 100) == []
+    assert len(store.faces_linked_between(0.0, 1.0, 1)) == 2  # the limit counts edges
+
+
 def test_edge_to_unknown_face_or_self_is_refused_whole(store: Store) -> None:
     store.add_faces(faces(2), [])
     before = snapshot(store)

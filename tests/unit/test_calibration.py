@@ -13,8 +13,10 @@ from graphcluster.clustering import (
     Thresholds,
     calibrate,
     edge_weight,
+    fit_to_answers,
     refine_thresholds,
 )
+from graphcluster.calibration import drift
 from graphcluster.errors import InvalidInput
 from graphcluster.synth import make_faces
 
@@ -295,3 +297,72 @@ def test_make_faces_options_keep_the_default_output() -> None:
     assert np.array_equal(a.vectors, b.vectors) and np.array_equal(a.labels, b.labels)
     c = make_faces(300, dim=64, seed=3, spread_sd=0.35, centre_rank=8)
     assert not np.array_equal(a.vectors, c.vectors)
+
+
+# -- collections the development set does not look like -----------------------------------------
+
+
+def _lfw() -> tuple[np.ndarray, np.ndarray]:
+    x = np.load(os.path.join(LFW, "embeddings.npy")).astype(np.float64)
+    with open(os.path.join(LFW, "faces.csv"), newline="") as fh:
+        ids = np.array([r["identity"] for r in csv.DictReader(fh)])
+    return x, ids
+
+
+@pytest.mark.skipif(not os.path.exists(LFW), reason="lfw_dlib128 not available")
+def test_near_duplicates_do_not_move_the_link() -> None:
+    """Burst shots and re-imports (a spike of tiny distances) used to become the 'same-person
+    mode' and put link at ~0.01; they are skipped below a scale-free duplicate floor."""
+    x, ids = _lfw()
+    pick = np.random.default_rng(5).permutation(len(x))[:3000]
+    v, labels = x[pick], ids[pick]
+    rng = np.random.default_rng(6)
+    dup = rng.choice(len(v), size=150, replace=False)
+    jitter = v[dup] + rng.normal(scale=0.01 / np.sqrt(v.shape[1]), size=(150, v.shape[1]))
+    w = np.vstack([v, jitter / np.linalg.norm(jitter, axis=1, keepdims=True)])
+    plain = calibrate(knn_rows(v)[0], k=10, random_pair_distances=random_pairs(v))
+    duped = calibrate(knn_rows(w)[0], k=10, random_pair_distances=random_pairs(w))
+    assert plain.link is not None and duped.link is not None
+    assert abs(duped.link / plain.link - 1) < 0.03, (plain.link, duped.link)
+    assert duped.stats["duplicates"] >= 150
+    assert_between(w, np.concatenate([labels, labels[dup]]))
+
+
+@pytest.mark.skipif(not os.path.exists(LFW), reason="lfw_dlib128 not available")
+@pytest.mark.parametrize("min_faces", [8, 40])
+def test_few_people_with_many_photos_each_link_their_faces(min_faces: int) -> None:
+    """No one seen once: no nearest-stranger mode. The link must still reach well into each
+    person's own neighbourhood (it used to sit at the median nearest distance: most faces
+    stayed unassigned) and stay clear of the strangers."""
+    x, ids = _lfw()
+    names, inv, counts = np.unique(ids, return_inverse=True, return_counts=True)
+    rows = np.nonzero(counts[inv] >= min_faces)[0]
+    rows = np.random.default_rng(min_faces).permutation(rows)[:2000]
+    v, labels = x[rows], ids[rows]
+    t = assert_between(v, labels)
+    assert t.source == "fallback" and t.stats["basis"] == "genuine"
+    to_same, _ = bulks(v, labels)
+    assert float(np.mean(to_same < t.link)) > 0.85  # most faces link to their nearest own face
+
+
+def test_answers_place_the_link_and_one_odd_answer_does_not_trap_it() -> None:
+    rng = np.random.default_rng(0)
+    boundary = 0.40
+    d = np.exp(rng.uniform(np.log(0.25), np.log(0.6), 40))
+    same = rng.random(40) < 1 / (1 + np.exp(30 * (np.log(d) - np.log(boundary))))
+    t = Thresholds.from_link(0.28, source="calibrated")
+    fitted = fit_to_answers(t, d[same].tolist(), d[~same].tolist())
+    assert fitted.source == "refined" and fitted.link is not None
+    # the link sits a little inside the 50 % point (a stranger inside costs more than a miss)
+    assert 0.33 < fitted.link < boundary, fitted.link
+    odd = fit_to_answers(t, d[same].tolist() + [0.55], d[~same].tolist())
+    assert odd.link is not None and abs(odd.link / fitted.link - 1) < 0.05
+    only_same = fit_to_answers(t, [0.25, 0.3], [])
+    assert only_same.link is not None and only_same.link > 0.3  # one kind only: moves past them
+
+
+def test_drift_distance() -> None:
+    rng = np.random.default_rng(1)
+    ref = np.quantile(rng.normal(0.3, 0.03, 5000), np.linspace(0.1, 0.9, 9))
+    assert drift(rng.normal(0.3, 0.03, 1000), ref) < 0.06
+    assert drift(rng.normal(0.24, 0.03, 1000), ref) > 0.5
