@@ -14,7 +14,9 @@ this module is the engine's policy around them:
      Kolmogorov-Smirnov distance over the sample's deciles); a collection whose mix of people
      changes (a new family joins, another camera, another model's vectors) re-fits after at
      most ``max(DRIFT_MIN_FACES, DRIFT_SHARE * faces)`` new faces, whatever its size.
-4. A re-fit that moves ``link`` by more than ``RESHUFFLE`` (relative) asks the facade to
+4. Past ``YOUNG`` faces a re-fit that moves ``link`` by at most ``RESHUFFLE`` (relative) keeps
+   the values in use (hysteresis against the base kept, so a slow drift is adopted once it
+   adds up). A re-fit that moves ``link`` by more than ``RESHUFFLE`` asks the facade to
    re-cluster the faces it affects (:meth:`ThresholdKeeper.take_change`): all of them while
    the database holds at most ``FULL_RECLUSTER`` faces, otherwise only the faces with a
    SIMILAR edge between the old and the new values. Re-clustering obeys every human decision.
@@ -156,7 +158,21 @@ class ThresholdKeeper:
         if reason is None:
             return self.current()
         old = Thresholds.model_validate(before) if before else None
+        old_base = meta.get("thresholds_base")
         fresh = self._fit(reason)
+        if n >= YOUNG and old is not None and old_base:
+            # hysteresis: a grown-up database keeps its values unless the fit moved link by more
+            # than RESHUFFLE (re-fits every 25 % of growth would otherwise nudge it each time,
+            # and earlier and later batches would be clustered with slightly different values);
+            # the comparison is with the kept base, so a slow drift is adopted once it adds up
+            kept = Thresholds.model_validate(old_base)
+            new_base = self._base()
+            if kept.link and new_base.link and abs(new_base.link - kept.link) / kept.link <= RESHUFFLE:
+                info = dict(self._store.get_meta().get("calibration") or {})
+                info["reason"] = (f"{reason}; the fit moved link by {100 * (new_base.link / kept.link - 1):+.1f} % "
+                                  f"(<= {100 * RESHUFFLE:.0f} %): values kept")
+                self._store.set_meta({"thresholds_base": old_base, "calibration": info})
+                return self.current()
         self._save(fresh)
         if old is not None and old.link and fresh.link and abs(fresh.link - old.link) / old.link > RESHUFFLE:
             self._change = (old, fresh)
