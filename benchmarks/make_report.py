@@ -2,7 +2,7 @@
 
 Steps:
 
-1. list docs/benchmarks/*.md; known sections come first in a fixed order (quality, effort,
+1. list docs/benchmarks/*.md; known sections come first in a fixed order (robustness, quality, effort,
    growth, neo4j, then the component benchmarks quality_core, index, stores), any other file after
    them alphabetically, so a new section is never left out;
 2. write a contents list linking every section file, then each section's text, with its heading
@@ -25,8 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = ROOT / "docs" / "benchmarks"
 OUT = ROOT / "docs" / "benchmarks.md"
-ORDER = ["quality", "effort", "growth", "neo4j", "neo4j_review", "quality_core", "index", "annoy_scan", "stores"]
-SCRIPTS = {"quality": "benchmarks/quality.py", "effort": "benchmarks/effort.py", "growth": "benchmarks/growth.py",
+ORDER = ["robustness", "quality", "effort", "growth", "neo4j", "neo4j_review", "quality_core", "index", "annoy_scan", "stores"]
+SCRIPTS = {"robustness": "benchmarks/robustness.py", "calibration_questions": "benchmarks/calibration_questions.py",
+           "quality": "benchmarks/quality.py", "effort": "benchmarks/effort.py", "growth": "benchmarks/growth.py",
            "neo4j": "benchmarks/neo4j_throughput.py", "neo4j_review": "benchmarks/neo4j_throughput.py",
            "quality_core": "benchmarks/quality_core.py",
            "index": "benchmarks/index_bench.py", "annoy_scan": "benchmarks/annoy_scan.py",

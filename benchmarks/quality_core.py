@@ -3,7 +3,9 @@
 Feeds ``lfw_dlib128`` (shuffled with a fixed seed) in batches of 100 through ``MemoryGraph`` +
 ``build_region`` + ``recluster`` with exact numpy kNN, default settings and no human input;
 the thresholds come from ``calibrate`` on the unlabelled kNN distances (re-calibrated while
-the database is young, then frozen, like the engine). Prints pairwise and BCubed
+the database is young, then frozen: a simpler policy than the engine's, which keeps
+re-fitting on growth and drift, graphcluster/calibration.py; benchmarks/robustness.py
+measures the engine itself). Prints pairwise and BCubed
 precision/recall/F, the number of clusters and the share of faces auto / review /
 unassigned, and writes docs/benchmarks/quality_core.md.
 
@@ -36,9 +38,9 @@ from graphcluster.synth import make_faces
 
 DATA = Path("/work/shared/data/lfw_dlib128")
 OUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks" / "quality_core.md"
-WARMUP = 5000  # like graphcluster/calibration.py: re-calibrate until this many faces, then freeze
+WARMUP = 5000  # re-calibrate until this many faces, then freeze (the engine does not freeze)
 SAMPLE = 2000
-RESHUFFLE = 0.03  # like graphcluster/calibration.py
+RESHUFFLE = 0.03  # as graphcluster/calibration.py
 
 
 def load(seed: int, limit: int | None, data: str = "lfw") -> tuple[np.ndarray, np.ndarray]:

@@ -19,7 +19,8 @@ this module is the engine's policy around them:
    adds up). A re-fit that moves ``link`` by more than ``RESHUFFLE`` asks the facade to
    re-cluster the faces it affects (:meth:`ThresholdKeeper.take_change`): all of them while
    the database holds at most ``FULL_RECLUSTER`` faces, otherwise only the faces with a
-   SIMILAR edge between the old and the new values. Re-clustering obeys every human decision.
+   SIMILAR edge between the old and the new values, ``BACKLOG_PER_BATCH`` of them per later
+   batch (a backlog in the store's meta). Re-clustering obeys every human decision.
 5. Human decisions are labelled pairs: their distances refine the values at any time
    (``refine_thresholds``), and survive every re-fit (the base is re-fitted, the labelled
    pairs applied again).
@@ -54,6 +55,7 @@ DRIFT_SLACK = 0.05  # KS distance tolerated beyond the 1 % critical value (arriv
 RESHUFFLE = 0.03  # a re-fit moving link by more than this share re-clusters the faces it affects
 FULL_RECLUSTER = 20_000  # up to this many faces a moved link re-clusters everything
 AFFECTED_LIMIT = 200_000  # most edges read to find the faces a moved link affects
+BACKLOG_PER_BATCH = 1000  # affected faces re-clustered per later batch (a move is paid in instalments)
 SPAN = 1.35  # calibration questions start within link / SPAN .. link * SPAN (a start 30 % off)
 QUESTION_POOL = 400  # faces whose neighbours are candidate calibration pairs
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from graphcluster import decisions as _decisions
-from graphcluster.calibration import AFFECTED_LIMIT, FULL_RECLUSTER, ThresholdKeeper
+from graphcluster.calibration import AFFECTED_LIMIT, BACKLOG_PER_BATCH, FULL_RECLUSTER, ThresholdKeeper
 from graphcluster.clustering import build_region, edge_weight, recluster
 from graphcluster.clustering.questions import askable, propose_questions
 from graphcluster.errors import InvalidInput, NotFound, StoreError
@@ -266,6 +266,7 @@ class GraphCluster:
         change = self.thresholds.take_change()
         if change is not None:
             self._recluster_affected(*change)
+        self._drain_backlog()
 
         placed = self.store.memberships(ids)
         for fid in ids:
@@ -333,20 +334,29 @@ class GraphCluster:
     def _recluster_affected(self, old: Any, new: Any) -> None:
         """A re-fit moved the thresholds: re-cluster the faces the move affects.
 
-        A small database is re-clustered whole (as ``cleanup()``); a large one only around
-        the faces with a SIMILAR edge whose distance lies between the old and the new
-        ``link`` or ``review`` values, in chunks. Human decisions hold throughout.
+        A small database is re-clustered whole at once (as ``cleanup()``). In a large one the
+        faces with a SIMILAR edge whose distance lies between the old and the new ``link`` or
+        ``review`` values join a backlog kept in the store's meta (it survives a restart), and
+        every later batch re-clusters up to ``BACKLOG_PER_BATCH`` of them, so no single batch
+        pays for the whole move. Human decisions hold throughout.
         """
         if self.store.count_faces() <= FULL_RECLUSTER:
             self.cleanup()
             return
-        faces: set[str] = set()
+        faces: set[str] = set(self.store.get_meta().get("recluster_backlog") or [])
         for a, b in ((old.link, new.link), (old.review, new.review)):
             if a is not None and b is not None and a != b:
                 faces.update(self.store.faces_linked_between(min(a, b), max(a, b), AFFECTED_LIMIT))
-        todo = sorted(faces)
-        for start in range(0, len(todo), CHUNK):
-            self._recluster(todo[start : start + CHUNK])
+        self.store.set_meta({"recluster_backlog": sorted(faces)})
+
+    def _drain_backlog(self) -> None:
+        """Re-cluster the next ``BACKLOG_PER_BATCH`` faces a moved threshold affected."""
+        backlog = self.store.get_meta().get("recluster_backlog")
+        if not backlog:
+            return
+        todo, rest = backlog[:BACKLOG_PER_BATCH], backlog[BACKLOG_PER_BATCH:]
+        self._recluster(todo)
+        self.store.set_meta({"recluster_backlog": rest or None})
 
     def _reconcile(self) -> None:
         """Repair what a crash between the index write and the graph write left behind."""
@@ -547,6 +557,7 @@ class GraphCluster:
             progress(0, 1)
         if ids:
             self._recluster(ids, limit=len(ids) + 1)
+        self.store.set_meta({"recluster_backlog": None})  # everything was just re-clustered
         after = {f: m.cluster_id for f, m in self.store.memberships(None).items()}
         clusters_after = set(self.store.get_clusters(None))
         changes = [

@@ -417,3 +417,18 @@ def test_show_face_reaches_a_face_whose_id_is_also_a_cluster_id(tmp_path: Path) 
     assert as_face["kind"] == "face" and as_face["face"]["id"] == cluster
     missing = run("--store", store, "show", "--face", "nobody", ok=False)
     assert missing.exit_code != 0 and "no face with id 'nobody'" in missing.output
+
+
+def test_stats_shows_the_calibration_confidence_and_review_asks_calibration_questions(store: str) -> None:
+    text = run("--store", store, "stats").output
+    assert "calibration " in text and " confidence: " in text
+    level = run_json("--store", store, "stats")["thresholds"]["confidence"]["level"]
+    assert level in ("high", "medium", "low")
+    assert ("review --calibration" in text) == (level == "low")
+    result = run("--store", store, "review", "--calibration", "--limit", "2", input="yes\nno\n")
+    assert result.output.count("Are faces A and B the same person?") == 2
+    assert "2 answered, 0 skipped" in result.output
+    answers = run_json("--store", store, "stats")["thresholds"]["calibration_answers"]
+    assert answers == {"same": 1, "different": 1}
+    kinds = [d["kind"] for d in run_json("--store", store, "decisions")]
+    assert "same_person" in kinds and "different_person" in kinds

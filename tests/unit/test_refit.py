@@ -42,7 +42,14 @@ def test_refits_when_the_database_grows(tmp_path: Path, small_young: None) -> No
         assert after["refits"] == first["refits"] + 1
 
 
-def test_refits_when_new_faces_drift_and_keeps_every_decision(tmp_path: Path, small_young: None) -> None:
+@pytest.mark.parametrize("full", [True, False], ids=["whole-database", "backlog"])
+def test_refits_when_new_faces_drift_and_keeps_every_decision(
+    tmp_path: Path, small_young: None, monkeypatch: pytest.MonkeyPatch, full: bool
+) -> None:
+    if not full:  # a 'large' database: the affected faces are re-clustered in instalments
+        monkeypatch.setattr(calibration, "FULL_RECLUSTER", 100)
+        monkeypatch.setattr("graphcluster.engine.FULL_RECLUSTER", 100)
+        monkeypatch.setattr("graphcluster.engine.BACKLOG_PER_BATCH", 20)
     wide, wide_ids = _people(20, 10, spread=0.45, seed=2)
     tight, tight_ids = _people(20, 10, spread=0.12, seed=3)  # another camera / model: much closer faces
     with GraphCluster.open(tmp_path / "db", settings=Settings(index="exact")) as gc:
@@ -55,6 +62,15 @@ def test_refits_when_new_faces_drift_and_keeps_every_decision(tmp_path: Path, sm
         after = gc.stats().thresholds
         assert "drift" in (after["confidence"]["refit_reason"] or ""), after["confidence"]
         assert after["link"] != before["link"]
+        if not full:
+            left = gc.store.get_meta().get("recluster_backlog") or []
+            assert left  # the move affected more faces than one batch re-clusters
+            rest = tight[45:]
+            for s in range(0, len(rest), 5):  # later batches drain it
+                gc.add_faces(rest[s:s + 5], ids=tight_ids[45 + s:50 + s])
+                if not gc.store.get_meta().get("recluster_backlog"):
+                    break
+            assert not gc.store.get_meta().get("recluster_backlog")
         a = gc.assignments()
         assert a[person[0]] is None or a[person[0]] != a[person[1]]
         assert d.id in {x.id for x in gc.decisions() if not x.undone}
