@@ -279,7 +279,8 @@ def main() -> None:
         "human input), batches of 100 in the cell's arrival order. The peers' single threshold is picked "
         "with the labels (best BCubed F of a sweep): an advantage graphcluster does not get. Values are "
         "means over the seeds; unassigned faces count as singletons. auto P is the pairwise precision "
-        "among the faces graphcluster marked `auto`.",
+        "among the faces graphcluster marked `auto`. The peers do not depend on graphcluster's code: "
+        "they are read from `var/robustness-peers.json` when a run with `--fresh-peers` left them there.",
         "",
         "Bar per cell: auto P >= 0.99; BCubed F >= the best label-picked peer; unassigned share <= the "
         "cell's true singleton share + 0.05.",
