@@ -336,6 +336,13 @@ def run_demo(
     )
 
 
+def _calibration_line(t: dict[str, Any]) -> str:
+    conf = t.get("confidence") or {}
+    link = t.get("link")
+    head = f"calibrated link distance {link:.3f}" if isinstance(link, float) else "no link distance yet"
+    return f"{head} ({t.get('source')}); confidence {conf.get('level', '?')}: {conf.get('why', '')}"
+
+
 def summary_lines(s: DemoSummary) -> list[str]:
     """The human-readable report of a demo run, one string per line."""
     yes = sum(a["answer"] == "yes" for a in s.answered)
@@ -347,6 +354,7 @@ def summary_lines(s: DemoSummary) -> list[str]:
          f"the simulated reviewer answered {len(s.answered)} ({yes} yes, {len(s.answered) - yes} no/skip); "
          f"{s.open_reviews} in the queue now (answers and the check of the largest cluster can raise new ones)"),
         f"decisions recorded: {s.decisions} (`graphcluster --store {s.store} decisions`)",
+        _calibration_line(s.thresholds),
         f"against the sample's labels: pairwise precision {s.pairwise['precision']:.3f}, recall {s.pairwise['recall']:.3f}",
         "example clusters:",
     ]

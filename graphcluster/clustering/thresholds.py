@@ -52,6 +52,7 @@ SAME_Z = 1.5  # upper tail of the same-person mode: links need not reach beyond 
 FALLBACK_Z = 1.0  # the same, when there is no impostor mode to bound it (more cautious)
 GENUINE_Z = 2.0  # upper tail of all k neighbour distances when no one is seen once
 DIFFERENT_COST = 4.0  # calibration answers: a stranger inside link costs 4x a same pair outside it
+NEIGHBOURHOOD_RATIO = 1.25  # k-NN median / nearest median above this: the k nearest are not one's own person
 DUP_SHARE = 0.1  # neighbours closer than this share of the median random-pair distance are duplicates
 REVIEW_MARGIN = 1.08  # review band when only a link threshold is known (settings)
 
@@ -176,8 +177,17 @@ def calibrate(
     if fit["ok"]:
         stats.update(fit["stats"], basis="nearest")
         return _clip(fit["link"], fit["review"], fit["source"], stats)
-    # 2. no nearest-stranger mode: the neighbourhoods are (mostly) the same people
+    # 2. no nearest-stranger mode. When the k nearest are (mostly) the same person (a family
+    #    album) their distances sit close to the nearest one's; when they are much farther,
+    #    they are strangers and only the nearest-neighbour mode can be trusted
     stats.update(fit["stats"], basis="genuine")
+    ratio = float(np.median(pooled) / np.median(d1))
+    stats["neighbourhood_ratio"] = ratio
+    if ratio > NEIGHBOURHOOD_RATIO:
+        stats["reason"] = (f"{fit['stats'].get('reason', 'no nearest-stranger mode')}; the k nearest neighbours lie "
+                           f"{ratio:.2f}x farther than the nearest (> {NEIGHBOURHOOD_RATIO}): mostly strangers, so "
+                           "only the nearest-neighbour distances bound the link")
+        return _no_impostor_mode(x, r_med, r_sd, stats)
     return _genuine_tail(np.log(pooled), x, r_med, r_sd, stats)
 
 
