@@ -144,8 +144,26 @@ class ThresholdKeeper:
         pairs = meta.get("labelled_pairs") or {}
         same, diff = pairs.get("same", []), pairs.get("different", [])
         t = refine_thresholds(base, same, diff) if (same or diff) else base
-        answers = meta.get("calibration_pairs") or {}
-        return fit_to_answers(t, answers.get("same", []), answers.get("different", []))
+        same_a, diff_a = self._answers(meta)
+        return fit_to_answers(t, same_a, diff_a)
+
+    def _answers(self, meta: dict[str, Any]) -> tuple[list[float], list[float]]:
+        """Distances of the calibration answers whose decision is still in force (an undone
+        answer no longer places the link)."""
+        cal = meta.get("calibration_pairs") or {}
+        rows = [(key, r) for key in ("same", "different") for r in cal.get(key, [])]
+        tagged = [r[1] for _, r in rows if isinstance(r, list)]
+        active = set()
+        if tagged:
+            active = {d.id for d in self._store.get_decisions(kinds=["same_person", "different_person"],
+                                                              active_only=True) if d.id in set(tagged)}
+        out: dict[str, list[float]] = {"same": [], "different": []}
+        for key, r in rows:
+            if not isinstance(r, list):
+                out[key].append(float(r))
+            elif r[1] in active:
+                out[key].append(float(r[0]))
+        return out["same"], out["different"]
 
     def update(self, added: int, nearest: Sequence[float] = ()) -> Thresholds:
         """Called after a chunk entered the index, with each new face's nearest-neighbour
@@ -191,7 +209,7 @@ class ThresholdKeeper:
         del self._window[:-DRIFT_WINDOW]
         deciles = info.get("nearest_deciles")
         w = len(self._window)
-        if not deciles or w < max(DRIFT_MIN_FACES, DRIFT_SHARE * n):
+        if not deciles or w < min(DRIFT_WINDOW, max(DRIFT_MIN_FACES, DRIFT_SHARE * n)):
             return None
         ks = drift(self._window, deciles)
         if ks > 1.63 / math.sqrt(w) + DRIFT_SLACK:
@@ -233,8 +251,8 @@ class ThresholdKeeper:
         t = self.current()
         if t.link is None or len(self._index) < 2:
             return []
-        cal = self._store.get_meta().get("calibration_pairs") or {}
-        same, diff = sorted(cal.get("same", [])), sorted(cal.get("different", []))
+        same_a, diff_a = self._answers(self._store.get_meta())
+        same, diff = sorted(same_a), sorted(diff_a)
         fit = answers_boundary(same, diff, self._base().link or t.link)
         if fit is not None:
             centre, slope = fit
@@ -267,15 +285,22 @@ class ThresholdKeeper:
                 break
         return out
 
-    def answered_pair(self, a: str, b: str, *, same: bool) -> None:
-        """A calibration question was answered: its distance joins the answers ``link`` is fitted to."""
+    def answered_pair(self, a: str, b: str, *, same: bool, decision_id: str, before: Thresholds) -> None:
+        """A calibration question was answered (``decision_id`` records it): its distance joins
+        the answers ``link`` is fitted to, for as long as that decision is not undone.
+        ``before``: the thresholds in use before the answer's decision was recorded."""
         meta = self._store.get_meta()
         cal = meta.get("calibration_pairs") or {"same": [], "different": []}
         va, vb = self._index.get_vectors([a, b])
-        cal["same" if same else "different"].append(float(np.linalg.norm(va - vb)))
+        cal["same" if same else "different"].append([float(np.linalg.norm(va - vb)), decision_id])
         self._store.set_meta({"calibration_pairs": cal})
-        if self._settings.threshold is None:
-            old = self.current()
+        self.refresh(before)
+
+    def refresh(self, before: Thresholds | None = None) -> None:
+        """Apply the labelled pairs and calibration answers in force again (after an answer,
+        or after an undo); a move beyond RESHUFFLE is handed to the facade (``take_change``)."""
+        if self._settings.threshold is None and self._store.get_meta().get("thresholds_base"):
+            old = before or self.current()
             new = self._with_labels(self._base())
             self._save(new)
             if old.link and new.link and abs(new.link - old.link) / old.link > RESHUFFLE:
@@ -288,9 +313,11 @@ class ThresholdKeeper:
         meta = self._store.get_meta()
         pairs = meta.get("labelled_pairs") or {}
         out["labelled_pairs"] = {k: len(v) for k, v in pairs.items()}
-        answers = meta.get("calibration_pairs") or {}
-        out["calibration_answers"] = {k: len(answers.get(k, [])) for k in ("same", "different")}
-        out["confidence"] = confidence(t, meta.get("calibration") or {}, out["calibration_answers"])
+        same_a, diff_a = self._answers(meta)
+        out["calibration_answers"] = {"same": len(same_a), "different": len(diff_a)}  # in force
+        stored = meta.get("thresholds_base")
+        fit = Thresholds.model_validate(stored) if stored and self._settings.threshold is None else t
+        out["confidence"] = confidence(fit, meta.get("calibration") or {}, out["calibration_answers"])
         return out
 
 

@@ -289,6 +289,10 @@ def undo(gc: GraphCluster, decision_id: str, *, by: str | None = None) -> Decisi
         return d
     if d.kind in ("same_person", "different_person"):
         gc.store.undo_decision(d.id)
+        gc.thresholds.refresh()  # an undone calibration answer no longer places the link
+        change = gc.thresholds.take_change()
+        if change is not None:
+            gc._recluster_affected(*change)
         seeds = [d.a, d.b or d.a]
         clusters = {c for c in (_cluster_of(gc, d.a), _cluster_of(gc, d.b or d.a)) if c}
         if d.kind == "same_person":  # the group may fall apart: look at the clusters it held together
@@ -415,9 +419,13 @@ def calibration_questions(gc: GraphCluster, limit: int) -> list[ReviewItem]:
     """
     if limit < 1:
         raise InvalidInput(f"limit must be at least 1, got {limit}")
+    if gc.settings.threshold is not None:
+        raise InvalidInput(f"the link threshold is set explicitly (Settings.threshold={gc.settings.threshold}); "
+                           "calibration answers could not move it: open the store without threshold= to calibrate")
     asked_rows = gc.store.get_meta().get("calibration_asked") or []
     statuses = gc.store.review_statuses([r[0] for r in asked_rows])
     open_items = [gc.store.get_review(r[0]) for r in asked_rows if statuses.get(r[0]) == "open"]
+    open_items.sort(key=lambda i: -i.priority)  # a skipped question waits behind the others
     out = [i for i, ok in zip(open_items, _relevant(gc, open_items)) if ok][:limit]
     if len(out) < limit:
         asked = {frozenset((r[1], r[2])) for r in asked_rows}
@@ -471,9 +479,10 @@ def _apply_answer(gc: GraphCluster, item: ReviewItem, reply: str, *, name: str |
                     else remove(gc, face, by=by, reason=why, cluster_id=cluster))
     elif item.kind == "pair":  # calibration: a same / different decision, and a point for the link
         a, b = item.faces_a[0], item.faces_b[0]
+        before = gc.thresholds.current()
         decision = (same_person(gc, a, b, by=by, reason=why) if reply == "yes"
                     else different_person(gc, a, b, by=by, reason=why))
-        gc.thresholds.answered_pair(a, b, same=reply == "yes")
+        gc.thresholds.answered_pair(a, b, same=reply == "yes", decision_id=decision.id, before=before)
         change = gc.thresholds.take_change()
         if change is not None:
             gc._recluster_affected(*change)

@@ -8,23 +8,21 @@ scale-free):
 1. The impostor reference: distances between random pairs of faces (``random_pair_distances``;
    in any realistic collection almost all are two different people), summarised by their
    median and upper-half spread. Without them the k-th neighbour distances stand in.
-2. Nearest-neighbour distances ``d1`` of the sampled faces: faces whose person appears again
+2. Near-duplicates (closer than ``DUP_SHARE`` of the reference median) are skipped.
+3. Nearest-neighbour distances ``d1`` of the sampled faces: faces whose person appears again
    have a *same-person* nearest neighbour; people seen once have an *impostor*. Fit a
    two-component Gaussian mixture to ``log d1`` by EM (deterministic start).
-3. Validity: the upper component is the nearest-impostor mode only if both modes carry
-   weight and are separated, the upper one sits at least ``IMPOSTOR_GAP`` of the way from the
-   lower one to the impostor reference (a same-person mode split in two does not), and it is
-   narrower than the lower one (the nearest of many impostors is a minimum: concentrated).
-4. Valid: ``link = exp(mu_imp - LINK_Z * sd_imp)``, never above the Bayes crossing, the
-   upper tail of the same-person mode (``SAME_Z``) or the lower tail of the impostor
-   reference (``REF_Z``); ``review`` = the crossing.
-5. Far and separated but wider than the lower mode (look-alikes and strangers lumped
-   together, no one concentrated impostor mode): the lower component is still a clean
-   same-person mode, so the link is computed as in 4 (in practice its upper tail or the
-   crossing binds); ``source`` is 'fallback' and ``stats['fallback']`` is 'same_mode'.
-6. Not valid otherwise, or fewer than ``MIN_SAMPLE`` faces (a family library: everyone's nearest
-   neighbour is the same person): ``d1`` is one same-person mode and ``link`` its upper tail
-   (``FALLBACK_Z``), never above the lower tail of the impostor reference; ``source`` is
+4. Validity: the upper component is the nearest-impostor mode only if both modes carry
+   weight and are separated, and the upper one sits at least ``IMPOSTOR_GAP`` of the way from
+   the lower one to the impostor reference (a same-person mode split in two does not).
+5. Valid (``basis = 'nearest'``): ``link = exp(mu_imp - LINK_Z * sd_imp)``, never above the
+   Bayes crossing, the upper tail of the same-person mode (``SAME_Z``) or the lower tail of
+   the impostor reference (``REF_Z``); ``review`` = the crossing. An upper mode wider than the
+   lower one (look-alikes and strangers lumped together) gives the same values with
+   ``source = 'fallback'`` and ``stats['fallback'] = 'same_mode'``.
+6. No nearest-stranger mode (``basis = 'genuine'``, a family album): when the k nearest are
+   one's own person (``NEIGHBOURHOOD_RATIO``) ``_genuine_tail``, else ``_no_impostor_mode``
+   on ``d1`` alone; fewer than ``MIN_SAMPLE`` faces: ``_no_impostor_mode``. ``source`` is
    'fallback' and ``stats['reason']`` says why.
 
 Human decisions are labelled pairs: ``refine_thresholds`` moves ``link`` so that it stays
@@ -302,8 +300,8 @@ def _no_impostor_mode(x: np.ndarray, r_med: float, r_sd: float, stats: dict[str,
 
     Every face's nearest neighbour is then taken to be the same person (a family library,
     one person), or the sample is too small to tell: the nearest-neighbour distances are
-    one same-person mode, and ``link`` is its upper tail (``SAME_Z`` robust standard
-    deviations above its median, ``FALLBACK_Z``), never above the lower tail of the impostor reference
+    one same-person mode, and ``link`` is its upper tail (``FALLBACK_Z`` robust standard
+    deviations above its median), never above the lower tail of the impostor reference
     (``REF_Z`` below its median). ``review`` is that lower tail.
     """
     med = float(np.median(x))
@@ -397,8 +395,9 @@ def fit_to_answers(t: Thresholds, same: Sequence[float], different: Sequence[flo
     if fit is not None:
         centre, slope = fit
         link = centre * math.exp(-math.log(DIFFERENT_COST) / slope)
-    elif s:
-        link = max(t.link, max(s) * 1.01)
+    elif s:  # never past the strangers' lower tail on "same" answers alone
+        ceiling = float(t.stats.get("reference_ceiling") or t.stats.get("reference_floor") or 2.0)
+        link = max(t.link, min(max(s) * 1.01, ceiling))
     else:
         link = min(t.link, min(d) * 0.99)
     link = float(min(max(link, 1e-4), 2.0))

@@ -423,7 +423,11 @@ def test_calibration_questions_are_durable_decisions_that_place_the_link(
         assert after["link"] > start * 1.15, (start, after["link"])
         listed = {d.id for d in gc.decisions()}
         assert all(d is not None and d.id in listed and d.by == "tester" for d in decisions)
-        gc.undo(decisions[0].id, by="tester")  # undoable like any decision
+        same_in, diff_in = gc.thresholds._answers(gc.store.get_meta())
+        assert len(same_in) + len(diff_in) == 12
+        gc.undo(decisions[0].id, by="tester")  # undoable like any decision ...
         assert decisions[0].id in {d.id for d in gc.decisions() if d.undone}
+        same_in, diff_in = gc.thresholds._answers(gc.store.get_meta())
+        assert len(same_in) + len(diff_in) == 11  # ... and it no longer places the link
     finally:
         gc.close()

@@ -366,3 +366,19 @@ def test_drift_distance() -> None:
     ref = np.quantile(rng.normal(0.3, 0.03, 5000), np.linspace(0.1, 0.9, 9))
     assert drift(rng.normal(0.3, 0.03, 1000), ref) < 0.06
     assert drift(rng.normal(0.24, 0.03, 1000), ref) > 0.5
+
+
+@pytest.mark.skipif(not os.path.exists(LFW), reason="lfw_dlib128 not available")
+def test_repeated_people_with_few_photos_each_do_not_take_the_genuine_rule() -> None:
+    """The demo's sample: 85 % of faces in people with a few photos, no clear nearest-stranger
+    mode. Their k nearest are mostly strangers (far beyond the nearest), so the family-album
+    rule would put link among them; the nearest-neighbour fallback is used instead."""
+    from pathlib import Path
+
+    from graphcluster.demo import sample_faces
+
+    ids, vectors, _, person = sample_faces(1500, 0, Path(LFW))
+    v = np.asarray(vectors, dtype=np.float64)
+    t = assert_between(v, np.asarray([person.get(f, f) for f in ids]))
+    if t.stats.get("basis") == "genuine":
+        assert t.stats["neighbourhood_ratio"] > 1.25 and "mostly strangers" in t.stats["reason"]
