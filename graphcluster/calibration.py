@@ -193,10 +193,26 @@ class ThresholdKeeper:
                                   f"(<= {100 * RESHUFFLE:.0f} %): values kept")
                 self._store.set_meta({"thresholds_base": old_base, "calibration": info})
                 return self.current()
-        self._save(fresh)
-        if old is not None and old.link and fresh.link and abs(fresh.link - old.link) / old.link > RESHUFFLE:
-            self._change = (old, fresh)
+        self._save_moved(old, fresh)
         return fresh
+
+    def _save_moved(self, old: Thresholds | None, new: Thresholds) -> None:
+        """Save ``new``; a move beyond RESHUFFLE is stored with it in one write (a crash before
+        the facade re-clustered the affected faces is repaired on the next open)."""
+        if old is not None and old.link and new.link and abs(new.link - old.link) / old.link > RESHUFFLE:
+            self._change = (old, new)
+            self._save(new, threshold_change={"old": old.model_dump(mode="json"), "new": new.model_dump(mode="json")})
+        else:
+            self._save(new)
+
+    def stored_change(self) -> tuple[Thresholds, Thresholds] | None:
+        """A move whose affected faces were not re-clustered yet (a crash came in between)."""
+        c = self._store.get_meta().get("threshold_change")
+        return (Thresholds.model_validate(c["old"]), Thresholds.model_validate(c["new"])) if c else None
+
+    def change_done(self) -> None:
+        """The facade re-clustered (or queued) the faces the last move affects."""
+        self._store.set_meta({"threshold_change": None})
 
     def _why_refit(self, n: int, info: dict[str, Any], nearest: Sequence[float]) -> str | None:
         fitted = int(info.get("faces") or 0)
@@ -301,10 +317,7 @@ class ThresholdKeeper:
         or after an undo); a move beyond RESHUFFLE is handed to the facade (``take_change``)."""
         if self._settings.threshold is None and self._store.get_meta().get("thresholds_base"):
             old = before or self.current()
-            new = self._with_labels(self._base())
-            self._save(new)
-            if old.link and new.link and abs(new.link - old.link) / old.link > RESHUFFLE:
-                self._change = (old, new)
+            self._save_moved(old, self._with_labels(self._base()))
 
     # -- reporting ------------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:

@@ -342,12 +342,13 @@ class GraphCluster:
         """
         if self.store.count_faces() <= FULL_RECLUSTER:
             self.cleanup()
+            self.thresholds.change_done()
             return
         faces: set[str] = set(self.store.get_meta().get("recluster_backlog") or [])
         for a, b in ((old.link, new.link), (old.review, new.review)):
             if a is not None and b is not None and a != b:
                 faces.update(self.store.faces_linked_between(min(a, b), max(a, b), AFFECTED_LIMIT))
-        self.store.set_meta({"recluster_backlog": sorted(faces)})
+        self.store.set_meta({"recluster_backlog": sorted(faces), "threshold_change": None})
 
     def _drain_backlog(self) -> None:
         """Re-cluster the next ``BACKLOG_PER_BATCH`` faces a moved threshold affected."""
@@ -371,6 +372,9 @@ class GraphCluster:
             if stored:  # written but not clustered
                 self._recluster(sorted(stored))
             self.store.set_meta({"pending": None})
+        change = self.thresholds.stored_change()
+        if change is not None:  # a re-fit moved the thresholds, the affected faces were not re-clustered
+            self._recluster_affected(*change)
         stored_n = self.store.count_faces()
         if stored_n and len(self.index) == 0:
             self._rebuild_index()
