@@ -152,11 +152,11 @@ class ThresholdKeeper:
         answer no longer places the link)."""
         cal = meta.get("calibration_pairs") or {}
         rows = [(key, r) for key in ("same", "different") for r in cal.get(key, [])]
-        tagged = [r[1] for _, r in rows if isinstance(r, list)]
-        active = set()
-        if tagged:
+        tagged = {r[1] for _, r in rows if isinstance(r, list)}
+        active: set[str] = set()
+        if tagged:  # one read of the decisions in force, whatever the number of answers
             active = {d.id for d in self._store.get_decisions(kinds=["same_person", "different_person"],
-                                                              active_only=True) if d.id in set(tagged)}
+                                                              active_only=True)} & tagged
         out: dict[str, list[float]] = {"same": [], "different": []}
         for key, r in rows:
             if not isinstance(r, list):
@@ -165,16 +165,15 @@ class ThresholdKeeper:
                 out[key].append(float(r[0]))
         return out["same"], out["different"]
 
-    def update(self, added: int, nearest: Sequence[float] = ()) -> Thresholds:
+    def update(self, nearest: Sequence[float] = ()) -> Thresholds:
         """Called after a chunk entered the index, with each new face's nearest-neighbour
         distance; re-fits when the database is young, has grown, or drifted from the fit."""
         if self._settings.threshold is not None:
             return self.current()
         meta = self._store.get_meta()
-        info = meta.get("calibration") or {}
         before = meta.get("thresholds")
         n = len(self._index)
-        reason = self._why_refit(n, info, nearest) if before else "first fit"
+        reason = self._why_refit(n, meta, nearest) if before else "first fit"
         if reason is None:
             return self.current()
         old = Thresholds.model_validate(before) if before else None
@@ -214,13 +213,14 @@ class ThresholdKeeper:
         """The facade re-clustered (or queued) the faces the last move affects."""
         self._store.set_meta({"threshold_change": None})
 
-    def _why_refit(self, n: int, info: dict[str, Any], nearest: Sequence[float]) -> str | None:
+    def _why_refit(self, n: int, meta: dict[str, Any], nearest: Sequence[float]) -> str | None:
+        info = meta.get("calibration") or {}
         fitted = int(info.get("faces") or 0)
         if n < YOUNG:
             return "young database: every batch re-fits"
         if n >= GROWTH * max(fitted, 1):
             return f"the database grew from {fitted:,} to {n:,} faces"
-        floor = float(self._base().stats.get("duplicate_floor") or 0.0)
+        floor = float(((meta.get("thresholds_base") or {}).get("stats") or {}).get("duplicate_floor") or 0.0)
         self._window.extend(float(d) for d in nearest if d > floor)
         del self._window[:-DRIFT_WINDOW]
         deciles = info.get("nearest_deciles")

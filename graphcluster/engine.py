@@ -251,7 +251,7 @@ class GraphCluster:
                 taken += 1
                 key = (fid, other) if fid < other else (other, fid)
                 pairs[key] = min(float(d), pairs.get(key, 9.0))
-        thresholds = self.thresholds.update(len(ids), nearest)
+        thresholds = self.thresholds.update(nearest)
         edges = [
             SimilarEdge(a=a, b=b, distance=d, weight=edge_weight(d, thresholds))
             for (a, b), d in pairs.items()
