@@ -7,7 +7,8 @@
    forbids becomes a merge question.
 2. ``split_weak``: a cluster of at least ``SPLIT_MIN`` nodes held wholly in the region is
    re-checked: Chinese Whispers on its mutual top-3 edges finds its tight parts, which rejoin,
-   closest first, while the links between them average below ``SPLIT_JOIN`` x ``link``.
+   closest first, while the links between them average below ``SPLIT_JOIN`` x ``link`` and
+   number at least ``MERGE_SUPPORT`` x the smaller part's nodes (the merge rule's support).
    Measured on lfw (docs/benchmarks/quality_core.md): precision 0.954 -> about 0.99. Not run
    when the link is a fallback (no impostor mode): it would split every person.
 3. ``attach_lone``: a face still alone joins the cluster that all (at least ``ATTACH_MIN``)
@@ -110,7 +111,8 @@ def split_weak(graph: nx.Graph, label: dict[str, Label], clamped: dict[str, Labe
 
     Chinese Whispers on its mutual top-3 edges finds its tight parts; parts are then joined
     again, closest first, while the mean distance of the links between them passes the
-    average-linkage rule ``SPLIT_JOIN x link``. A cluster that a
+    average-linkage rule ``SPLIT_JOIN x link``, if they are at least ``MERGE_SUPPORT`` x the
+    smaller part's nodes (a few links between two groups are a chain through look-alikes). A cluster that a
     dense crowd of look-alikes chained together falls apart; one person stays whole.
 
     Local scale (``LOCAL_SCALE``): ``link`` is a global impostor level, and in a dense part of
@@ -206,6 +208,9 @@ def _join_parts(graph: nx.Graph, members: list[str], inside: set[str], parts: di
             continue  # stale: a side is gone, or the links between them have grown since
         if mean > limit:
             break
+        if n0 < MERGE_SUPPORT * min(len(parts[pa]), len(parts[pb])):
+            continue  # the support rule of merge_fragments: fewer links than the smaller part has nodes
+            # is a chain through look-alikes, not one person (a later join may bring more links)
         parts[pa] |= parts.pop(pb)
         # only the pairs that gained links change: those of pa's new neighbours through pb
         # (a pair of pa alone keeps its links, its mean and its heap entry)

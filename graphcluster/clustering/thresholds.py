@@ -15,9 +15,11 @@ scale-free):
 4. Validity: the upper component is the nearest-impostor mode only if both modes carry
    weight and are separated, and the upper one sits at least ``IMPOSTOR_GAP`` of the way from
    the lower one to the impostor reference (a same-person mode split in two does not).
-5. Valid (``basis = 'nearest'``): ``link = exp(mu_imp - LINK_Z * sd_imp)``, never above the
-   Bayes crossing, the upper tail of the same-person mode (``SAME_Z``) or the lower tail of
-   the impostor reference (``REF_Z``); ``review`` = the crossing. An upper mode wider than the
+5. Valid (``basis = 'nearest'``): ``link`` is where the mixture puts the odds that a nearest
+   neighbour is the same person at ``LINK_COST`` : 1 (the rule calibration answers use), never
+   deeper than ``LINK_Z`` sd into the impostor mode, above the Bayes crossing, the upper tail
+   of the same-person mode (``SAME_Z``) or the lower tail of the impostor reference
+   (``REF_Z``); ``review`` = the crossing. An upper mode wider than the
    lower one (look-alikes and strangers lumped together) gives the same values with
    ``source = 'fallback'`` and ``stats['fallback'] = 'same_mode'``.
 6. No nearest-stranger mode (``basis = 'genuine'``, a family album): when the k nearest are
@@ -42,14 +44,16 @@ from graphcluster.errors import InvalidInput
 
 __all__ = ["LINK_Z", "MIN_SAMPLE", "Thresholds", "calibrate", "edge_weight", "fit_to_answers", "refine_thresholds"]
 
-LINK_Z = 2.5  # impostor tail beyond 2.5 sd: about 0.6 % of nearest impostors are closer
+LINK_Z = 1.5  # never deeper than 1.5 sd into the nearest-impostor mode (7 % of nearest impostors closer)
 MIN_SAMPLE = 30  # below this many faces a mixture fit means nothing: fall back
 IMPOSTOR_GAP = 0.35  # the upper mode must sit this share of the way to the impostor reference
 REF_Z = 3.0  # lower tail of the impostor reference: links never reach into it
 SAME_Z = 1.5  # upper tail of the same-person mode: links need not reach beyond it
 FALLBACK_Z = 1.0  # the same, when there is no impostor mode to bound it (more cautious)
 GENUINE_Z = 2.0  # upper tail of all k neighbour distances when no one is seen once
-DIFFERENT_COST = 4.0  # calibration answers: a stranger inside link costs 4x a same pair outside it
+# ``link`` sits where a pair is one person at odds of LINK_COST : 1, whether the mixture of
+# nearest-neighbour distances or calibration answers place it (docs/decisions.md)
+LINK_COST = 2.0
 NEIGHBOURHOOD_RATIO = 1.25  # k-NN median / nearest median above this: the k nearest are not one's own person
 DUP_SHARE = 0.1  # neighbours closer than this share of the median random-pair distance are duplicates
 REVIEW_MARGIN = 1.08  # review band when only a link threshold is known (settings)
@@ -103,12 +107,16 @@ def _em2(x: np.ndarray, mu: np.ndarray, sd: np.ndarray, w: np.ndarray, iters: in
     return mu[order], sd[order], w[order]
 
 
-def _crossing(mu: np.ndarray, sd: np.ndarray, w: np.ndarray) -> float:
-    """The point between the two means where the impostor component starts to dominate."""
+def _crossing(mu: np.ndarray, sd: np.ndarray, w: np.ndarray, cost: float = 1.0) -> float:
+    """The first point between the two means where ``cost`` x the impostor density reaches the same-person one.
+
+    ``cost = 1``: the Bayes crossing (the posterior that a pair is one person falls to 1/2);
+    ``cost = c``: the posterior falls to ``c / (1 + c)``.
+    """
     xs = np.linspace(mu[0], mu[1], 4001)
     a = w[0] / sd[0] * np.exp(-0.5 * ((xs - mu[0]) / sd[0]) ** 2)
     b = w[1] / sd[1] * np.exp(-0.5 * ((xs - mu[1]) / sd[1]) ** 2)
-    above = np.nonzero(b >= a)[0]
+    above = np.nonzero(cost * b >= a)[0]
     return float(xs[above[0]] if len(above) else xs[-1])
 
 
@@ -224,8 +232,11 @@ def _impostor_mode(x: np.ndarray, upper_start: float, r_med: float, r_sd: float)
     # never beyond the upper tail of the same-person mode either: when look-alikes form a
     # second, closer impostor population the mixture's impostor mode is the farther one
     same_cap = math.exp(mu[0] + SAME_Z * sd[0])
-    link = min(math.exp(mu[1] - LINK_Z * sd[1]), cross, ceiling, same_cap)
-    stats.update(crossing=cross, reference_ceiling=ceiling, same_cap=same_cap)
+    # where a nearest neighbour is one person at odds of LINK_COST : 1: the rule calibration
+    # answers use (``fit_to_answers``), read off the mixture instead of answers
+    odds = math.exp(_crossing(mu, sd, w, LINK_COST))
+    link = min(odds, math.exp(mu[1] - LINK_Z * sd[1]), cross, ceiling, same_cap)
+    stats.update(crossing=cross, odds_link=odds, link_cost=LINK_COST, reference_ceiling=ceiling, same_cap=same_cap)
     source: Source = "calibrated"
     if sd[1] > sd[0]:
         # the nearest of many impostors is a minimum over many draws: its spread is narrow;
@@ -382,10 +393,9 @@ def fit_to_answers(t: Thresholds, same: Sequence[float], different: Sequence[flo
     Calibration answers are pairs the engine picked itself among nearest neighbours around
     the current ``link`` (not the hard cases a person chooses to fix), so they sample the
     boundary without bias. With answers of both kinds ``link`` goes where the fitted
-    probability that a pair is one person falls to ``DIFFERENT_COST / (1 + DIFFERENT_COST)``
-    (a wrong link merges two whole clusters, a missing one is usually carried by the other
-    links of the person: a stranger inside costs 4 same pairs outside); with
-    answers of one kind only it just moves past them. ``review`` moves in proportion.
+    probability that a pair is one person falls to ``LINK_COST / (1 + LINK_COST)``, the odds
+    the unlabelled calibration uses; with answers of one kind only it just moves past them.
+    ``review`` moves in proportion.
     """
     s = [float(x) for x in same if math.isfinite(float(x))]
     d = [float(x) for x in different if math.isfinite(float(x))]
@@ -394,7 +404,7 @@ def fit_to_answers(t: Thresholds, same: Sequence[float], different: Sequence[flo
     fit = answers_boundary(s, d, t.link)
     if fit is not None:
         centre, slope = fit
-        link = centre * math.exp(-math.log(DIFFERENT_COST) / slope)
+        link = centre * math.exp(-math.log(LINK_COST) / slope)
     elif s:  # never past the strangers' lower tail on "same" answers alone
         ceiling = float(t.stats.get("reference_ceiling") or t.stats.get("reference_floor") or 2.0)
         link = max(t.link, min(max(s) * 1.01, ceiling))
