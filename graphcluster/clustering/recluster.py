@@ -224,7 +224,7 @@ def recluster(
             stored = {r: cur[mem[0]] for r, mem in nodes.items() if len(mem) == 1} if fragments.ATTACH_STORED else None
             attach_lone(label, clamped, nodes, dist_of, rep, partners, forbidden, size_out, thresholds.review, stored)
     if HELD_SUPPORT and size_out:
-        _hold_thin_support(graph, label, clamped, nodes, cur, size_out, partners, forbidden)
+        _hold_thin_support(graph, label, clamped, nodes, cur, size_out, partners, forbidden, link)
 
     # 5./6. statuses, confidences, ids
     return _finish(region, thresholds, nodes, label, graph, dist_of, clamped, size_out, reviews,
@@ -278,7 +278,8 @@ def _split_violations(graph: nx.Graph, initial: dict[str, Label], clamped: dict[
 
 def _hold_thin_support(graph: nx.Graph, label: dict[str, Label], clamped: dict[str, Label],
                        nodes: dict[str, list[str]], cur: dict[str, str | None], size_out: dict[Label, int],
-                       partners: dict[str, set[str]], forbidden: dict[str, set[Label]]) -> None:
+                       partners: dict[str, set[str]], forbidden: dict[str, set[Label]],
+                       link: float | None = None) -> None:
     """Keep held clusters apart, and their ids away from groups that only a few members tie to them.
 
     A cluster larger than ``region_limit`` enters with its members near the seeds only; Chinese
@@ -291,7 +292,10 @@ def _hold_thin_support(graph: nx.Graph, label: dict[str, Label], clamped: dict[s
     So in a group holding members of held clusters, the other faces ("the rest") join one of
     them only with support, like ``merge_fragments``: at least ``HELD_SUPPORT`` x their number
     (and ``MERGE_MIN_EDGES``) of links into its members; a single face keeps Chinese Whispers'
-    choice. Without support the rest stays together under a label of its own (a new cluster,
+    choice. Either way the links must average below ``SPLIT_JOIN`` x ``link``, the join that the
+    cluster's re-check (``split_weak``) would keep: faces chained onto a held cluster by
+    look-alike links near ``link`` would otherwise grow it into a crowd between its audits.
+    Without support the rest stays together under a label of its own (a new cluster,
     or the small cluster it came from), and every held cluster's members go back to it. A node
     moves only where no cannot-link partner is and no "not this person" decision forbids; a
     clamped node never moves.
@@ -312,8 +316,15 @@ def _hold_thin_support(graph: nx.Graph, label: dict[str, Label], clamped: dict[s
         label[r] = target
         return True
 
-    def links(a: list[str], b: set[str]) -> int:
-        return sum(attr["n"] for r in a for y, attr in graph._adj[r].items() if y in b)
+    def links(a: list[str], b: set[str]) -> tuple[int, float]:
+        """Number and mean distance of the links from nodes ``a`` into nodes ``b``."""
+        n, ds = 0, 0.0
+        for r in a:
+            for y, attr in graph._adj[r].items():
+                if y in b:
+                    n += attr["n"]
+                    ds += attr["dsum"]
+        return n, (ds / n if n else float("inf"))
 
     def settle(lab: Label, members: list[str]) -> None:
         ours: dict[str, list[str]] = defaultdict(list)
@@ -334,8 +345,13 @@ def _hold_thin_support(graph: nx.Graph, label: dict[str, Label], clamped: dict[s
         anchored = any(r in clamped for r in rest)  # a pin holds the rest where it is
         if rest and not anchored:
             support = {c: links(rest, set(m)) for c, m in ours.items()}
-            best = min(support, key=lambda c: (-support[c], c))
-            if faces < 2 or support[best] >= max(fragments.MERGE_MIN_EDGES, HELD_SUPPORT * faces):
+            best = min(support, key=lambda c: (-support[c][0], c))
+            n, mean = support[best]
+            # the join a re-check of the whole cluster would keep (split_weak's average linkage):
+            # held partly outside, the cluster is not re-checked now, and faces chained onto it
+            # by look-alike links would stay until its next audit
+            close = link is None or mean <= fragments.SPLIT_JOIN * link
+            if close and (faces < 2 or n >= max(fragments.MERGE_MIN_EDGES, HELD_SUPPORT * faces)):
                 joined = best
         if len(ours) == 1 and joined is not None and (lab == ("c", joined) or lab[0] != "c"):
             return  # supported: Chinese Whispers' group stands

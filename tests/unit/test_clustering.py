@@ -186,6 +186,23 @@ def test_large_cluster_contributes_a_bounded_neighbourhood() -> None:
     assert result.emptied_clusters == [] and result.new_clusters == []
 
 
+@pytest.mark.parametrize("d, joins", [(0.30, True), (0.39, False)])
+def test_a_face_joins_a_held_cluster_only_by_a_link_its_re_check_would_keep(d: float, joins: bool) -> None:
+    # one link into a 200-face cluster held outside the region: close, the face joins; at
+    # 0.39 (above SPLIT_JOIN x link = 0.384, a look-alike's distance) a re-check of the whole
+    # cluster would peel it off, so it does not join between re-checks either
+    g = _one_person()
+    (cid,) = g.clusters()
+    g.add_edges([("new", "a0", d)])
+    region = build_region(g, ["new"], T, region_limit=6)
+    assert region.outside[cid] > 150
+    counter = ids()
+    result = recluster(region, T, new_id=lambda: f"n{next(counter)}")
+    placed = result.memberships.get("new", (None, "unassigned", 0.0))[0]
+    assert (placed == cid) is joins, result.memberships
+    assert all(c == cid for f, (c, _, _) in result.memberships.items() if f != "new")
+
+
 def test_a_slice_of_a_large_cluster_is_not_cut_off_as_a_new_cluster() -> None:
     # the new face meets a few members of a 200-face cluster: the slice in the region is a
     # tree, and Chinese Whispers' ties would cut part of it (with the new face) off
