@@ -20,7 +20,7 @@
    where the cluster's nearest outsiders sit closer than the calibrated nearest-impostor mode
    (local scale). Finally a face still alone joins the cluster that all (at least
    ``ATTACH_MIN``) of its clustered neighbours closer than ``review`` belong to (``attach_lone``;
-   neighbours alone abstain; not under a fallback link).
+   neighbours alone abstain).
 5. Per face: confidence from the share of its link weight that goes to its cluster, the
    margin over the runner-up cluster and its distance to the cluster's core (mean distance
    to its nearest members); below ``auto_confidence`` the face is assigned as 'review'. A
@@ -216,9 +216,12 @@ def recluster(
             impostor = thresholds.stats.get("impostor_mode")
             split_weak(graph, label, clamped, size_out, link, seed, outsider,
                        float(impostor) if isinstance(impostor, (int, float)) else None)
-        # ``review`` is the same/impostor crossing only when the calibration found an impostor
-        # mode; a fallback's review is the lower tail of random pairs, far too wide to vote in
-        if fragments.ATTACH_MIN and thresholds.review is not None and thresholds.source != "fallback":
+        # neighbours vote up to ``review``: the same/impostor crossing, or under a fallback the
+        # lower tail of random pairs (the closest that strangers are known to come). Only a
+        # unanimous vote of at least ATTACH_MIN clustered neighbours attaches, so a stranger's
+        # mixed neighbourhood keeps it alone while a hard photo of a person with many photos
+        # (a family album's profile shot) joins them
+        if fragments.ATTACH_MIN and thresholds.review is not None:
             # a single face's cluster before this run, by node (a node's representative may be a
             # must-link partner outside the region)
             stored = {r: cur[mem[0]] for r, mem in nodes.items() if len(mem) == 1} if fragments.ATTACH_STORED else None

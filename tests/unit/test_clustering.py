@@ -28,10 +28,10 @@ def ids() -> itertools.count[int]:
 
 
 def run(g: MemoryGraph, seeds: list[str] | None = None, *, counter: itertools.count[int] | None = None,
-        limit: int = 300, seed: int = 0) -> RegionResult:
+        limit: int = 300, seed: int = 0, thresholds: Thresholds = T) -> RegionResult:
     counter = counter or ids()
-    region = build_region(g, seeds if seeds is not None else g.faces(), T, region_limit=limit)
-    result = recluster(region, T, seed=seed, new_id=lambda: f"c{next(counter)}")
+    region = build_region(g, seeds if seeds is not None else g.faces(), thresholds, region_limit=limit)
+    result = recluster(region, thresholds, seed=seed, new_id=lambda: f"c{next(counter)}")
     g.apply(result)
     return result
 
@@ -352,6 +352,20 @@ def test_a_lone_face_stays_alone_when_its_neighbours_disagree_or_are_too_few_and
     run(g)
     assert all(g.labels([f])[f] == (None, "unassigned") for f in "xyw")
     assert g.labels(["z"])["z"][0] == g.labels(["a0"])["a0"][0] is not None
+
+
+def test_under_a_fallback_link_a_hard_photo_joins_by_a_unanimous_vote_and_a_stranger_does_not() -> None:
+    """A family album: no nearest-stranger mode, so ``link`` (0.3) is the same-person mode's
+    upper tail and ``review`` (0.45) the lower tail of random pairs. x, a hard photo, has no
+    link but four neighbours at 0.42 all in one person's cluster and joins it; y, a stranger
+    between two people, has votes for both and stays alone."""
+    fallback = Thresholds(link=0.3, review=0.45, source="fallback")
+    g = MemoryGraph()
+    g.add_edges(clique("a", 6, 0.1) + clique("b", 6, 0.1) + [("x", f"a{i}", 0.42) for i in range(4)]
+                + [("y", f"a{i}", 0.42) for i in range(4)] + [("y", "b0", 0.43)])
+    run(g, thresholds=fallback)
+    assert g.labels(["x"])["x"][0] == g.labels(["a0"])["a0"][0] is not None
+    assert g.labels(["y"])["y"] == (None, "unassigned")
 
 
 def test_faces_held_by_their_neighbours_votes_stay_when_their_cluster_is_rechecked() -> None:
