@@ -441,28 +441,75 @@ def calibration_questions(gc: GraphCluster, limit: int) -> list[ReviewItem]:
 
 
 def answer(gc: GraphCluster, item_id: str, reply: str, *, name: str | None, by: str | None) -> Decision | None:
+    """Record the answer to a review item; an answer to a question that was shown is never lost.
+
+    A question the graph has moved past since it was asked (its faces moved, its clusters
+    merged or were renamed, another answer settled it) is answered all the same: the answer is
+    recorded as the decision it states about the faces that were shown (``_apply_shown``).
+    The same answer twice is recorded once; a different answer to an answered question is a
+    new decision. Refused only: a reply other than yes / no / skip (``InvalidInput``), an
+    unknown item (``NotFound``), and an answer that contradicts an earlier human decision
+    (``ConstraintConflict``, naming it: undo it first if it was wrong).
+    """
     reply = reply.strip().lower() if isinstance(reply, str) else reply
     if reply not in ("yes", "no", "skip"):
         raise InvalidInput(f"answer must be 'yes', 'no' or 'skip', got {reply!r}")
     item = gc.store.get_review(item_id)
-    if item.status != "open":
-        raise InvalidInput(f"review item {item_id!r} is {item.status}; `review_queue()` lists the open ones")
-    if not _still_relevant(gc, item):
-        gc.store.set_review_status([item.id], "obsolete")
-        raise InvalidInput(f"review item {item_id!r} became obsolete (its faces or clusters changed); "
-                           "take the next one from review_queue()")
-    if reply == "skip":  # ask again later, after the others
-        gc.store.put_reviews([item.model_copy(update={"priority": item.priority - 1_000_000.0})])
+    if item.status == "answered" and item.answer == reply:
+        return None  # recorded already (a second click, a second client)
+    current = item.status == "open" and _still_relevant(gc, item)
+    if reply == "skip":
+        if current:  # ask again later, after the others
+            gc.store.put_reviews([item.model_copy(update={"priority": item.priority - 1_000_000.0})])
+        else:  # nothing left to ask: recorded, never asked again
+            gc.store.set_review_status([item.id], "answered", answer=reply)
         return None
     why = f"review {item.id}"
     try:
-        decision = _apply_answer(gc, item, reply, name=name, by=by, why=why)
+        if current:
+            decision = _apply_answer(gc, item, reply, name=name, by=by, why=why)
+        else:
+            decision = _apply_shown(gc, item, reply, name=name, by=by, why=why)
     except ConstraintConflict:
-        # the answer contradicts earlier decisions: the question was moot; say why, ask no more
-        gc.store.set_review_status([item.id], "obsolete", answer=reply)
+        if item.status == "open":  # the question was moot: ask it no more
+            gc.store.set_review_status([item.id], "obsolete", answer=reply)
         raise
     gc.store.set_review_status([item.id], "answered", answer=reply)
     return decision
+
+
+def _apply_shown(gc: GraphCluster, item: ReviewItem, reply: str, *, name: str | None, by: str | None,
+                 why: str) -> Decision | None:
+    """The decision an answer states about the faces its question showed, whatever their
+    clusters are now: "A and B are one person" must-links a face shown as A with one shown as
+    B, "face F is not this person" cannot-links F with the member shown beside it (or bans F
+    from the cluster while that cluster still exists). Faces deleted since are left out; when
+    none of a side is left there is nothing to decide (``None``)."""
+    alive = gc.store.existing_face_ids(item.faces_a + item.faces_b)
+    side_a = [f for f in item.faces_a if f in alive]
+    side_b = [f for f in item.faces_b if f in alive]
+    yes = reply == "yes"
+    if item.kind in ("merge", "pair"):
+        if not side_a or not side_b:
+            return None
+        if item.kind == "pair":
+            return _apply_answer(gc, item, reply, name=name, by=by, why=why)
+        return (same_person(gc, side_a[0], side_b[0], by=by, reason=why) if yes
+                else different_person(gc, side_a[0], side_b[0], by=by, reason=why))
+    if item.kind == "face":
+        if not side_a:
+            return None
+        face, cluster = side_a[0], item.cluster_b
+        if cluster and gc.store.get_clusters([cluster]):
+            return (assign(gc, face, cluster, by=by, reason=why) if yes
+                    else remove(gc, face, by=by, reason=why, cluster_id=cluster))
+        if not side_b:
+            return None
+        return (same_person(gc, face, side_b[0], by=by, reason=why) if yes
+                else different_person(gc, face, side_b[0], by=by, reason=why))
+    if not yes or len(side_a) < 2:  # new identity: "no" states nothing about any one pair
+        return None
+    return _apply_answer(gc, item.model_copy(update={"faces_a": side_a}), reply, name=name, by=by, why=why)
 
 
 def _apply_answer(gc: GraphCluster, item: ReviewItem, reply: str, *, name: str | None, by: str | None,
@@ -470,7 +517,12 @@ def _apply_answer(gc: GraphCluster, item: ReviewItem, reply: str, *, name: str |
     decision: Decision | None = None
     if item.kind == "merge":
         if reply == "yes":
-            decision = merge(gc, item.cluster_a or "", item.cluster_b or "", by=by, reason=why)
+            try:
+                decision = merge(gc, item.cluster_a or "", item.cluster_b or "", by=by, reason=why)
+            except ConstraintConflict:
+                # a face of one cluster is known not to be the other's person: the clusters
+                # cannot merge whole, but the faces shown are one person
+                decision = same_person(gc, item.faces_a[0], item.faces_b[0], by=by, reason=why)
         else:
             decision = different_person(gc, item.faces_a[0], item.faces_b[0], by=by, reason=why)
     elif item.kind == "face":

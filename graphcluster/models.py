@@ -103,7 +103,8 @@ class Decision(_Model):
 class ReviewItem(_Model):
     """An open question for a human.
 
-    merge: "are clusters A and B one person?"; face: "is this face (faces_a) really cluster B?";
+    merge: "are clusters A and B one person?" (faces_a / faces_b: faces shown of each);
+    face: "is this face (faces_a) really cluster B?" (faces_b: the member of B nearest it);
     new_identity: "are these faces (faces_a) one person?" (faces_b empty);
     pair: a calibration question, "are faces_a[0] and faces_b[0] the same person?".
     """

@@ -183,6 +183,9 @@ def propose_questions(
     pairs: dict[tuple[str, str], list[tuple[float, str, str]]] = defaultdict(list)
     # an unassigned face's candidates: ("c", cluster) or ("f", other unassigned face)
     lone: dict[str, dict[tuple[str, str], list[float]]] = defaultdict(lambda: defaultdict(list))
+    # the member of each candidate cluster nearest the face: shown with the question, and what
+    # an answer holds on to if the cluster's id is gone by the time it comes
+    nearest: dict[tuple[str, str], tuple[float, str]] = {}
     for a, b, d in region.edges:
         if d >= band * link or a not in labels or b not in labels:
             continue
@@ -203,6 +206,9 @@ def propose_questions(
             if cid in region.forbidden.get(face, set()):
                 continue
             lone[face][("c", cid)].append(d)
+            member = b if face == a else a
+            if (face, cid) not in nearest or (d, member) < nearest[(face, cid)]:
+                nearest[(face, cid)] = (d, member)
 
     inside: dict[str, int] = defaultdict(int)  # members in the region
     for cid in labels.values():
@@ -231,7 +237,7 @@ def propose_questions(
         for (kind, other), p in probs.items():
             if kind == "c":
                 score = p * join_gain(1, max(1, sizes[other]))
-                scored.append((score, ("face", [face], [], None, other, round(score, 4))))
+                scored.append((score, ("face", [face], [nearest[(face, other)][1]], None, other, round(score, 4))))
             elif face < other:  # each pair once: the weaker of the two faces' views of it
                 q = min(p, share.get(other, {}).get(("f", face), 0.0))
                 score = q * join_gain(1, 1)

@@ -497,7 +497,9 @@ def _finish(region: Region, thresholds: Thresholds, nodes: dict[str, list[str]],
             conf = _confidence(f, cid, face_cluster, dist_of, link, review)
             status = "auto" if conf >= auto_confidence else "review"
             if status == "review" and (old_c != cid or old_s != "review"):
-                reviews.append(("face", [f], [], None, cid, round(1.0 - conf, 4)))
+                anchor = min(((d, g) for d, g in dist_of.get(f, ()) if g != f and face_cluster.get(g) == cid),
+                             default=None)
+                reviews.append(("face", [f], [anchor[1]] if anchor else [], None, cid, round(1.0 - conf, 4)))
         if old_c != cid or old_s != status:
             result.memberships[f] = (cid, status, round(conf, 4))
 

@@ -431,3 +431,128 @@ def test_calibration_questions_are_durable_decisions_that_place_the_link(
         assert len(same_in) + len(diff_in) == 11  # ... and it no longer places the link
     finally:
         gc.close()
+
+
+# -- review answers are never lost ------------------------------------------------------------
+def _person(face: str) -> str:
+    return face.split("_")[0]
+
+
+def _truthful(gc: GraphCluster, item: ReviewItem) -> str:
+    """The answer a reviewer who knows every face's person gives (the id prefix here)."""
+    def person_of(faces: list[str]) -> str:
+        people = [_person(f) for f in faces]
+        return max(sorted(set(people)), key=people.count)
+
+    if item.kind == "new_identity":
+        return "yes" if len({_person(f) for f in item.faces_a}) == 1 else "no"
+    if item.kind == "face" and not item.faces_b:
+        members = [m["face_id"] for m in gc.cluster(item.cluster_b or "")["members"]]
+        return "yes" if _person(item.faces_a[0]) == person_of(members) else "no"
+    return "yes" if person_of(item.faces_a) == person_of(item.faces_b) else "no"
+
+
+def _ambiguous_page(gc: GraphCluster) -> list[ReviewItem]:
+    """Eight people whose faces spread as wide as the link: a page of 20 mixed questions."""
+    vecs, ids, _ = _identities(8, 10, spread=0.6, seed=3)
+    for s in range(0, len(ids), 20):
+        gc.add_faces(vecs[s:s + 20], ids=ids[s:s + 20])
+    page = gc.review_queue(limit=20)
+    assert len(page) == 20 and {i.kind for i in page} >= {"merge", "face", "new_identity"}
+    return page
+
+
+@pytest.mark.parametrize("order", ["in order", "reversed"])
+def test_a_whole_page_answered_in_any_order_loses_no_answer(open_gc: Opener, order: str) -> None:
+    """Answering one question re-clusters and moves faces that later questions of the same
+    page show; every answer is still accepted and still holds afterwards, as a statement about
+    the faces it showed."""
+    with open_gc() as gc:
+        page = _ambiguous_page(gc)
+        if order == "reversed":
+            page.reverse()
+        given = [(item, _truthful(gc, item)) for item in page]
+        for item, reply in given:
+            gc.answer(item.id, reply, by="reviewer")
+        assert all(gc.store.get_review(item.id).status == "answered" for item in page)
+        where = gc.assignments()
+        for item, reply in given:
+            if item.kind == "new_identity" and reply == "yes":
+                assert len({where[f] for f in item.faces_a}) == 1 and where[item.faces_a[0]] is not None
+            elif item.kind in ("merge", "face") and item.faces_b:
+                a, b = item.faces_a[0], item.faces_b[0]
+                together = where[a] is not None and where[a] == where[b]
+                assert together == (reply == "yes"), (item, reply)
+
+
+def test_an_answer_to_a_question_whose_cluster_is_gone_is_kept_about_the_faces_shown(open_gc: Opener) -> None:
+    vecs, ids, _ = _identities(3, 8)
+    with open_gc() as gc:
+        gc.add_faces(vecs, ids=ids)
+        where = gc.assignments()
+        p0 = sorted(f for f in ids if f.startswith("p0_"))
+        p1 = sorted(f for f in ids if f.startswith("p1_"))
+        c1 = where[p1[0]]
+        assert c1 is not None and where[p0[0]] != c1
+        no = ReviewItem(id="q-no", kind="face", faces_a=[p0[0]], faces_b=[p1[0]], cluster_b=c1)
+        yes = ReviewItem(id="q-yes", kind="face", faces_a=[p0[1]], faces_b=[p1[1]], cluster_b=c1)
+        gc.store.put_reviews([no, yes])
+        # a human merges the cluster the questions show into a locked one: its id is gone
+        other = where[next(f for f in ids if f.startswith("p2_"))]
+        assert other is not None
+        gc.lock(other, by="ann")
+        gc.merge(c1, other, by="ann")
+        assert c1 not in gc.assignments().values()
+        gc.answer("q-no", "no", by="bob")
+        gc.answer("q-yes", "yes", by="bob")
+        where = gc.assignments()
+        assert where[p0[0]] != where[p1[0]]
+        assert where[p0[1]] == where[p1[1]] == other
+        stated = {(d.kind, frozenset((d.a, d.b))) for d in gc.decisions() if d.by == "bob"}
+        assert stated == {("different_person", frozenset((p0[0], p1[0]))), ("same_person", frozenset((p0[1], p1[1])))}
+        gc.add_faces(*_more(vecs, ids))
+        gc.cleanup()
+        where = gc.assignments()
+        assert where[p0[0]] != where[p1[0]] and where[p0[1]] == where[p1[1]]
+
+
+def _more(vecs: np.ndarray, ids: list[str]) -> tuple[np.ndarray, list[str]]:
+    """The same faces again, slightly moved, under new ids: a later batch."""
+    rng = np.random.default_rng(7)
+    moved = vecs + 0.01 * rng.standard_normal(vecs.shape).astype(np.float32)
+    moved /= np.linalg.norm(moved, axis=1, keepdims=True)
+    return moved, [f"{f}_again" for f in ids]
+
+
+def test_the_same_answer_twice_is_recorded_once_and_a_changed_answer_is_a_new_decision(open_gc: Opener) -> None:
+    vecs, ids, _ = _identities(2, 8)
+    with open_gc() as gc:
+        gc.add_faces(vecs, ids=ids)
+        where = gc.assignments()
+        a0 = next(f for f in ids if f.startswith("p0_"))
+        b = sorted(f for f in ids if f.startswith("p1_"))
+        item = ReviewItem(id="q-twice", kind="face", faces_a=[a0], faces_b=[b[0]], cluster_b=where[b[0]])
+        gc.store.put_reviews([item])
+        first = gc.answer("q-twice", "no", by="ann")
+        assert first is not None
+        count = len(gc.decisions())
+        assert gc.answer("q-twice", "no", by="ann") is None
+        assert len(gc.decisions()) == count
+        changed = gc.answer("q-twice", "yes", by="ann")  # ann changed her mind
+        assert changed is not None and changed.id != first.id
+        assert gc.assignments()[a0] == where[b[0]]
+        with pytest.raises(InvalidInput, match="maybe"):
+            gc.answer("q-twice", "maybe")
+
+
+def test_skipping_a_question_that_no_longer_asks_anything_records_it(open_gc: Opener) -> None:
+    vecs, ids, _ = _identities(2, 6)
+    with open_gc() as gc:
+        gc.add_faces(vecs, ids=ids)
+        c0 = _cluster(gc, ids[0])
+        stale = ReviewItem(id="q-stale", kind="merge", faces_a=[ids[0]], faces_b=[ids[1]], cluster_a="gone",
+                           cluster_b=c0)
+        gc.store.put_reviews([stale])
+        assert gc.answer("q-stale", "skip") is None
+        assert gc.store.get_review("q-stale").status == "answered"
+        assert "q-stale" not in [r.id for r in gc.review_queue(limit=50)]
