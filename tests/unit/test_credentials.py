@@ -1,4 +1,5 @@
-"""Where a Neo4j password comes from (graphcluster.credentials)."""
+"""Where a Neo4j password comes from (graphcluster.credentials), and the deployment files that must
+not ship a default one."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from graphcluster.credentials import DEFAULT_PASSWORD_FILE, neo4j_auth, redact_uri, scrub
 from graphcluster.errors import StoreError
 
+ROOT = Path(__file__).resolve().parents[2]
 LOCAL = "bolt://127.0.0.1:7687"
 
 
@@ -65,4 +67,12 @@ def test_user_info_and_known_secrets_are_scrubbed() -> None:
     assert redact_uri("neo4j+s://db.example.org") == "neo4j+s://db.example.org"
     text = "Given URI: 'bolt://neo4j:pw-123@host:1'. Also pw-123 and xyz."
     assert scrub(text, ["pw-123", None, ""]) == "Given URI: 'bolt://***@host:1'. Also *** and xyz."
+
+
+def test_docker_compose_refuses_to_start_without_a_password() -> None:
+    compose = (ROOT / "docker-compose.yml").read_text()
+    auth = re.search(r"^\s*NEO4J_AUTH:\s*(.+)$", compose, re.MULTILINE)
+    assert auth is not None
+    assert re.fullmatch(r"neo4j/\$\{NEO4J_PASSWORD:\?[^}]+\}", auth.group(1).strip()), auth.group(1)
+    assert not re.search(r"NEO4J_PASSWORD:-", compose), "no default password"
 
