@@ -141,7 +141,13 @@ class Neo4jStore:
                 self._driver.verify_connectivity()
             for statement in schema_statements():
                 self._driver.execute_query(statement, database_=self.database)
-        except (DriverError, AuthError, OSError) as exc:
+        except AuthError as exc:
+            self.close()
+            why = (f"refused the password of user {auth[0]!r}" if auth else
+                   "wants a password and none was given or found: set NEO4J_PASSWORD_FILE "
+                   "(eval \"$(scripts/neo4j env)\" does) or NEO4J_PASSWORD, or pass one")
+            raise StoreError(f"Neo4j at {where} {why} ({scrub(exc.message or str(exc), secrets)})") from exc
+        except (DriverError, OSError) as exc:
             self.close()
             raise StoreError(
                 f"cannot reach Neo4j at {where}: {scrub(str(exc), secrets)}; start the server "

@@ -26,6 +26,7 @@ from neo4j.exceptions import AuthError
 from graphcluster import GraphCluster, Settings
 from graphcluster.cli import cli
 from graphcluster.demo import synthetic_faces
+from graphcluster.errors import StoreError
 from graphcluster.store import Neo4jStore
 
 Target = tuple[str, str | None, str | None]
@@ -78,6 +79,22 @@ def test_the_server_refuses_a_client_without_the_password(server: Target) -> Non
             driver.verify_connectivity()
     with GraphDatabase.driver(uri, auth=(user, password)) as driver:
         driver.verify_connectivity()
+
+
+def test_a_missing_or_refused_password_is_named_as_such(
+    server: Target, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    uri, user, password = server
+    for name in ("NEO4J_PASSWORD", "NEO4J_PASSWORD_FILE", "NEO4J_USER"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no ./var/neo4j/neo4j.password here
+    with pytest.raises(StoreError, match="wants a password and none was given or found: set NEO4J_PASSWORD_FILE"):
+        Neo4jStore(uri)
+    with pytest.raises(StoreError, match=f"refused the password of user '{user}'"):
+        Neo4jStore(uri, auth=(user, secrets.token_hex(16)))
+    monkeypatch.setenv("NEO4J_PASSWORD", password)
+    with Neo4jStore(uri) as store:  # found in the environment
+        assert store.count_faces() == 0
 
 
 def test_no_password_in_messages_reprs_stats_or_logs(
