@@ -3,8 +3,10 @@
 Each command opens the facade (:class:`graphcluster.GraphCluster`) on ``--store`` and calls the
 method of the same name; library errors become one-line ``click`` errors (tracebacks only with
 ``--debug``); ``--json`` prints machine-readable output for every command; long work shows a
-progress bar on stderr. Only this module reads environment variables (``GRAPHCLUSTER_STORE``,
-``NEO4J_USER``, ``NEO4J_PASSWORD``, ``GRAPHCLUSTER_BY``), through click's ``envvar``.
+progress bar on stderr. This module reads ``GRAPHCLUSTER_STORE``, ``NEO4J_USER``,
+``NEO4J_PASSWORD`` and ``GRAPHCLUSTER_BY`` through click's ``envvar``; without a password, the
+Neo4j store finds one itself (``NEO4J_PASSWORD_FILE`` or a local server's password file:
+:mod:`graphcluster.credentials`).
 
 Layout: global options and error handling; reading commands (status, clusters, show,
 decisions, export); ingest; human decisions; the interactive review loop; cleanup; the Cypher
@@ -32,6 +34,7 @@ import click
 import numpy as np
 
 from graphcluster import queries
+from graphcluster.credentials import neo4j_auth
 from graphcluster.demo import DEMO_STORE, reset_store, run_demo, summary_lines
 from graphcluster.errors import GraphClusterError, InvalidInput, NotFound
 from graphcluster.models import Decision, ReviewItem
@@ -74,7 +77,10 @@ class State:
             ) or _first_line(exc)
             raise InvalidInput(f"bad --set value: {detail}; see `help(graphcluster.Settings)` for the fields") from exc
         where = target or self.store
-        auth = (self.user or "neo4j", self.password) if _URI.match(where) and self.password else None
+        auth = None
+        if _URI.match(where):
+            found = (self.user or "neo4j", self.password) if self.password else neo4j_auth(where)
+            auth = (self.user or found[0], found[1]) if found else None
         return GraphCluster.open(where, settings=settings, auth=auth)
 
 
@@ -200,7 +206,8 @@ def _parse_settings(values: Sequence[str]) -> dict[str, Any]:
     envvar="NEO4J_PASSWORD",
     default=None,
     show_default=False,
-    help="Neo4j password; never printed. Env: NEO4J_PASSWORD.",
+    help="Neo4j password; never printed. Env: NEO4J_PASSWORD; without it, the file NEO4J_PASSWORD_FILE names, "
+    "or ./var/neo4j/neo4j.password for a local server (scripts/neo4j writes it).",
 )
 @click.option("--by", envvar="GRAPHCLUSTER_BY", default=None, help="Who records decisions (default: your login). Env: GRAPHCLUSTER_BY.")
 @click.option("--set", "set_", multiple=True, metavar="KEY=VALUE", help="A Settings field, e.g. --set threshold=0.4 --set k=15.")

@@ -99,7 +99,9 @@ class GraphCluster:
             target: a directory for the embedded store (SQLite and index files inside it,
                 created if missing) or a ``bolt://`` / ``neo4j://`` URI of a Neo4j server.
             settings: thresholds, index and algorithm settings (defaults calibrate themselves).
-            auth: ``(user, password)`` for Neo4j.
+            auth: ``(user, password)`` for Neo4j; None takes them from ``NEO4J_PASSWORD`` /
+                ``NEO4J_PASSWORD_FILE`` or a local server's password file
+                (:func:`graphcluster.credentials.neo4j_auth`), else connects without auth.
 
         Raises:
             StoreBusy: another process writes to the same embedded directory.

@@ -6,8 +6,10 @@ and a file cannot drift out of its layer.
 
 Where the Neo4j comes from (fixture ``neo4j_uri``), first that applies:
 
-1. ``NEO4J_URI`` (with ``NEO4J_USER`` / ``NEO4J_PASSWORD`` when the server wants auth) —
-   ``./scripts/test`` starts the local server (``scripts/neo4j start``) and sets it;
+1. ``NEO4J_URI``, with the credentials graphcluster itself would use
+   (:func:`graphcluster.credentials.neo4j_auth`: ``NEO4J_USER`` and ``NEO4J_PASSWORD`` or
+   ``NEO4J_PASSWORD_FILE``) — ``./scripts/test`` starts the local server with auth on
+   (``scripts/neo4j start``) and sets ``NEO4J_URI``, ``NEO4J_USER`` and ``NEO4J_PASSWORD_FILE``;
 2. a throw-away ``neo4j:5.26-community`` container through testcontainers, when a Docker
    engine answers;
 3. none: the tests that need the server are skipped with the reason — except when
@@ -26,6 +28,8 @@ from typing import NoReturn
 
 import pytest
 from neo4j import Driver, GraphDatabase
+
+from graphcluster.credentials import neo4j_auth
 
 TESTS_DIR = Path(__file__).resolve().parent
 LAYERS = ("unit", "contract", "integration")
@@ -66,7 +70,8 @@ def _no_neo4j(reason: str) -> NoReturn:
         f"no Neo4j server for the tests that need one: {reason}. "
         "Run the whole suite with ./scripts/test (it starts a local Neo4j and sets NEO4J_URI), "
         "or start one yourself (scripts/neo4j start, or docker compose up -d) and set "
-        "NEO4J_URI=bolt://127.0.0.1:7687 (plus NEO4J_USER/NEO4J_PASSWORD if it wants auth)."
+        "NEO4J_URI=bolt://127.0.0.1:7687 (plus NEO4J_PASSWORD or NEO4J_PASSWORD_FILE if it wants auth: "
+        "eval \"$(scripts/neo4j env)\" sets all three)."
     )
     if _in_ci():
         pytest.fail(f"CI=true and {message}", pytrace=False)
@@ -82,8 +87,8 @@ def neo4j_uri() -> Iterator[Neo4jTarget]:
     """``(uri, user, password)`` of a reachable Neo4j; user and password are None without auth."""
     uri = os.environ.get("NEO4J_URI", "").strip()
     if uri:
-        password = os.environ.get("NEO4J_PASSWORD") or None
-        user = os.environ.get("NEO4J_USER") or ("neo4j" if password else None)
+        found = neo4j_auth(uri)
+        user, password = found if found else (None, None)
         try:
             with GraphDatabase.driver(uri, auth=_auth(user, password), connection_timeout=10) as driver:
                 driver.verify_connectivity()

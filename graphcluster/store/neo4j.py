@@ -29,6 +29,7 @@ import neo4j
 from neo4j import Driver, GraphDatabase, ManagedTransaction
 from neo4j.exceptions import AuthError, ConfigurationError, DriverError, Neo4jError
 
+from graphcluster.credentials import neo4j_auth, redact_uri, scrub
 from graphcluster.cypher_files import load, schema_statements
 from graphcluster.errors import InvalidInput, NotFound, StoreError
 from graphcluster.models import (
@@ -86,7 +87,10 @@ class Neo4jStore:
 
     Args:
         uri: a ``bolt://`` / ``neo4j://`` URI (``+s`` / ``+ssc`` variants too).
-        auth: ``(user, password)``, or None for a server without authentication.
+        auth: ``(user, password)``; None finds them with
+            :func:`graphcluster.credentials.neo4j_auth` (``NEO4J_PASSWORD``,
+            ``NEO4J_PASSWORD_FILE``, a local server's password file) and connects without auth
+            when there are none.
         database: the database name (None = the server default).
         driver: an existing driver to use instead of ``uri`` / ``auth``; it is not closed by
             :meth:`close`.
@@ -107,10 +111,14 @@ class Neo4jStore:
     ) -> None:
         if driver is None and uri is None:
             raise InvalidInput("Neo4jStore needs a uri (e.g. bolt://localhost:7687) or a driver")
-        self.uri = uri
+        self.uri = redact_uri(uri) if uri is not None else None  # for messages and repr: no user info
         self.database = database
         self._owns_driver = driver is None
-        where = uri or "the given driver"
+        where = self.uri or "the given driver"
+        if driver is None and auth is None:
+            auth = neo4j_auth(uri or "")
+        secrets = (auth[1],) if auth else ()  # kept out of every message below, whatever the driver says
+
         def connect(**quiet: Any) -> Driver:
             return GraphDatabase.driver(uri or "", auth=auth, **quiet)
 
@@ -118,7 +126,9 @@ class Neo4jStore:
             # a driver passed in is used as given (its notification settings are the caller's)
             self._driver: Driver = driver if driver is not None else connect(**{_QUIET_OPTION: _QUIET_NAMES})
         except (DriverError, ValueError) as exc:
-            raise StoreError(f"cannot use the Neo4j URI {uri!r}: {exc}; expected e.g. bolt://localhost:7687") from exc
+            raise StoreError(
+                f"cannot use the Neo4j URI {self.uri!r}: {scrub(str(exc), secrets)}; expected e.g. bolt://localhost:7687"
+            ) from None
         try:
             try:
                 self._driver.verify_connectivity()
@@ -131,15 +141,21 @@ class Neo4jStore:
                 self._driver.verify_connectivity()
             for statement in schema_statements():
                 self._driver.execute_query(statement, database_=self.database)
-        except (DriverError, AuthError, OSError) as exc:
+        except AuthError as exc:
+            self.close()
+            why = (f"refused the password of user {auth[0]!r}" if auth else
+                   "wants a password and none was given or found: set NEO4J_PASSWORD_FILE "
+                   "(eval \"$(scripts/neo4j env)\" does) or NEO4J_PASSWORD, or pass one")
+            raise StoreError(f"Neo4j at {where} {why} ({scrub(exc.message or str(exc), secrets)})") from exc
+        except (DriverError, OSError) as exc:
             self.close()
             raise StoreError(
-                f"cannot reach Neo4j at {where}: {exc}; start the server "
+                f"cannot reach Neo4j at {where}: {scrub(str(exc), secrets)}; start the server "
                 "(scripts/neo4j start) or check the URI and credentials"
             ) from exc
         except Neo4jError as exc:
             self.close()
-            raise StoreError(f"Neo4j at {where} refused the schema of cypher/schema.cypher: {exc}") from exc
+            raise StoreError(f"Neo4j at {where} refused the schema of cypher/schema.cypher: {scrub(str(exc), secrets)}") from exc
 
     # -- plumbing -----------------------------------------------------------------------------
     def _run(self, name: str, **params: Any) -> list[neo4j.Record]:
