@@ -9,7 +9,8 @@ progress bar on stderr. Only this module reads environment variables (``GRAPHCLU
 Layout: global options and error handling; reading commands (status, clusters, show,
 decisions, export); ingest; human decisions; the interactive review loop; cleanup; the Cypher
 investigation library (``query``: the catalogue and parameter binding live in
-:mod:`graphcluster.queries`); the demo (a thin wrapper of :func:`graphcluster.demo.run_demo`).
+:mod:`graphcluster.queries`; ``browser-files``: the server lives in
+:mod:`graphcluster.browser_files`); the demo (a thin wrapper of :func:`graphcluster.demo.run_demo`).
 """
 
 from __future__ import annotations
@@ -735,36 +736,13 @@ def browser_files(state: State, port: int, browser_url: str) -> None:
     Neo4j Browser fetches `:play URL` and `:style URL` only from hosts in the server setting
     browser.remote_content_hostname_allowlist (Neo4j's default includes localhost).
     """
-    import functools
-    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-    from importlib import resources
+    from graphcluster import browser_files as files
 
-    folder = resources.files("graphcluster.cypher").joinpath("browser")
-
-    class Handler(SimpleHTTPRequestHandler):
-        def end_headers(self) -> None:
-            self.send_header("Access-Control-Allow-Origin", "*")  # Browser fetches guides cross-origin
-            super().end_headers()
-
-        def do_OPTIONS(self) -> None:  # noqa: N802 - the stdlib's naming; Browser sends a CORS preflight
-            self.send_response(204)
-            self.send_header("Access-Control-Allow-Methods", "GET, OPTIONS")
-            self.send_header("Access-Control-Allow-Headers", "*")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
-            click.echo(f"served {args[0] if args else ''}", err=True)
-
-    server = ThreadingHTTPServer(("127.0.0.1", port), functools.partial(Handler, directory=str(folder)))
-    base = f"http://localhost:{port}"
-    emit(state, {"guide": f"{base}/guide.html", "style": f"{base}/graphcluster.grass", "browser": browser_url},
-         f"Open {browser_url} and run:\n  :play {base}/guide.html\n  :style {base}/graphcluster.grass\n(Ctrl-C stops)")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    server = files.make_server(port, log=lambda line: click.echo(f"served {line}", err=True))
+    links = files.urls(port)
+    emit(state, {**links, "browser": browser_url},
+         f"Open {browser_url} and run:\n  :play {links['guide']}\n  :style {links['style']}\n(Ctrl-C stops)")
+    files.serve(server)
 
 
 def _cell(v: Any) -> str:
