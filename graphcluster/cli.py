@@ -33,7 +33,7 @@ import click
 import numpy as np
 
 from graphcluster import queries
-from graphcluster.demo import DEMO_STORE, reset_store, run_demo, summary_lines
+from graphcluster.demo import DEMO_STORE, run_demo, summary_lines
 from graphcluster.errors import GraphClusterError, InvalidInput, NotFound
 from graphcluster.models import Decision, ReviewItem
 from graphcluster.readers import read_faces
@@ -255,7 +255,7 @@ def init(state: State, force: bool, yes: bool) -> None:
         if force and gc.stats().faces:
             if not yes and not state.as_json:
                 click.confirm(f"Delete everything in {state.store}?", abort=True)
-            reset_store(gc)
+            gc.reset()
         stats = gc.stats()
     emit(state, {"store": state.store, "kind": stats.store, "faces": stats.faces, "clusters": stats.clusters},
          f"{stats.store} store ready at {state.store}: {stats.faces} faces, {stats.clusters} clusters")

@@ -81,9 +81,13 @@ class GraphCluster:
         self.index = index
         self.settings = settings
         self.view = StoreView(store)
-        self.thresholds = ThresholdKeeper(store, index, settings)
-        self.regions = Reclusterer(store, self.view, self.thresholds, settings)
+        self._start_policies()
         self._reconcile()
+
+    def _start_policies(self) -> None:
+        """The threshold keeper and the reclusterer, with nothing cached from the store yet."""
+        self.thresholds = ThresholdKeeper(self.store, self.index, self.settings)
+        self.regions = Reclusterer(self.store, self.view, self.thresholds, self.settings)
 
     # -- opening and closing -------------------------------------------------------------------
     @classmethod
@@ -355,6 +359,22 @@ class GraphCluster:
             vectors.append(np.asarray([faces[fid].embedding for fid in part], dtype=np.float32))
         self.index.add(ids, np.vstack(vectors))
         self.index.flush()
+
+    def reset(self) -> None:
+        """Delete every face, edge, cluster, decision and review, and empty the index.
+
+        The database is then as a new one (the thresholds calibrate again, cluster ids start
+        at ``c-1``); only the index kind it was made with is kept.
+        """
+        kind = self.store.get_meta().get("index_kind")
+        self.store.clear()
+        self.index.delete(list(self.index.ids()))
+        self.index.compact()
+        self.index.flush()
+        self.index.recall_radius = None  # as an index that was never told a threshold
+        if kind is not None:
+            self.store.set_meta({"index_kind": kind})
+        self._start_policies()
 
     def rebuild_index(self) -> int:
         """Rebuild the neighbour index from the vectors stored in the graph; returns its size."""
