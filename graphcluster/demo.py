@@ -48,7 +48,7 @@ __all__ = [
     "synthetic_faces",
 ]
 
-DEMO_STORE = "./graphcluster-demo"
+DEMO_STORE = "./var/demo-store"  # scripts/demo and the README use it too
 _MARKER = ".graphcluster-demo"  # marks a directory the demo made and may empty again
 _URI = re.compile(r"^(bolt|neo4j)(\+s|\+ssc)?://")
 _REVIEWER = "demo-reviewer"
