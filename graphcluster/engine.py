@@ -41,10 +41,10 @@ from graphcluster.models import (
     SimilarEdge,
     Stats,
 )
+from graphcluster.regions import Reclusterer
 from graphcluster.settings import Settings
 from graphcluster.store import open_store
 from graphcluster.store.base import Store
-from graphcluster.regions import Reclusterer
 from graphcluster.view import StoreView
 
 __all__ = ["GraphCluster"]
