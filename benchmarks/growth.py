@@ -172,15 +172,20 @@ class _Watch:
 
 
 def _watch_region() -> _Watch:
-    """Count the region's faces and time ``build_region`` / ``recluster`` inside the engine.
+    """Count the region's faces and time ``build_region`` / ``recluster`` as graphcluster calls them.
 
-    The engine calls them through its module globals, so wrapping those is enough; ``pop``
-    restores them and returns the counts.
+    ``graphcluster.regions`` calls them through its module globals (``graphcluster.engine``
+    in code older than that module), so wrapping those is enough; ``pop`` restores them and
+    returns the counts.
     """
-    import graphcluster.engine as engine
+    import importlib
+    import importlib.util
+
+    name = "graphcluster.regions" if importlib.util.find_spec("graphcluster.regions") else "graphcluster.engine"
+    caller = importlib.import_module(name)
 
     watch = _Watch()
-    build, reclust = engine.build_region, engine.recluster
+    build, reclust = caller.build_region, caller.recluster
 
     def timed_build(*a: Any, **k: Any) -> Any:
         t = time.perf_counter()
@@ -199,9 +204,9 @@ def _watch_region() -> _Watch:
         watch.recluster_s += time.perf_counter() - t
         return result
 
-    engine.build_region, engine.recluster = timed_build, timed_recluster
-    watch.undo.append(lambda: setattr(engine, "build_region", build))
-    watch.undo.append(lambda: setattr(engine, "recluster", reclust))
+    caller.build_region, caller.recluster = timed_build, timed_recluster
+    watch.undo.append(lambda: setattr(caller, "build_region", build))
+    watch.undo.append(lambda: setattr(caller, "recluster", reclust))
     return watch
 
 

@@ -16,11 +16,13 @@ this module is the engine's policy around them:
      most ``max(DRIFT_MIN_FACES, DRIFT_SHARE * faces)`` new faces, whatever its size.
 4. Past ``YOUNG`` faces a re-fit that moves ``link`` by at most ``RESHUFFLE`` (relative) keeps
    the values in use (hysteresis against the base kept, so a slow drift is adopted once it
-   adds up). A re-fit that moves ``link`` by more than ``RESHUFFLE`` asks the facade to
-   re-cluster the faces it affects (:meth:`ThresholdKeeper.take_change`): all of them while
-   the database holds at most ``FULL_RECLUSTER`` faces, otherwise only the faces with a
-   SIMILAR edge between the old and the new values, ``BACKLOG_PER_BATCH`` of them per later
-   batch (a backlog in the store's meta). Re-clustering obeys every human decision.
+   adds up). A re-fit that moves ``link`` by more than ``RESHUFFLE`` is handed over
+   (:meth:`ThresholdKeeper.take_change`), and :meth:`ThresholdKeeper.plan` says what to
+   re-cluster (a :class:`Move`): every face while the database holds at most
+   ``FULL_RECLUSTER``, otherwise only the faces with a SIMILAR edge between the old and the
+   new values, ``BACKLOG_PER_BATCH`` of them per later batch (a backlog in the store's meta).
+   ``graphcluster.regions.Reclusterer`` does it; re-clustering obeys every human decision.
+   This module never re-clusters anything itself.
 5. Human decisions are labelled pairs: their distances refine the values at any time
    (``refine_thresholds``), and survive every re-fit (the base is re-fitted, the labelled
    pairs applied again).
@@ -35,6 +37,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -58,6 +61,20 @@ AFFECTED_LIMIT = 200_000  # most edges read to find the faces a moved link affec
 BACKLOG_PER_BATCH = 1000  # affected faces re-clustered per later batch (a move is paid in instalments)
 SPAN = 1.35  # calibration questions start within link / SPAN .. link * SPAN (a start 30 % off)
 QUESTION_POOL = 400  # faces whose neighbours are candidate calibration pairs
+
+
+@dataclass(frozen=True)
+class Move:
+    """What a re-fit that moved the thresholds asks to have re-clustered.
+
+    ``everything``: every face at once. Otherwise the faces with a SIMILAR edge whose distance
+    lies in one of ``bands`` (``(low, high)``, reading at most ``edge_limit`` edges) join the
+    re-cluster backlog that later batches drain.
+    """
+
+    everything: bool
+    bands: tuple[tuple[float, float], ...] = ()
+    edge_limit: int = AFFECTED_LIMIT
 
 
 class ThresholdKeeper:
@@ -208,6 +225,17 @@ class ThresholdKeeper:
         """A move whose affected faces were not re-clustered yet (a crash came in between)."""
         c = self._store.get_meta().get("threshold_change")
         return (Thresholds.model_validate(c["old"]), Thresholds.model_validate(c["new"])) if c else None
+
+    def plan(self, old: Thresholds, new: Thresholds) -> Move:
+        """What to re-cluster after the thresholds moved from ``old`` to ``new``."""
+        if self._store.count_faces() <= FULL_RECLUSTER:
+            return Move(everything=True)
+        bands = tuple(
+            (min(a, b), max(a, b))
+            for a, b in ((old.link, new.link), (old.review, new.review))
+            if a is not None and b is not None and a != b
+        )
+        return Move(everything=False, bands=bands)
 
     def change_done(self) -> None:
         """The facade re-clustered (or queued) the faces the last move affects."""

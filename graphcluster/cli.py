@@ -11,7 +11,8 @@ Neo4j store finds one itself (``NEO4J_PASSWORD_FILE`` or a local server's passwo
 Layout: global options and error handling; reading commands (status, clusters, show,
 decisions, export); ingest; human decisions; the interactive review loop; cleanup; the Cypher
 investigation library (``query``: the catalogue and parameter binding live in
-:mod:`graphcluster.queries`); the demo (a thin wrapper of :func:`graphcluster.demo.run_demo`).
+:mod:`graphcluster.queries`; ``browser-files``: the server lives in
+:mod:`graphcluster.browser_files`); the demo (a thin wrapper of :func:`graphcluster.demo.run_demo`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import numpy as np
 
 from graphcluster import queries
 from graphcluster.credentials import neo4j_auth
-from graphcluster.demo import DEMO_STORE, reset_store, run_demo, summary_lines
+from graphcluster.demo import DEMO_STORE, run_demo, summary_lines
 from graphcluster.errors import GraphClusterError, InvalidInput, NotFound
 from graphcluster.models import Decision, ReviewItem
 from graphcluster.readers import read_faces
@@ -261,7 +262,7 @@ def init(state: State, force: bool, yes: bool) -> None:
         if force and gc.stats().faces:
             if not yes and not state.as_json:
                 click.confirm(f"Delete everything in {state.store}?", abort=True)
-            reset_store(gc)
+            gc.reset()
         stats = gc.stats()
     emit(state, {"store": state.store, "kind": stats.store, "faces": stats.faces, "clusters": stats.clusters},
          f"{stats.store} store ready at {state.store}: {stats.faces} faces, {stats.clusters} clusters")
@@ -742,36 +743,13 @@ def browser_files(state: State, port: int, browser_url: str) -> None:
     Neo4j Browser fetches `:play URL` and `:style URL` only from hosts in the server setting
     browser.remote_content_hostname_allowlist (Neo4j's default includes localhost).
     """
-    import functools
-    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-    from importlib import resources
+    from graphcluster import browser_files as files
 
-    folder = resources.files("graphcluster.cypher").joinpath("browser")
-
-    class Handler(SimpleHTTPRequestHandler):
-        def end_headers(self) -> None:
-            self.send_header("Access-Control-Allow-Origin", "*")  # Browser fetches guides cross-origin
-            super().end_headers()
-
-        def do_OPTIONS(self) -> None:  # noqa: N802 - the stdlib's naming; Browser sends a CORS preflight
-            self.send_response(204)
-            self.send_header("Access-Control-Allow-Methods", "GET, OPTIONS")
-            self.send_header("Access-Control-Allow-Headers", "*")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
-            click.echo(f"served {args[0] if args else ''}", err=True)
-
-    server = ThreadingHTTPServer(("127.0.0.1", port), functools.partial(Handler, directory=str(folder)))
-    base = f"http://localhost:{port}"
-    emit(state, {"guide": f"{base}/guide.html", "style": f"{base}/graphcluster.grass", "browser": browser_url},
-         f"Open {browser_url} and run:\n  :play {base}/guide.html\n  :style {base}/graphcluster.grass\n(Ctrl-C stops)")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    server = files.make_server(port, log=lambda line: click.echo(f"served {line}", err=True))
+    links = files.urls(port)
+    emit(state, {**links, "browser": browser_url},
+         f"Open {browser_url} and run:\n  :play {links['guide']}\n  :style {links['style']}\n(Ctrl-C stops)")
+    files.serve(server)
 
 
 def _cell(v: Any) -> str:

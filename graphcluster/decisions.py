@@ -1,4 +1,7 @@
-"""Human decisions and the review queue, applied through the engine.
+"""Human decisions and the review queue.
+
+Every function takes the open store's ``Reclusterer`` (``graphcluster.regions``: the store,
+its view, the thresholds and the settings); the facade ``GraphCluster`` calls them.
 
 Each decision is checked against the earlier ones first (a contradiction raises
 ``ConstraintConflict`` naming them, and nothing changes), recorded with its audit trail, and
@@ -28,7 +31,7 @@ from graphcluster.errors import ConstraintConflict, InvalidInput, NotFound
 from graphcluster.models import ClusterRecord, Decision, FaceRecord, Membership, ReviewItem, utcnow
 
 if TYPE_CHECKING:
-    from graphcluster.engine import GraphCluster
+    from graphcluster.regions import Reclusterer
 
 SYSTEM = "graphcluster"
 
@@ -37,13 +40,13 @@ def _decision_id() -> str:
     return "d" + uuid.uuid4().hex[:12]
 
 
-def _require_faces(gc: GraphCluster, *face_ids: str) -> None:
-    missing = sorted(set(face_ids) - gc.store.existing_face_ids(face_ids))
+def _require_faces(rc: Reclusterer, *face_ids: str) -> None:
+    missing = sorted(set(face_ids) - rc.store.existing_face_ids(face_ids))
     if missing:
         raise NotFound(f"no face with id {missing[0]!r}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
 
 
-def constraint_closure(gc: GraphCluster, faces: Iterable[str]) -> ConstraintSet:
+def constraint_closure(rc: Reclusterer, faces: Iterable[str]) -> ConstraintSet:
     """The must-link groups of ``faces`` (followed transitively) and their cannot-links."""
     seen: set[str] = set()
     frontier = set(faces)
@@ -51,7 +54,7 @@ def constraint_closure(gc: GraphCluster, faces: Iterable[str]) -> ConstraintSet:
     cannot: dict[str, tuple[str, str, str]] = {}
     while frontier:
         seen |= frontier
-        m, c = gc.store.constraint_links(frontier)
+        m, c = rc.store.constraint_links(frontier)
         for link in m:
             must[link[2]] = link
         for link in c:
@@ -60,75 +63,75 @@ def constraint_closure(gc: GraphCluster, faces: Iterable[str]) -> ConstraintSet:
     return ConstraintSet(list(must.values()), list(cannot.values()))
 
 
-def _record(gc: GraphCluster, kind: str, a: str, b: str | None, by: str | None, reason: str | None,
+def _record(rc: Reclusterer, kind: str, a: str, b: str | None, by: str | None, reason: str | None,
             **data: Any) -> Decision:
     d = Decision(id=_decision_id(), kind=kind, a=a, b=b, by=by, reason=reason, data=data)
-    gc.store.add_decision(d)
+    rc.store.add_decision(d)
     return d
 
 
-def _cluster_of(gc: GraphCluster, face_id: str) -> str | None:
-    return gc.store.memberships([face_id])[face_id].cluster_id
+def _cluster_of(rc: Reclusterer, face_id: str) -> str | None:
+    return rc.store.memberships([face_id])[face_id].cluster_id
 
 
-def _lock_decision(gc: GraphCluster, cluster_id: str) -> str:
-    locks = gc.store.get_decisions(cluster_ids=[cluster_id], kinds=["lock"], active_only=True)
+def _lock_decision(rc: Reclusterer, cluster_id: str) -> str:
+    locks = rc.store.get_decisions(cluster_ids=[cluster_id], kinds=["lock"], active_only=True)
     return locks[-1].id if locks else f"lock of {cluster_id}"
 
 
 # -- pair decisions ------------------------------------------------------------------------------
-def _pair(gc: GraphCluster, kind: str, a: str, b: str) -> tuple[str | None, str | None]:
+def _pair(rc: Reclusterer, kind: str, a: str, b: str) -> tuple[str | None, str | None]:
     """Check a pair decision against the earlier ones; returns the two faces' clusters."""
     if a == b:
         raise InvalidInput(f"{kind} needs two different faces, got {a!r} twice")
-    _require_faces(gc, a, b)
-    cs = constraint_closure(gc, [a, b])
+    _require_faces(rc, a, b)
+    cs = constraint_closure(rc, [a, b])
     if kind == "same_person":
         cs.check_must_link(a, b)
     else:
         cs.check_cannot_link(a, b)
-    return _cluster_of(gc, a), _cluster_of(gc, b)
+    return _cluster_of(rc, a), _cluster_of(rc, b)
 
 
-def same_person(gc: GraphCluster, a: str, b: str, *, by: str | None, reason: str | None,
+def same_person(rc: Reclusterer, a: str, b: str, *, by: str | None, reason: str | None,
                 recluster: bool = True, **data: Any) -> Decision:
     """Record a must-link (``recluster=False``: the caller learns from it and reclusters once
     for a whole group of them)."""
-    ca, cb = _pair(gc, "same_person", a, b)
+    ca, cb = _pair(rc, "same_person", a, b)
     if ca and cb and ca != cb:
-        locked = gc.view.locked([ca, cb])
+        locked = rc.view.locked([ca, cb])
         if len(locked) == 2:
             raise ConstraintConflict(
                 f"faces {a!r} and {b!r} are in two locked clusters ({ca!r}, {cb!r}); locked clusters never "
                 f"merge on their own: merge them explicitly with merge({ca!r}, {cb!r})",
-                conflicts=[_lock_decision(gc, ca), _lock_decision(gc, cb)],
+                conflicts=[_lock_decision(rc, ca), _lock_decision(rc, cb)],
             )
-    d = _record(gc, "same_person", a, b, by, reason, **data)
+    d = _record(rc, "same_person", a, b, by, reason, **data)
     if recluster:
-        gc.thresholds.learn(same=[(a, b)])
-        gc._recluster([a, b])
+        rc.thresholds.learn(same=[(a, b)])
+        rc.region([a, b])
     return d
 
 
-def different_person(gc: GraphCluster, a: str, b: str, *, by: str | None, reason: str | None,
+def different_person(rc: Reclusterer, a: str, b: str, *, by: str | None, reason: str | None,
                      **data: Any) -> Decision:
-    ca, cb = _pair(gc, "different_person", a, b)
-    if ca is not None and ca == cb and gc.view.locked([ca]):
+    ca, cb = _pair(rc, "different_person", a, b)
+    if ca is not None and ca == cb and rc.view.locked([ca]):
         raise ConstraintConflict(
             f"faces {a!r} and {b!r} are both in locked cluster {ca!r}, whose members a human verified; "
             f"unlock it first (unlock({ca!r})) or remove the wrong face",
-            conflicts=[_lock_decision(gc, ca)],
+            conflicts=[_lock_decision(rc, ca)],
         )
-    d = _record(gc, "different_person", a, b, by, reason, **data)
-    gc.thresholds.learn(different=[(a, b)])
+    d = _record(rc, "different_person", a, b, by, reason, **data)
+    rc.thresholds.learn(different=[(a, b)])
     seeds = {a, b}
     if ca is not None and ca == cb:  # the cluster holding both is split at once
-        seeds |= set(gc.store.cluster_members([ca])[ca])
-    gc._recluster(sorted(seeds), limit=max(len(seeds) + 1, gc.settings.region_limit))
+        seeds |= set(rc.store.cluster_members([ca])[ca])
+    rc.whole(sorted(seeds))
     return d
 
 
-def same_image_links(gc: GraphCluster, faces: Sequence[FaceRecord]) -> None:
+def same_image_links(rc: Reclusterer, faces: Sequence[FaceRecord]) -> None:
     """Two faces in one image are two people: a cannot-link made by graphcluster itself."""
     by_image: dict[str, list[str]] = {}
     for f in faces:
@@ -136,7 +139,7 @@ def same_image_links(gc: GraphCluster, faces: Sequence[FaceRecord]) -> None:
             by_image.setdefault(f.image, []).append(f.id)
     if not by_image:
         return
-    stored = gc.store.faces_by_image(list(by_image))
+    stored = rc.store.faces_by_image(list(by_image))
     new_ids = {f.id for f in faces}
     for image, ids in stored.items():
         ids = sorted(set(ids))
@@ -145,85 +148,85 @@ def same_image_links(gc: GraphCluster, faces: Sequence[FaceRecord]) -> None:
             for y in ids:
                 if y == x or (y in new_ids and y <= x):
                     continue
-                gc.store.add_decision(
+                rc.store.add_decision(
                     Decision(id=_decision_id(), kind="different_person", a=x, b=y, by=SYSTEM,
                              reason=f"two faces in one image ({image})", data={"automatic": True})
                 )
 
 
 # -- face placement ------------------------------------------------------------------------------
-def _supersede(gc: GraphCluster, face_id: str, new: Decision) -> None:
+def _supersede(rc: Reclusterer, face_id: str, new: Decision) -> None:
     """The latest placement of a face wins: a new assign replaces every earlier assign and a
     ban from the same cluster; a new ban replaces an assign to (or a ban from) that cluster.
     Bans from other clusters stay."""
-    for old in gc.store.get_decisions(face_ids=[face_id], kinds=["assign", "remove"], active_only=True):
+    for old in rc.store.get_decisions(face_ids=[face_id], kinds=["assign", "remove"], active_only=True):
         if old.a != face_id or old.id == new.id:
             continue
         if (new.kind == "assign" and (old.kind == "assign" or old.b == new.b)) or (
             new.kind == "remove" and old.b == new.b
         ):
-            gc.store.undo_decision(old.id)
+            rc.store.undo_decision(old.id)
 
 
-def assign(gc: GraphCluster, face_id: str, cluster_id: str, *, by: str | None, reason: str | None) -> Decision:
-    _require_faces(gc, face_id)
-    gc._get_cluster(cluster_id)
-    members = gc.store.cluster_members([cluster_id])[cluster_id]
-    cs = constraint_closure(gc, [face_id, *members])
+def assign(rc: Reclusterer, face_id: str, cluster_id: str, *, by: str | None, reason: str | None) -> Decision:
+    _require_faces(rc, face_id)
+    rc.view.cluster_record(cluster_id)
+    members = rc.store.cluster_members([cluster_id])[cluster_id]
+    cs = constraint_closure(rc, [face_id, *members])
     for m in members:
         if m != face_id:
             cs.check_must_link(face_id, m)
-    current = _cluster_of(gc, face_id)
-    if current and current != cluster_id and gc.view.locked([current]):
+    current = _cluster_of(rc, face_id)
+    if current and current != cluster_id and rc.view.locked([current]):
         group = cs.group(face_id) if hasattr(cs, "group") else {face_id}
         if len(group) > 1:
             raise ConstraintConflict(
                 f"face {face_id!r} is must-linked to other faces of locked cluster {current!r}; "
-                "undo those links first", conflicts=[_lock_decision(gc, current)])
-    d = _record(gc, "assign", face_id, cluster_id, by, reason, previous=current)
-    _supersede(gc, face_id, d)
-    gc.store.apply_clustering([Membership(face_id=face_id, cluster_id=cluster_id, status="manual", confidence=1.0)])
-    gc._recluster([face_id])
+                "undo those links first", conflicts=[_lock_decision(rc, current)])
+    d = _record(rc, "assign", face_id, cluster_id, by, reason, previous=current)
+    _supersede(rc, face_id, d)
+    rc.store.apply_clustering([Membership(face_id=face_id, cluster_id=cluster_id, status="manual", confidence=1.0)])
+    rc.region([face_id])
     return d
 
 
-def remove(gc: GraphCluster, face_id: str, *, by: str | None, reason: str | None,
+def remove(rc: Reclusterer, face_id: str, *, by: str | None, reason: str | None,
            cluster_id: str | None = None) -> Decision:
     """Take a face out of its cluster (or, with ``cluster_id``, ban it from that cluster)."""
-    _require_faces(gc, face_id)
-    held = _cluster_of(gc, face_id)
+    _require_faces(rc, face_id)
+    held = _cluster_of(rc, face_id)
     current = cluster_id or held
     if current is None:
         raise InvalidInput(f"face {face_id!r} is in no cluster; there is nothing to remove it from")
-    cs = constraint_closure(gc, [face_id])
+    cs = constraint_closure(rc, [face_id])
     group = cs.group(face_id) - {face_id}
     if group:
-        same = [g for g in group if _cluster_of(gc, g) == current]
+        same = [g for g in group if _cluster_of(rc, g) == current]
         if same:
             links = [lid for a, b, lid in cs.must_links if face_id in (a, b) or a in group or b in group]
             raise ConstraintConflict(
                 f"face {face_id!r} is must-linked to {same[0]!r}, also in cluster {current!r}; "
                 "undo that same-person decision first", conflicts=links)
-    d = _record(gc, "remove", face_id, current, by, reason)
-    _supersede(gc, face_id, d)
+    d = _record(rc, "remove", face_id, current, by, reason)
+    _supersede(rc, face_id, d)
     if held == current:
-        gc.store.apply_clustering([Membership(face_id=face_id, cluster_id=None, status="unassigned", confidence=0.0)])
-        gc._recluster([face_id])
+        rc.store.apply_clustering([Membership(face_id=face_id, cluster_id=None, status="unassigned", confidence=0.0)])
+        rc.region([face_id])
     return d
 
 
 # -- clusters ------------------------------------------------------------------------------------
-def _anchor(gc: GraphCluster, cluster_id: str, members: Sequence[str]) -> str:
-    ms = gc.store.memberships(members)
+def _anchor(rc: Reclusterer, cluster_id: str, members: Sequence[str]) -> str:
+    ms = rc.store.memberships(members)
     return max(members, key=lambda f: (ms[f].status == "manual", ms[f].confidence, f))
 
 
-def merge(gc: GraphCluster, cluster_a: str, cluster_b: str, *, by: str | None, reason: str | None) -> Decision:
+def merge(rc: Reclusterer, cluster_a: str, cluster_b: str, *, by: str | None, reason: str | None) -> Decision:
     if cluster_a == cluster_b:
         raise InvalidInput(f"merge needs two different clusters, got {cluster_a!r} twice")
-    ra, rb = gc._get_cluster(cluster_a), gc._get_cluster(cluster_b)
-    members = gc.store.cluster_members([cluster_a, cluster_b])
-    cs = constraint_closure(gc, members[cluster_a] + members[cluster_b])
+    ra, rb = rc.view.cluster_record(cluster_a), rc.view.cluster_record(cluster_b)
+    members = rc.store.cluster_members([cluster_a, cluster_b])
+    cs = constraint_closure(rc, members[cluster_a] + members[cluster_b])
     side_b = set(members[cluster_b])
     for x, y, lid in cs.cannot_links:
         in_a = {x, y} & set(members[cluster_a])
@@ -234,98 +237,96 @@ def merge(gc: GraphCluster, cluster_a: str, cluster_b: str, *, by: str | None, r
     # the locked (else larger) cluster keeps its id
     keep, gone = (ra, rb) if (ra.locked, ra.size) >= (rb.locked, rb.size) else (rb, ra)
     moved = members[gone.id]
-    anchor_keep = _anchor(gc, keep.id, members[keep.id])
-    anchor_gone = _anchor(gc, gone.id, moved)
-    d = _record(gc, "merge", keep.id, gone.id, by, reason, moved=moved, gone_locked=gone.locked,
+    anchor_keep = _anchor(rc, keep.id, members[keep.id])
+    anchor_gone = _anchor(rc, gone.id, moved)
+    d = _record(rc, "merge", keep.id, gone.id, by, reason, moved=moved, gone_locked=gone.locked,
                 gone_name=gone.name, anchors=[anchor_keep, anchor_gone])
-    link = _record(gc, "same_person", anchor_keep, anchor_gone, by, f"merge {d.id}", merge=d.id)
+    link = _record(rc, "same_person", anchor_keep, anchor_gone, by, f"merge {d.id}", merge=d.id)
     d.data["anchor_decision"] = link.id
-    gc.store.add_decision(d)  # idempotent upsert: record the anchor link on the merge
-    ms = gc.store.memberships(moved)
-    gc.store.apply_clustering(
+    rc.store.add_decision(d)  # idempotent upsert: record the anchor link on the merge
+    ms = rc.store.memberships(moved)
+    rc.store.apply_clustering(
         [Membership(face_id=f, cluster_id=keep.id, status=ms[f].status, confidence=ms[f].confidence) for f in moved],
         [keep.model_copy(update={"locked": keep.locked or gone.locked, "name": keep.name or gone.name,
                                  "updated_at": utcnow()})],
         [gone.id],
     )
-    _obsolete_reviews(gc, [gone.id])
+    _obsolete_reviews(rc, [gone.id])
     return d
 
 
-def set_lock(gc: GraphCluster, cluster_id: str, locked: bool, *, by: str | None, reason: str | None) -> Decision:
-    record = gc._get_cluster(cluster_id)
-    d = _record(gc, "lock" if locked else "unlock", cluster_id, None, by, reason, previous=record.locked)
-    _apply_lock(gc, cluster_id, locked)
+def set_lock(rc: Reclusterer, cluster_id: str, locked: bool, *, by: str | None, reason: str | None) -> Decision:
+    record = rc.view.cluster_record(cluster_id)
+    d = _record(rc, "lock" if locked else "unlock", cluster_id, None, by, reason, previous=record.locked)
+    _apply_lock(rc, cluster_id, locked)
     return d
 
 
-def _apply_lock(gc: GraphCluster, cluster_id: str, locked: bool) -> None:
-    gc.store.update_cluster(cluster_id, locked=locked)
-    members = gc.store.cluster_members([cluster_id])[cluster_id]
-    ms = gc.store.memberships(members)
-    pinned = gc.view.pinned(members)
+def _apply_lock(rc: Reclusterer, cluster_id: str, locked: bool) -> None:
+    rc.store.update_cluster(cluster_id, locked=locked)
+    members = rc.store.cluster_members([cluster_id])[cluster_id]
+    ms = rc.store.memberships(members)
+    pinned = rc.view.pinned(members)
     changes = []
     for f in members:
         status = "manual" if (locked or f in pinned) else ("auto" if ms[f].status == "manual" else ms[f].status)
         if status != ms[f].status:
             changes.append(Membership(face_id=f, cluster_id=cluster_id, status=status, confidence=ms[f].confidence))
     if changes:
-        gc.store.apply_clustering(changes)
+        rc.store.apply_clustering(changes)
 
 
-def set_name(gc: GraphCluster, cluster_id: str, name: str, *, by: str | None, reason: str | None) -> Decision:
-    record = gc._get_cluster(cluster_id)
+def set_name(rc: Reclusterer, cluster_id: str, name: str, *, by: str | None, reason: str | None) -> Decision:
+    record = rc.view.cluster_record(cluster_id)
     if not isinstance(name, str) or not name.strip():
         raise InvalidInput(f"a cluster name must be a non-empty string, got {name!r}")
-    d = _record(gc, "name", cluster_id, None, by, reason, name=name.strip(), previous=record.name)
-    gc.store.update_cluster(cluster_id, name=name.strip())
+    d = _record(rc, "name", cluster_id, None, by, reason, name=name.strip(), previous=record.name)
+    rc.store.update_cluster(cluster_id, name=name.strip())
     return d
 
 
 # -- undo ----------------------------------------------------------------------------------------
-def undo(gc: GraphCluster, decision_id: str, *, by: str | None = None) -> Decision:
-    d = gc.store.get_decision(decision_id)
+def undo(rc: Reclusterer, decision_id: str, *, by: str | None = None) -> Decision:
+    d = rc.store.get_decision(decision_id)
     if d.undone:
         return d
     if d.kind in ("same_person", "different_person"):
-        gc.store.undo_decision(d.id)
-        gc.thresholds.refresh()  # an undone calibration answer no longer places the link
-        change = gc.thresholds.take_change()
-        if change is not None:
-            gc._recluster_affected(*change)
+        rc.store.undo_decision(d.id)
+        rc.thresholds.refresh()  # an undone calibration answer no longer places the link
+        rc.follow_change()
         seeds = [d.a, d.b or d.a]
-        clusters = {c for c in (_cluster_of(gc, d.a), _cluster_of(gc, d.b or d.a)) if c}
+        clusters = {c for c in (_cluster_of(rc, d.a), _cluster_of(rc, d.b or d.a)) if c}
         if d.kind == "same_person":  # the group may fall apart: look at the clusters it held together
-            for members in gc.store.cluster_members(clusters).values():
+            for members in rc.store.cluster_members(clusters).values():
                 seeds += members
-        gc._recluster(sorted(set(seeds)), limit=max(len(seeds) + 1, gc.settings.region_limit))
+        rc.region(sorted(set(seeds)), limit=max(len(seeds) + 1, rc.settings.region_limit))
     elif d.kind in ("assign", "remove"):
-        gc.store.undo_decision(d.id)
-        gc._recluster([d.a])
+        rc.store.undo_decision(d.id)
+        rc.region([d.a])
     elif d.kind == "merge":
-        _undo_merge(gc, d)
+        _undo_merge(rc, d)
     elif d.kind in ("lock", "unlock"):
-        gc.store.undo_decision(d.id)
-        if d.a in gc.store.get_clusters([d.a]):
-            _apply_lock(gc, d.a, bool(d.data.get("previous", d.kind == "unlock")))
+        rc.store.undo_decision(d.id)
+        if d.a in rc.store.get_clusters([d.a]):
+            _apply_lock(rc, d.a, bool(d.data.get("previous", d.kind == "unlock")))
     elif d.kind == "name":
-        gc.store.undo_decision(d.id)
-        if d.a in gc.store.get_clusters([d.a]):
-            gc.store.update_cluster(d.a, name=d.data.get("previous"))
-    return gc.store.get_decision(d.id)
+        rc.store.undo_decision(d.id)
+        if d.a in rc.store.get_clusters([d.a]):
+            rc.store.update_cluster(d.a, name=d.data.get("previous"))
+    return rc.store.get_decision(d.id)
 
 
-def _undo_merge(gc: GraphCluster, d: Decision) -> None:
-    gc.store.undo_decision(d.id)
+def _undo_merge(rc: Reclusterer, d: Decision) -> None:
+    rc.store.undo_decision(d.id)
     anchor = d.data.get("anchor_decision")
     if anchor:
-        gc.store.undo_decision(anchor)
+        rc.store.undo_decision(anchor)
     gone = d.b or ""
-    moved = [f for f, m in gc.store.memberships(d.data.get("moved", [])).items() if m.cluster_id == d.a]
-    if gone in gc.store.get_clusters([gone]) or not moved:
+    moved = [f for f, m in rc.store.memberships(d.data.get("moved", [])).items() if m.cluster_id == d.a]
+    if gone in rc.store.get_clusters([gone]) or not moved:
         return
-    ms = gc.store.memberships(moved)
-    gc.store.apply_clustering(
+    ms = rc.store.memberships(moved)
+    rc.store.apply_clustering(
         [Membership(face_id=f, cluster_id=gone, status=ms[f].status, confidence=ms[f].confidence) for f in moved],
         [ClusterRecord(id=gone, locked=bool(d.data.get("gone_locked")), name=d.data.get("gone_name"))],
     )
@@ -344,22 +345,22 @@ def review_id(kind: str, faces_a: Sequence[str], faces_b: Sequence[str], cluster
     return "r" + hashlib.sha1(f"{kind}:{key}".encode()).hexdigest()[:12]
 
 
-def _obsolete_reviews(gc: GraphCluster, clusters: Iterable[str]) -> None:
+def _obsolete_reviews(rc: Reclusterer, clusters: Iterable[str]) -> None:
     gone = set(clusters)
-    stale = [r.id for r in gc.store.get_reviews(status="open") if {r.cluster_a, r.cluster_b} & gone]
+    stale = [r.id for r in rc.store.get_reviews(status="open") if {r.cluster_a, r.cluster_b} & gone]
     if stale:
-        gc.store.set_review_status(stale, "obsolete")
+        rc.store.set_review_status(stale, "obsolete")
 
 
-def _still_relevant(gc: GraphCluster, item: ReviewItem) -> bool:
-    return _relevant(gc, [item])[0]
+def _still_relevant(rc: Reclusterer, item: ReviewItem) -> bool:
+    return _relevant(rc, [item])[0]
 
 
-def _relevant(gc: GraphCluster, items: Sequence[ReviewItem]) -> list[bool]:
+def _relevant(rc: Reclusterer, items: Sequence[ReviewItem]) -> list[bool]:
     """Whether each item still asks something (two store reads for all of them together)."""
     faces = sorted({f for it in items for f in it.faces_a + it.faces_b})
-    ms = gc.store.memberships(faces)  # unknown (deleted) faces are left out
-    clusters = gc.store.get_clusters(sorted({c for it in items for c in (it.cluster_a, it.cluster_b) if c}))
+    ms = rc.store.memberships(faces)  # unknown (deleted) faces are left out
+    clusters = rc.store.get_clusters(sorted({c for it in items for c in (it.cluster_a, it.cluster_b) if c}))
     out = []
     for item in items:
         mine = item.faces_a + item.faces_b
@@ -382,7 +383,7 @@ def _relevant(gc: GraphCluster, items: Sequence[ReviewItem]) -> list[bool]:
     return out
 
 
-def review_queue(gc: GraphCluster, limit: int) -> list[ReviewItem]:
+def review_queue(rc: Reclusterer, limit: int) -> list[ReviewItem]:
     """The ``limit`` most useful open items; items that no longer ask anything are marked obsolete.
 
     Open items are read a page at a time, best first (the page doubles while too many of them
@@ -392,9 +393,9 @@ def review_queue(gc: GraphCluster, limit: int) -> list[ReviewItem]:
     stale: list[str] = []
     seen, page = 0, max(2 * limit, 20)
     while len(out) < limit:
-        items = gc.store.get_reviews(status="open", limit=page)
+        items = rc.store.get_reviews(status="open", limit=page)
         fresh = items[seen:]
-        for item, ok in zip(fresh, _relevant(gc, fresh)):
+        for item, ok in zip(fresh, _relevant(rc, fresh)):
             if len(out) >= limit:
                 break
             if ok:
@@ -406,11 +407,11 @@ def review_queue(gc: GraphCluster, limit: int) -> list[ReviewItem]:
             break
         page *= 2
     if stale:
-        gc.store.set_review_status(stale, "obsolete")
+        rc.store.set_review_status(stale, "obsolete")
     return out
 
 
-def calibration_questions(gc: GraphCluster, limit: int) -> list[ReviewItem]:
+def calibration_questions(rc: Reclusterer, limit: int) -> list[ReviewItem]:
     """Open calibration questions first, then new ones from the keeper's bisection.
 
     Every calibration question asked is listed in the store's meta (``calibration_asked``:
@@ -419,28 +420,28 @@ def calibration_questions(gc: GraphCluster, limit: int) -> list[ReviewItem]:
     """
     if limit < 1:
         raise InvalidInput(f"limit must be at least 1, got {limit}")
-    if gc.settings.threshold is not None:
-        raise InvalidInput(f"the link threshold is set explicitly (Settings.threshold={gc.settings.threshold}); "
+    if rc.settings.threshold is not None:
+        raise InvalidInput(f"the link threshold is set explicitly (Settings.threshold={rc.settings.threshold}); "
                            "calibration answers could not move it: open the store without threshold= to calibrate")
-    asked_rows = gc.store.get_meta().get("calibration_asked") or []
-    statuses = gc.store.review_statuses([r[0] for r in asked_rows])
-    open_items = [gc.store.get_review(r[0]) for r in asked_rows if statuses.get(r[0]) == "open"]
+    asked_rows = rc.store.get_meta().get("calibration_asked") or []
+    statuses = rc.store.review_statuses([r[0] for r in asked_rows])
+    open_items = [rc.store.get_review(r[0]) for r in asked_rows if statuses.get(r[0]) == "open"]
     open_items.sort(key=lambda i: -i.priority)  # a skipped question waits behind the others
-    out = [i for i, ok in zip(open_items, _relevant(gc, open_items)) if ok][:limit]
+    out = [i for i, ok in zip(open_items, _relevant(rc, open_items)) if ok][:limit]
     if len(out) < limit:
         asked = {frozenset((r[1], r[2])) for r in asked_rows}
         fresh = [
             ReviewItem(id=f"q-pair-{uuid.uuid4().hex[:12]}", kind="pair", priority=0.0, faces_a=[a], faces_b=[b])
-            for a, b, _ in gc.thresholds.question_pairs(limit - len(out), asked)
+            for a, b, _ in rc.thresholds.question_pairs(limit - len(out), asked)
         ]
         if fresh:
-            gc.store.put_reviews(fresh)
-            gc.store.set_meta({"calibration_asked": asked_rows + [[i.id, i.faces_a[0], i.faces_b[0]] for i in fresh]})
+            rc.store.put_reviews(fresh)
+            rc.store.set_meta({"calibration_asked": asked_rows + [[i.id, i.faces_a[0], i.faces_b[0]] for i in fresh]})
         out += fresh
     return out
 
 
-def answer(gc: GraphCluster, item_id: str, reply: str, *, name: str | None, by: str | None) -> Decision | None:
+def answer(rc: Reclusterer, item_id: str, reply: str, *, name: str | None, by: str | None) -> Decision | None:
     """Record the answer to a review item; an answer to a question that was shown is never lost.
 
     A question the graph has moved past since it was asked (its faces moved, its clusters
@@ -454,38 +455,38 @@ def answer(gc: GraphCluster, item_id: str, reply: str, *, name: str | None, by: 
     reply = reply.strip().lower() if isinstance(reply, str) else reply
     if reply not in ("yes", "no", "skip"):
         raise InvalidInput(f"answer must be 'yes', 'no' or 'skip', got {reply!r}")
-    item = gc.store.get_review(item_id)
+    item = rc.store.get_review(item_id)
     if item.status == "answered" and item.answer == reply:
         return None  # recorded already (a second click, a second client)
-    current = item.status == "open" and _still_relevant(gc, item)
+    current = item.status == "open" and _still_relevant(rc, item)
     if reply == "skip":
         if current:  # ask again later, after the others
-            gc.store.put_reviews([item.model_copy(update={"priority": item.priority - 1_000_000.0})])
+            rc.store.put_reviews([item.model_copy(update={"priority": item.priority - 1_000_000.0})])
         else:  # nothing left to ask: recorded, never asked again
-            gc.store.set_review_status([item.id], "answered", answer=reply)
+            rc.store.set_review_status([item.id], "answered", answer=reply)
         return None
     why = f"review {item.id}"
     try:
         if current:
-            decision = _apply_answer(gc, item, reply, name=name, by=by, why=why)
+            decision = _apply_answer(rc, item, reply, name=name, by=by, why=why)
         else:
-            decision = _apply_shown(gc, item, reply, name=name, by=by, why=why)
+            decision = _apply_shown(rc, item, reply, name=name, by=by, why=why)
     except ConstraintConflict:
         if item.status == "open":  # the question was moot: ask it no more
-            gc.store.set_review_status([item.id], "obsolete", answer=reply)
+            rc.store.set_review_status([item.id], "obsolete", answer=reply)
         raise
-    gc.store.set_review_status([item.id], "answered", answer=reply)
+    rc.store.set_review_status([item.id], "answered", answer=reply)
     return decision
 
 
-def _apply_shown(gc: GraphCluster, item: ReviewItem, reply: str, *, name: str | None, by: str | None,
+def _apply_shown(rc: Reclusterer, item: ReviewItem, reply: str, *, name: str | None, by: str | None,
                  why: str) -> Decision | None:
     """The decision an answer states about the faces its question showed, whatever their
     clusters are now: "A and B are one person" must-links a face shown as A with one shown as
     B, "face F is not this person" cannot-links F with the member shown beside it (or bans F
     from the cluster while that cluster still exists). Faces deleted since are left out; when
     none of a side is left there is nothing to decide (``None``)."""
-    alive = gc.store.existing_face_ids(item.faces_a + item.faces_b)
+    alive = rc.store.existing_face_ids(item.faces_a + item.faces_b)
     side_a = [f for f in item.faces_a if f in alive]
     side_b = [f for f in item.faces_b if f in alive]
     yes = reply == "yes"
@@ -493,64 +494,62 @@ def _apply_shown(gc: GraphCluster, item: ReviewItem, reply: str, *, name: str | 
         if not side_a or not side_b:
             return None
         if item.kind == "pair":
-            return _apply_answer(gc, item, reply, name=name, by=by, why=why)
-        return (same_person(gc, side_a[0], side_b[0], by=by, reason=why) if yes
-                else different_person(gc, side_a[0], side_b[0], by=by, reason=why))
+            return _apply_answer(rc, item, reply, name=name, by=by, why=why)
+        return (same_person(rc, side_a[0], side_b[0], by=by, reason=why) if yes
+                else different_person(rc, side_a[0], side_b[0], by=by, reason=why))
     if item.kind == "face":
         if not side_a:
             return None
         face, cluster = side_a[0], item.cluster_b
-        if cluster and gc.store.get_clusters([cluster]):
-            return (assign(gc, face, cluster, by=by, reason=why) if yes
-                    else remove(gc, face, by=by, reason=why, cluster_id=cluster))
+        if cluster and rc.store.get_clusters([cluster]):
+            return (assign(rc, face, cluster, by=by, reason=why) if yes
+                    else remove(rc, face, by=by, reason=why, cluster_id=cluster))
         if not side_b:
             return None
-        return (same_person(gc, face, side_b[0], by=by, reason=why) if yes
-                else different_person(gc, face, side_b[0], by=by, reason=why))
+        return (same_person(rc, face, side_b[0], by=by, reason=why) if yes
+                else different_person(rc, face, side_b[0], by=by, reason=why))
     if not yes or len(side_a) < 2:  # new identity: "no" states nothing about any one pair
         return None
-    return _apply_answer(gc, item.model_copy(update={"faces_a": side_a}), reply, name=name, by=by, why=why)
+    return _apply_answer(rc, item.model_copy(update={"faces_a": side_a}), reply, name=name, by=by, why=why)
 
 
-def _apply_answer(gc: GraphCluster, item: ReviewItem, reply: str, *, name: str | None, by: str | None,
+def _apply_answer(rc: Reclusterer, item: ReviewItem, reply: str, *, name: str | None, by: str | None,
                   why: str) -> Decision | None:
     decision: Decision | None = None
     if item.kind == "merge":
         if reply == "yes":
             try:
-                decision = merge(gc, item.cluster_a or "", item.cluster_b or "", by=by, reason=why)
+                decision = merge(rc, item.cluster_a or "", item.cluster_b or "", by=by, reason=why)
             except ConstraintConflict:
                 # a face of one cluster is known not to be the other's person: the clusters
                 # cannot merge whole, but the faces shown are one person
-                decision = same_person(gc, item.faces_a[0], item.faces_b[0], by=by, reason=why)
+                decision = same_person(rc, item.faces_a[0], item.faces_b[0], by=by, reason=why)
         else:
-            decision = different_person(gc, item.faces_a[0], item.faces_b[0], by=by, reason=why)
+            decision = different_person(rc, item.faces_a[0], item.faces_b[0], by=by, reason=why)
     elif item.kind == "face":
         face, cluster = item.faces_a[0], item.cluster_b or ""
-        decision = (assign(gc, face, cluster, by=by, reason=why) if reply == "yes"
-                    else remove(gc, face, by=by, reason=why, cluster_id=cluster))
+        decision = (assign(rc, face, cluster, by=by, reason=why) if reply == "yes"
+                    else remove(rc, face, by=by, reason=why, cluster_id=cluster))
     elif item.kind == "pair":  # calibration: a same / different decision, and a point for the link
         a, b = item.faces_a[0], item.faces_b[0]
-        before = gc.thresholds.current()
-        decision = (same_person(gc, a, b, by=by, reason=why) if reply == "yes"
-                    else different_person(gc, a, b, by=by, reason=why))
-        gc.thresholds.answered_pair(a, b, same=reply == "yes", decision_id=decision.id, before=before)
-        change = gc.thresholds.take_change()
-        if change is not None:
-            gc._recluster_affected(*change)
+        before = rc.thresholds.current()
+        decision = (same_person(rc, a, b, by=by, reason=why) if reply == "yes"
+                    else different_person(rc, a, b, by=by, reason=why))
+        rc.thresholds.answered_pair(a, b, same=reply == "yes", decision_id=decision.id, before=before)
+        rc.follow_change()
     elif reply == "yes":  # new identity: must-link the group, name it if asked
         first = item.faces_a[0]
         linked: list[tuple[str, str]] = []
         try:
             for other in item.faces_a[1:]:
-                decision = same_person(gc, first, other, by=by, reason=why, recluster=False)
+                decision = same_person(rc, first, other, by=by, reason=why, recluster=False)
                 linked.append((first, other))
         finally:  # one recluster for the group (also for the links made before a refusal)
             if linked:
-                gc.thresholds.learn(same=linked)
+                rc.thresholds.learn(same=linked)
                 seeds = sorted({f for pair in linked for f in pair})
-                gc._recluster(seeds, limit=max(len(seeds) + 1, gc.settings.region_limit))
-        formed = _cluster_of(gc, first)
+                rc.whole(seeds)
+        formed = _cluster_of(rc, first)
         if name and formed:
-            set_name(gc, formed, name, by=by, reason=why)
+            set_name(rc, formed, name, by=by, reason=why)
     return decision

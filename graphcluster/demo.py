@@ -41,7 +41,6 @@ __all__ = [
     "DemoSummary",
     "find_sample_data",
     "pairwise_scores",
-    "reset_store",
     "run_demo",
     "sample_faces",
     "simulated_answer",
@@ -49,7 +48,7 @@ __all__ = [
     "synthetic_faces",
 ]
 
-DEMO_STORE = "./graphcluster-demo"
+DEMO_STORE = "./var/demo-store"  # scripts/demo and the README use it too
 _MARKER = ".graphcluster-demo"  # marks a directory the demo made and may empty again
 _URI = re.compile(r"^(bolt|neo4j)(\+s|\+ssc)?://")
 _REVIEWER = "demo-reviewer"
@@ -192,16 +191,6 @@ def pairwise_scores(assigned: dict[str, str | None], labels: dict[str, str]) -> 
     return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(2 * p * r / (p + r), 4) if p + r else 0.0}
 
 
-def reset_store(gc: Any) -> None:
-    """Empty an open store and its index (``init --force``, ``demo --reset``)."""
-    reset = getattr(gc, "reset", None)
-    if callable(reset):  # a facade that knows how to empty itself does it best
-        reset()
-        return
-    gc.store.clear()
-    gc.rebuild_index()
-
-
 def _prepare(store: str, open_store: Callable[[str], Any], reset: bool) -> None:
     """Empty a store the demo made before; refuse to touch anyone else's without ``reset``."""
     if _URI.match(store):
@@ -209,7 +198,7 @@ def _prepare(store: str, open_store: Callable[[str], Any], reset: bool) -> None:
             if gc.stats().faces:
                 if not reset:
                     raise InvalidInput(f"{store} already holds faces; run `demo --reset` to empty it first, or use another store")
-                reset_store(gc)
+                gc.reset()
         return
     root = Path(store)
     if root.exists() and any(root.iterdir()):

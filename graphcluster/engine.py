@@ -5,11 +5,13 @@ One batch (``add_faces``), as in ARCHITECTURE.md:
 1. validate and L2-normalise the vectors (the whole batch is refused on a bad row);
 2. skip ids already stored (re-sending a batch changes nothing);
 3. note the batch in the store's journal, add the vectors to the index, query k neighbours;
-4. write faces, SIMILAR edges and same-image cannot-links in one store transaction;
-5. recluster the affected region only (``build_region`` + ``recluster``) and write what changed;
+4. write faces and SIMILAR edges in one store transaction, then the same-image cannot-links;
+5. re-cluster the affected region only and write what changed (``Reclusterer.region`` in
+   ``graphcluster.regions``: ``build_region`` + ``recluster`` + ``apply_result``);
 6. clear the journal. A crash between 3 and 6 is repaired on the next open (``_reconcile``).
 
-Human decisions live in ``graphcluster.decisions``; this module calls them.
+Human decisions live in ``graphcluster.decisions``; this module calls them with its
+``Reclusterer``, which they re-cluster through, as this module does.
 """
 
 from __future__ import annotations
@@ -23,9 +25,8 @@ from typing import Any
 import numpy as np
 
 from graphcluster import decisions as _decisions
-from graphcluster.calibration import AFFECTED_LIMIT, BACKLOG_PER_BATCH, FULL_RECLUSTER, ThresholdKeeper
-from graphcluster.clustering import build_region, edge_weight, recluster
-from graphcluster.clustering.questions import askable, propose_questions
+from graphcluster.calibration import ThresholdKeeper
+from graphcluster.clustering import Thresholds, edge_weight
 from graphcluster.errors import InvalidInput, NotFound, StoreError
 from graphcluster.index import NeighbourIndex, open_index, validate_vectors
 from graphcluster.models import (
@@ -40,11 +41,11 @@ from graphcluster.models import (
     SimilarEdge,
     Stats,
 )
+from graphcluster.regions import Reclusterer
 from graphcluster.settings import Settings
 from graphcluster.store import open_store
 from graphcluster.store.base import Store
 from graphcluster.view import StoreView
-from graphcluster.writer import apply_result
 
 __all__ = ["GraphCluster"]
 
@@ -77,12 +78,16 @@ class GraphCluster:
 
     def __init__(self, store: Store, index: NeighbourIndex, settings: Settings) -> None:
         self.store = store
-        self._cluster_seq: int | None = None  # the store's ``cluster_seq``, once read
         self.index = index
         self.settings = settings
         self.view = StoreView(store)
-        self.thresholds = ThresholdKeeper(store, index, settings)
+        self._start_policies()
         self._reconcile()
+
+    def _start_policies(self) -> None:
+        """The threshold keeper and the reclusterer, with nothing cached from the store yet."""
+        self.thresholds = ThresholdKeeper(self.store, self.index, self.settings)
+        self.regions = Reclusterer(self.store, self.view, self.thresholds, self.settings)
 
     # -- opening and closing -------------------------------------------------------------------
     @classmethod
@@ -261,14 +266,14 @@ class GraphCluster:
         faces = [self._face_record(fid, vec, meta, batch_tag) for fid, vec, meta in zip(ids, matrix, metas)]
         self.store.add_faces(faces, edges)
         if self.settings.same_image_cannot_link:
-            _decisions.same_image_links(self, faces)
+            _decisions.same_image_links(self.regions, faces)
 
-        result = self._recluster(ids)
+        result = self.regions.region(ids)
         self.store.set_meta({"pending": None})
         change = self.thresholds.take_change()
         if change is not None:
             self._recluster_affected(*change)
-        self._drain_backlog()
+        self.regions.drain_backlog()
 
         placed = self.store.memberships(ids)
         for fid in ids:
@@ -305,61 +310,17 @@ class GraphCluster:
             raise InvalidInput(f"metadata of face {fid!r} is not valid: {exc}", ids=[fid]) from exc
 
     # -- reclustering -------------------------------------------------------------------------
-    def _recluster(self, seeds: Sequence[str], *, limit: int | None = None) -> Any:
-        """Recluster the region around ``seeds`` and write what changed."""
-        thresholds = self.thresholds.current()
-        region = build_region(
-            self.view, list(seeds), thresholds, region_limit=limit or self.settings.region_limit
-        )
-        if self._cluster_seq is None:  # read once per open: this process is the only writer
-            self._cluster_seq = int(self.store.get_meta().get("cluster_seq") or 0)
-        ids = _ClusterIds(self._cluster_seq)
-        result = recluster(
-            region,
-            thresholds,
-            seed=self.settings.seed,
-            max_iterations=self.settings.max_iterations,
-            auto_confidence=self.settings.auto_confidence,
-            min_cluster_size=self.settings.min_cluster_size,
-            new_id=ids.take,
-        )
-        if ids.last != ids.first:
-            # reserved before the clusters are written: a crash in between skips numbers, it
-            # never hands one out twice
-            self.store.set_meta({"cluster_seq": ids.last})
-            self._cluster_seq = ids.last
-        result.reviews = askable(list(result.reviews), region, result.labels) + propose_questions(
-            region, result.labels, thresholds
-        )
-        return apply_result(self, result)
-
-    def _recluster_affected(self, old: Any, new: Any) -> None:
+    def _recluster_affected(self, old: Thresholds, new: Thresholds) -> None:
         """A re-fit moved the thresholds: re-cluster the faces the move affects.
 
-        A small database is re-clustered whole at once (as ``cleanup()``). In a large one the
-        faces with a SIMILAR edge whose distance lies between the old and the new ``link`` or
-        ``review`` values join a backlog kept in the store's meta (it survives a restart), and
-        every later batch re-clusters up to ``BACKLOG_PER_BATCH`` of them, so no single batch
-        pays for the whole move. Human decisions hold throughout.
+        ``ThresholdKeeper.plan`` says which: a small database is re-clustered whole at once
+        (as ``cleanup()``); in a large one the faces with a SIMILAR edge whose distance lies
+        between the old and the new ``link`` or ``review`` values join a backlog kept in the
+        store's meta (it survives a restart), and every later batch re-clusters up to
+        ``BACKLOG_PER_BATCH`` of them, so no single batch pays for the whole move. Human
+        decisions hold throughout.
         """
-        if self.store.count_faces() <= FULL_RECLUSTER:
-            self.cleanup()
-            self.thresholds.change_done()
-            return
-        faces: set[str] = set(self.store.get_meta().get("recluster_backlog") or [])
-        for a, b in ((old.link, new.link), (old.review, new.review)):
-            if a is not None and b is not None and a != b:
-                faces.update(self.store.faces_linked_between(min(a, b), max(a, b), AFFECTED_LIMIT))
-        self.store.set_meta({"recluster_backlog": sorted(faces), "threshold_change": None})
-
-    def _drain_backlog(self) -> None:
-        """Re-cluster the next ``BACKLOG_PER_BATCH`` faces a moved threshold affected."""
-        backlog = self.store.get_meta().get("recluster_backlog")
-        if not backlog:
-            return
-        todo, rest = backlog[:BACKLOG_PER_BATCH], backlog[BACKLOG_PER_BATCH:]
-        self._recluster(todo)
-        self.store.set_meta({"recluster_backlog": rest or None})
+        self.regions.follow(self.thresholds.plan(old, new))
 
     def _reconcile(self) -> None:
         """Repair what a crash between the index write and the graph write left behind."""
@@ -372,7 +333,7 @@ class GraphCluster:
                 self.index.delete(orphans)
                 self.index.flush()
             if stored:  # written but not clustered
-                self._recluster(sorted(stored))
+                self.regions.region(sorted(stored))
             self.store.set_meta({"pending": None})
         change = self.thresholds.stored_change()
         if change is not None:  # a re-fit moved the thresholds, the affected faces were not re-clustered
@@ -401,6 +362,22 @@ class GraphCluster:
         self.index.add(ids, np.vstack(vectors))
         self.index.flush()
 
+    def reset(self) -> None:
+        """Delete every face, edge, cluster, decision and review, and empty the index.
+
+        The database is then as a new one (the thresholds calibrate again, cluster ids start
+        at ``c-1``); only the index kind it was made with is kept.
+        """
+        kind = self.store.get_meta().get("index_kind")
+        self.store.clear()
+        self.index.delete(list(self.index.ids()))
+        self.index.compact()
+        self.index.flush()
+        self.index.recall_radius = None  # as an index that was never told a threshold
+        if kind is not None:
+            self.store.set_meta({"index_kind": kind})
+        self._start_policies()
+
     def rebuild_index(self) -> int:
         """Rebuild the neighbour index from the vectors stored in the graph; returns its size."""
         self.index.delete(list(self.index.ids()))
@@ -425,7 +402,7 @@ class GraphCluster:
 
     def cluster(self, cluster_id: str) -> dict[str, Any]:
         """One cluster: its record, members (with status and confidence) and decisions."""
-        record = self._get_cluster(cluster_id)
+        record = self.view.cluster_record(cluster_id)
         member_ids = self.store.cluster_members([cluster_id])[cluster_id]
         ms = self.store.memberships(member_ids)
         return {
@@ -452,12 +429,6 @@ class GraphCluster:
             ],
         }
 
-    def _get_cluster(self, cluster_id: str) -> ClusterRecord:
-        found = self.store.get_clusters([cluster_id])
-        if cluster_id not in found:
-            raise NotFound(f"no cluster with id {cluster_id!r}; `graphcluster clusters` lists them")
-        return found[cluster_id]
-
     def stats(self) -> Stats:
         """Counts, the thresholds in use (and where they came from) and the index state."""
         c = self.store.counts()
@@ -482,7 +453,7 @@ class GraphCluster:
             ConstraintConflict: a cannot-link between their groups, or two locked clusters
                 (merge them explicitly); nothing is changed.
         """
-        return _decisions.same_person(self, a, b, by=by, reason=reason)
+        return _decisions.same_person(self.regions, a, b, by=by, reason=reason)
 
     def different_person(self, a: str, b: str, *, by: str | None = None, reason: str | None = None) -> Decision:
         """Cannot-link: ``a`` and ``b`` are two people; a cluster holding both is split at once.
@@ -491,31 +462,31 @@ class GraphCluster:
             NotFound: an unknown face id.
             ConstraintConflict: ``a`` and ``b`` are must-linked, or both are in one locked cluster.
         """
-        return _decisions.different_person(self, a, b, by=by, reason=reason)
+        return _decisions.different_person(self.regions, a, b, by=by, reason=reason)
 
     def assign(self, face_id: str, cluster_id: str, *, by: str | None = None, reason: str | None = None) -> Decision:
         """Place a face in a cluster by hand (status ``manual``); it stays there."""
-        return _decisions.assign(self, face_id, cluster_id, by=by, reason=reason)
+        return _decisions.assign(self.regions, face_id, cluster_id, by=by, reason=reason)
 
     def remove(self, face_id: str, *, by: str | None = None, reason: str | None = None) -> Decision:
         """"Not this person": take a face out of its cluster; it never joins that cluster again."""
-        return _decisions.remove(self, face_id, by=by, reason=reason)
+        return _decisions.remove(self.regions, face_id, by=by, reason=reason)
 
     def merge(self, cluster_a: str, cluster_b: str, *, by: str | None = None, reason: str | None = None) -> Decision:
         """Merge two clusters into one person (the locked or larger one keeps its id)."""
-        return _decisions.merge(self, cluster_a, cluster_b, by=by, reason=reason)
+        return _decisions.merge(self.regions, cluster_a, cluster_b, by=by, reason=reason)
 
     def lock(self, cluster_id: str, *, by: str | None = None, reason: str | None = None) -> Decision:
         """Verify a cluster: its members stay together; it may grow; it never merges on its own."""
-        return _decisions.set_lock(self, cluster_id, True, by=by, reason=reason)
+        return _decisions.set_lock(self.regions, cluster_id, True, by=by, reason=reason)
 
     def unlock(self, cluster_id: str, *, by: str | None = None, reason: str | None = None) -> Decision:
         """Undo the verification of a cluster."""
-        return _decisions.set_lock(self, cluster_id, False, by=by, reason=reason)
+        return _decisions.set_lock(self.regions, cluster_id, False, by=by, reason=reason)
 
     def name(self, cluster_id: str, name: str, *, by: str | None = None, reason: str | None = None) -> Decision:
         """Name a cluster (the person's name)."""
-        return _decisions.set_name(self, cluster_id, name, by=by, reason=reason)
+        return _decisions.set_name(self.regions, cluster_id, name, by=by, reason=reason)
 
     def decisions(self, face_id: str | None = None, cluster_id: str | None = None) -> list[Decision]:
         """Every human decision (oldest first), optionally about one face or cluster."""
@@ -525,12 +496,12 @@ class GraphCluster:
 
     def undo(self, decision_id: str, *, by: str | None = None) -> Decision:
         """Undo a decision; re-clusters only what it affects. Returns the undone decision."""
-        return _decisions.undo(self, decision_id, by=by)
+        return _decisions.undo(self.regions, decision_id, by=by)
 
     # -- review queue ---------------------------------------------------------------------------
     def review_queue(self, limit: int = 20) -> list[ReviewItem]:
         """Open questions, the ones whose answer changes most first; obsolete ones are dropped."""
-        return _decisions.review_queue(self, limit)
+        return _decisions.review_queue(self.regions, limit)
 
     def calibration_questions(self, limit: int = 5) -> list[ReviewItem]:
         """Questions "are these two faces the same person?" whose answers move the link most.
@@ -540,13 +511,13 @@ class GraphCluster:
         (answer them with :meth:`answer`: "yes" records a same-person decision, "no" a
         different-person one, and the distance of the pair re-places ``link``).
         """
-        return _decisions.calibration_questions(self, limit)
+        return _decisions.calibration_questions(self.regions, limit)
 
     def answer(
         self, item_id: str, answer: str, *, name: str | None = None, by: str | None = None
     ) -> Decision | None:
         """Answer a review item with "yes", "no" or "skip"; records the decision it implies."""
-        return _decisions.answer(self, item_id, answer, name=name, by=by)
+        return _decisions.answer(self.regions, item_id, answer, name=name, by=by)
 
     # -- global pass ----------------------------------------------------------------------------
     def cleanup(self, *, progress: Progress | None = None) -> CleanupReport:
@@ -561,9 +532,7 @@ class GraphCluster:
         ids = sorted(before)
         if progress is not None:
             progress(0, 1)
-        if ids:
-            self._recluster(ids, limit=len(ids) + 1)
-        self.store.set_meta({"recluster_backlog": None})  # everything was just re-clustered
+        self.regions.everything(ids)
         after = {f: m.cluster_id for f, m in self.store.memberships(None).items()}
         clusters_after = set(self.store.get_clusters(None))
         changes = [
@@ -606,20 +575,3 @@ class GraphCluster:
         result: list[dict[str, Any]] = run(cypher_files.load(f"queries/{name}"), values)
         return result
 
-
-class _ClusterIds:
-    """New cluster ids ``c-1``, ``c-2``, ... from the counter kept in the store's meta (``cluster_seq``).
-
-    The same faces in the same batches give the same ids in any empty store, so whole runs
-    repeat exactly (Chinese Whispers' ties and the audit draw read the ids). An id is never
-    reused: emptied clusters are deleted, but the counter only grows. Databases made before
-    the counter have ids of ``c`` and 12 hex digits, which a counter value never spells. The
-    hyphen keeps them apart from face ids such as ``c1`` (``graphcluster show`` takes either).
-    """
-
-    def __init__(self, first: int) -> None:
-        self.first = self.last = first
-
-    def take(self) -> str:
-        self.last += 1
-        return f"c-{self.last}"

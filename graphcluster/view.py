@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from graphcluster.errors import NotFound
+from graphcluster.models import ClusterRecord
 from graphcluster.store.base import Store
 
 __all__ = ["StoreView"]
@@ -27,6 +29,13 @@ class StoreView:
 
     def members(self, clusters: Collection[str]) -> dict[str, list[str]]:
         return self._store.cluster_members(clusters)
+
+    def cluster_record(self, cluster_id: str) -> ClusterRecord:
+        """One cluster's record; ``NotFound`` when there is no such cluster."""
+        found = self._store.get_clusters([cluster_id])
+        if cluster_id not in found:
+            raise NotFound(f"no cluster with id {cluster_id!r}; `graphcluster clusters` lists them")
+        return found[cluster_id]
 
     def locked(self, clusters: Collection[str]) -> set[str]:
         return {cid for cid, c in self._store.get_clusters(clusters).items() if c.locked}

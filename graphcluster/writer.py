@@ -7,38 +7,37 @@ review items. A question already answered (same stable id) is never asked again.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from graphcluster.decisions import review_id
 from graphcluster.models import ClusterRecord, Membership, ReviewItem
-
-if TYPE_CHECKING:
-    from graphcluster.engine import GraphCluster
+from graphcluster.store.base import Store
 
 
 @dataclass
 class Applied:
+    """What one ``apply_result`` wrote: clusters created, clusters that gained members, questions asked."""
+
     created: int = 0
     changed: int = 0
     reviews: int = 0
 
 
-def apply_result(gc: GraphCluster, result: Any) -> Applied:
-    """Write a clustering result; returns counts of what changed."""
-    from graphcluster.decisions import review_id
-
+def apply_result(store: Store, result: Any) -> Applied:
+    """Write a clustering result to ``store``; returns counts of what changed."""
     memberships = [
         Membership(face_id=f, cluster_id=cid, status=status, confidence=float(conf))
         for f, (cid, status, conf) in sorted(result.memberships.items())
     ]
     created = [ClusterRecord(id=cid) for cid in result.new_clusters]
-    emptied = _really_emptied(gc, memberships, result.emptied_clusters)
+    emptied = _really_emptied(store, memberships, result.emptied_clusters)
     if memberships or created or emptied:
-        gc.store.apply_clustering(memberships, created, emptied)
+        store.apply_clustering(memberships, created, emptied)
     touched = {m.cluster_id for m in memberships if m.cluster_id}
 
     items: list[ReviewItem] = []
     proposals = [(review_id(*p[:5]), p) for p in result.reviews]
-    known = gc.store.review_statuses([rid for rid, _ in proposals]) if proposals else {}
+    known = store.review_statuses([rid for rid, _ in proposals]) if proposals else {}
     for rid, proposal in proposals:
         kind, faces_a, faces_b, cluster_a, cluster_b, priority = proposal
         if known.get(rid, "open") != "open":
@@ -46,22 +45,22 @@ def apply_result(gc: GraphCluster, result: Any) -> Applied:
         items.append(ReviewItem(id=rid, kind=kind, priority=float(priority), faces_a=list(faces_a),
                                 faces_b=list(faces_b), cluster_a=cluster_a, cluster_b=cluster_b))
     if items:
-        gc.store.put_reviews(items)
+        store.put_reviews(items)
     return Applied(created=len(created), changed=len(touched), reviews=len(items))
 
 
-def _really_emptied(gc: GraphCluster, memberships: list[Membership], proposed: Any) -> list[str]:
+def _really_emptied(store: Store, memberships: list[Membership], proposed: Any) -> list[str]:
     """Clusters left with no member once ``memberships`` are written.
 
     The region may hold only part of a large cluster, so a cluster the core saw emptied can
     still have members outside the region: it is kept (and only truly empty ones deleted).
     """
     moved = {m.face_id: m.cluster_id for m in memberships}
-    before = gc.store.memberships(list(moved))
+    before = store.memberships(list(moved))
     losing = {m.cluster_id for m in before.values() if m.cluster_id} | set(proposed)
     gaining = {cid for cid in moved.values() if cid}
     candidates = sorted(losing - gaining)
     if not candidates:
         return []
-    members = gc.store.cluster_members(candidates)
+    members = store.cluster_members(candidates)
     return [cid for cid in candidates if all(moved.get(f, cid) != cid for f in members[cid])]

@@ -159,13 +159,12 @@ def recluster(
     cw_graph = nx.Graph() if MUTUAL_M else graph
     if MUTUAL_M:
         cw_graph.add_nodes_from(nodes)
-    adj = graph._adj  # networkx's own adjacency: the attribute dict is shared by both directions
     for a, b, d in region.edges:
         ra, rb = rep.get(a), rep.get(b)
         if ra is None or rb is None or ra == rb or link is None or d >= link:
             continue
         w = edge_weight(d, thresholds)
-        attr = adj[ra].get(rb)
+        attr = graph.get_edge_data(ra, rb)  # the edge's own attribute dict, shared by both directions
         if attr is None:
             graph.add_edge(ra, rb, weight=w, n=1, dsum=d)
         else:
@@ -323,7 +322,7 @@ def _hold_thin_support(graph: nx.Graph, label: dict[str, Label], clamped: dict[s
         """Number and mean distance of the links from nodes ``a`` into nodes ``b``."""
         n, ds = 0, 0.0
         for r in a:
-            for y, attr in graph._adj[r].items():
+            for _, y, attr in graph.edges(r, data=True):
                 if y in b:
                     n += attr["n"]
                     ds += attr["dsum"]

@@ -59,7 +59,7 @@ def chinese_whispers(
     banned = forbidden or {}
     nodes = sorted(graph.nodes, key=repr)
     label: dict[Hashable, Hashable] = {u: clamp.get(u, init.get(u, u)) for u in nodes}
-    nbrs = graph._adj  # networkx's adjacency dicts (its views cost ~1 us a step on large regions)
+    nbrs = dict(graph.adjacency())  # node -> its neighbour dict (the views of graph.adj cost ~1 us a step)
     free = [u for u in nodes if u not in clamp and nbrs[u]]
     adj = {u: [(v, float(a.get(weight, 1.0))) for v, a in nbrs[u].items() if v != u] for u in free}
     rng = random.Random(seed)

@@ -42,7 +42,7 @@ from graphcluster.index._delta import Delta
 from graphcluster.index._log import ADD, DeltaLog
 from graphcluster.index._manifest import FORMAT, MANIFEST, read_manifest, remove_orphans, write_manifest
 from graphcluster.index._segment import Segment, encode_ids
-from graphcluster.index.validate import _listing, validate_ids, validate_vectors
+from graphcluster.index.validate import listing, validate_ids, validate_vectors
 
 __all__ = ["SegmentedIndex", "DELTA_BYTES"]
 
@@ -336,8 +336,8 @@ class SegmentedIndex:
             old = np.flatnonzero(where != -2).tolist()
             if old:
                 raise InvalidInput(
-                    f"{len(old)} id(s) are already in the index: {_listing([id_list[i] for i in old])} "
-                    f"(rows {_listing(old)}); delete them first to replace their vectors",
+                    f"{len(old)} id(s) are already in the index: {listing([id_list[i] for i in old])} "
+                    f"(rows {listing(old)}); delete them first to replace their vectors",
                     rows=old,
                     ids=[id_list[i] for i in old],
                 )
@@ -426,7 +426,7 @@ class SegmentedIndex:
             where, pos = self._locate(id_list)
             missing = np.flatnonzero(where == -2).tolist()
             if missing:
-                raise NotFound(f"{len(missing)} id(s) not in the index: {_listing([id_list[i] for i in missing])}")
+                raise NotFound(f"{len(missing)} id(s) not in the index: {listing([id_list[i] for i in missing])}")
             out = np.zeros((len(id_list), self.dim or 0), dtype=np.float32)
             for i, (w, p) in enumerate(zip(where.tolist(), pos.tolist())):
                 out[i] = self._delta.vectors[p] if w == -1 else self._segments[w].vectors[p]

@@ -36,7 +36,8 @@ _SHOWN = 10  # list at most this many offenders in a message; the count says the
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
-def _listing(items: Sequence[object]) -> str:
+def listing(items: Sequence[object]) -> str:
+    """The first few ``items`` for an error message: ``'a', 'b' and 3 more``."""
     shown = ", ".join(repr(x) if isinstance(x, str) else str(x) for x in items[:_SHOWN])
     more = len(items) - _SHOWN
     return shown + (f" and {more} more" if more > 0 else "")
@@ -70,22 +71,22 @@ def validate_ids(ids: Sequence[str], n_rows: int | None = None) -> list[str]:
     bad = [i for i, x in enumerate(out) if not isinstance(x, str) or not x]
     if bad:
         raise InvalidInput(
-            f"ids must be non-empty strings; rows {_listing(bad)} are not "
-            f"(values {_listing([repr(out[i]) for i in bad])})",
+            f"ids must be non-empty strings; rows {listing(bad)} are not "
+            f"(values {listing([repr(out[i]) for i in bad])})",
             rows=bad,
         )
     bad = [i for i, x in enumerate(out) if _CONTROL.search(x)]
     if bad:
         raise InvalidInput(
-            f"ids must not contain control characters (newline, tab, NUL...); rows {_listing(bad)}: "
-            f"{_listing([out[i] for i in bad])}",
+            f"ids must not contain control characters (newline, tab, NUL...); rows {listing(bad)}: "
+            f"{listing([out[i] for i in bad])}",
             rows=bad,
             ids=[out[i] for i in bad],
         )
     bad = [i for i, x in enumerate(out) if len(x.encode("utf-8")) > MAX_ID_LENGTH]
     if bad:
         raise InvalidInput(
-            f"ids longer than {MAX_ID_LENGTH} bytes at rows {_listing(bad)}; use a shorter key "
+            f"ids longer than {MAX_ID_LENGTH} bytes at rows {listing(bad)}; use a shorter key "
             "(a hash of the long one, say)",
             rows=bad,
             ids=[out[i][:40] + "..." for i in bad],
@@ -95,7 +96,7 @@ def validate_ids(ids: Sequence[str], n_rows: int | None = None) -> list[str]:
         dup = sorted(x for x, c in counts.items() if c > 1)
         rows = [i for i, x in enumerate(out) if counts[x] > 1]
         raise InvalidInput(
-            f"duplicate ids within the batch: {_listing(dup)} (rows {_listing(rows)}); "
+            f"duplicate ids within the batch: {listing(dup)} (rows {listing(rows)}); "
             "each face needs its own id",
             rows=rows,
             ids=dup,
@@ -145,8 +146,8 @@ def validate_vectors(
     if not finite.all():
         rows = np.flatnonzero(~finite).tolist()
         raise InvalidInput(
-            f"{len(rows)} vector(s) contain NaN or infinity: rows {_listing(rows)}"
-            + (f" (ids {_listing(_ids_of(rows, id_list))})" if id_list else "")
+            f"{len(rows)} vector(s) contain NaN or infinity: rows {listing(rows)}"
+            + (f" (ids {listing(_ids_of(rows, id_list))})" if id_list else "")
             + "; drop or recompute those embeddings",
             rows=rows,
             ids=_ids_of(rows, id_list),
@@ -157,8 +158,8 @@ def validate_vectors(
         rows = np.flatnonzero(small).tolist()
         raise InvalidInput(
             f"{len(rows)} vector(s) are zero or nearly zero (norm < {MIN_NORM:g}) and have no direction: "
-            f"rows {_listing(rows)}"
-            + (f" (ids {_listing(_ids_of(rows, id_list))})" if id_list else "")
+            f"rows {listing(rows)}"
+            + (f" (ids {listing(_ids_of(rows, id_list))})" if id_list else "")
             + "; the face detector probably failed on them, drop them",
             rows=rows,
             ids=_ids_of(rows, id_list),

@@ -174,6 +174,19 @@ def test_init_and_status_on_a_new_store(tmp_path: Path) -> None:
     assert stats["faces"] == 0 and stats["store"] == "sqlite"
 
 
+def test_init_force_empties_the_store_as_a_new_one(store: str, faces_file: Path, tmp_path: Path) -> None:
+    def people(where: str) -> list[tuple[str, int]]:
+        return [(c["id"], c["size"]) for c in run_json("--store", where, "clusters")]
+
+    before = people(store)
+    emptied = run_json("--store", store, "init", "--force", "--yes")
+    assert emptied["faces"] == 0 and emptied["clusters"] == 0
+    run("--store", store, "ingest", str(faces_file), "--batch-size", "60")  # as the module's store was built
+    fresh = str(tmp_path / "fresh")
+    run("--store", fresh, "ingest", str(faces_file), "--batch-size", "60")
+    assert people(store) == people(fresh) == before  # same people, same ids (c-1, c-2, ... again)
+
+
 def test_ingest_reports_and_is_idempotent(store: str, faces_file: Path) -> None:
     stats = run_json("--store", store, "status")
     assert stats["faces"] == N_FACES
@@ -390,6 +403,28 @@ def test_grass_styles_the_model() -> None:
     for selector in ("node.Face", "node.Cluster", "relationship.MUST_LINK", "relationship.CANNOT_LINK", "relationship.SIMILAR"):
         assert selector + " {" in grass
     assert '"{name} ({size})"' in grass and '"{distance}"' in grass
+
+
+def test_browser_files_are_served_with_cors() -> None:
+    import threading
+    import urllib.request
+
+    from graphcluster import browser_files
+
+    served: list[str] = []
+    server = browser_files.make_server(0, log=served.append)  # port 0: any free port
+    port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        for url in browser_files.urls(port).values():
+            with urllib.request.urlopen(url.replace("localhost", "127.0.0.1"), timeout=10) as reply:
+                assert reply.status == 200 and reply.headers["Access-Control-Allow-Origin"] == "*"
+                assert reply.read()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(served) == 2 and "guide.html" in served[0]
 
 
 def test_show_face_reaches_a_face_whose_id_is_also_a_cluster_id(tmp_path: Path) -> None:

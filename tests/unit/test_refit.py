@@ -48,8 +48,7 @@ def test_refits_when_new_faces_drift_and_keeps_every_decision(
 ) -> None:
     if not full:  # a 'large' database: the affected faces are re-clustered in instalments
         monkeypatch.setattr(calibration, "FULL_RECLUSTER", 100)
-        monkeypatch.setattr("graphcluster.engine.FULL_RECLUSTER", 100)
-        monkeypatch.setattr("graphcluster.engine.BACKLOG_PER_BATCH", 20)
+        monkeypatch.setattr("graphcluster.regions.BACKLOG_PER_BATCH", 20)
     wide, wide_ids = _people(20, 10, spread=0.45, seed=2)
     tight, tight_ids = _people(20, 10, spread=0.12, seed=3)  # another camera / model: much closer faces
     with GraphCluster.open(tmp_path / "db", settings=Settings(index="exact")) as gc:

@@ -1,0 +1,132 @@
+"""Re-cluster the region around some faces and write what changed.
+
+Every change of the graph ends here: a batch of new faces (``graphcluster.engine``), a human
+decision (``graphcluster.decisions``), a cleanup, and a re-fit that moved the thresholds (the
+faces it affects, as ``ThresholdKeeper.plan`` says). A :class:`Reclusterer` holds what that
+needs — the store, its ``GraphView``, the thresholds in use and the settings — and the
+counter that names new clusters. It calls the pure clustering core (``build_region`` +
+``recluster``) and writes the result with ``graphcluster.writer.apply_result``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from graphcluster.calibration import BACKLOG_PER_BATCH, Move, ThresholdKeeper
+from graphcluster.clustering import build_region, recluster
+from graphcluster.clustering.questions import askable, propose_questions
+from graphcluster.settings import Settings
+from graphcluster.store.base import Store
+from graphcluster.view import StoreView
+from graphcluster.writer import Applied, apply_result
+
+__all__ = ["Reclusterer"]
+
+
+class Reclusterer:
+    """Re-clusters regions of one open store; the only writer of automatic cluster memberships.
+
+    Attributes:
+        store: the system of record.
+        view: the store as the clustering core reads it.
+        thresholds: the thresholds in use and the policy that re-fits them.
+        settings: the algorithm's settings (region limit, seed, iterations, ...).
+    """
+
+    def __init__(self, store: Store, view: StoreView, thresholds: ThresholdKeeper, settings: Settings) -> None:
+        self.store = store
+        self.view = view
+        self.thresholds = thresholds
+        self.settings = settings
+        self._cluster_seq: int | None = None  # the store's ``cluster_seq``, once read
+
+    def region(self, seeds: Sequence[str], *, limit: int | None = None) -> Applied:
+        """Re-cluster the region around ``seeds`` and write what changed.
+
+        ``limit``: the cluster size above which a cluster enters the region only in part
+        (``Settings.region_limit`` when None).
+        """
+        thresholds = self.thresholds.current()
+        region = build_region(self.view, list(seeds), thresholds, region_limit=limit or self.settings.region_limit)
+        if self._cluster_seq is None:  # read once per open: this process is the only writer
+            self._cluster_seq = int(self.store.get_meta().get("cluster_seq") or 0)
+        ids = _ClusterIds(self._cluster_seq)
+        result = recluster(
+            region,
+            thresholds,
+            seed=self.settings.seed,
+            max_iterations=self.settings.max_iterations,
+            auto_confidence=self.settings.auto_confidence,
+            min_cluster_size=self.settings.min_cluster_size,
+            new_id=ids.take,
+        )
+        if ids.last != ids.first:
+            # reserved before the clusters are written: a crash in between skips numbers, it
+            # never hands one out twice
+            self.store.set_meta({"cluster_seq": ids.last})
+            self._cluster_seq = ids.last
+        result.reviews = askable(list(result.reviews), region, result.labels) + propose_questions(
+            region, result.labels, thresholds
+        )
+        return apply_result(self.store, result)
+
+    def whole(self, seeds: Sequence[str]) -> Applied:
+        """Re-cluster the region around ``seeds`` with the region limit raised to
+        ``len(seeds) + 1``: a cluster no larger than that enters whole, so a decision about a
+        whole cluster (its members are the seeds) sees all of it."""
+        return self.region(seeds, limit=max(len(seeds) + 1, self.settings.region_limit))
+
+    def everything(self, faces: Sequence[str] | None = None) -> None:
+        """Re-cluster every face of the store as one region; the backlog is then empty.
+
+        ``faces``: every face id, when the caller has read them already.
+        """
+        ids = sorted(self.store.memberships(None) if faces is None else faces)
+        if ids:
+            self.region(ids, limit=len(ids) + 1)
+        self.store.set_meta({"recluster_backlog": None})
+
+    def follow(self, move: Move) -> None:
+        """Re-cluster what a threshold move affects: everything at once, or queue the faces
+        with an edge in the moved bands for later batches (the queue survives a restart)."""
+        if move.everything:
+            self.everything()
+            self.thresholds.change_done()
+            return
+        faces: set[str] = set(self.store.get_meta().get("recluster_backlog") or [])
+        for low, high in move.bands:
+            faces.update(self.store.faces_linked_between(low, high, move.edge_limit))
+        self.store.set_meta({"recluster_backlog": sorted(faces), "threshold_change": None})
+
+    def follow_change(self) -> None:
+        """Follow the last threshold move, when the thresholds moved since the last call."""
+        change = self.thresholds.take_change()
+        if change is not None:
+            self.follow(self.thresholds.plan(*change))
+
+    def drain_backlog(self) -> None:
+        """Re-cluster the next ``BACKLOG_PER_BATCH`` faces a moved threshold affected."""
+        backlog = self.store.get_meta().get("recluster_backlog")
+        if not backlog:
+            return
+        todo, rest = backlog[:BACKLOG_PER_BATCH], backlog[BACKLOG_PER_BATCH:]
+        self.region(todo)
+        self.store.set_meta({"recluster_backlog": rest or None})
+
+
+class _ClusterIds:
+    """New cluster ids ``c-1``, ``c-2``, ... from the counter kept in the store's meta (``cluster_seq``).
+
+    The same faces in the same batches give the same ids in any empty store, so whole runs
+    repeat exactly (Chinese Whispers' ties and the audit draw read the ids). An id is never
+    reused: emptied clusters are deleted, but the counter only grows. Databases made before
+    the counter have ids of ``c`` and 12 hex digits, which a counter value never spells. The
+    hyphen keeps them apart from face ids such as ``c1`` (``graphcluster show`` takes either).
+    """
+
+    def __init__(self, first: int) -> None:
+        self.first = self.last = first
+
+    def take(self) -> str:
+        self.last += 1
+        return f"c-{self.last}"
