@@ -462,6 +462,18 @@ def _ambiguous_page(gc: GraphCluster) -> list[ReviewItem]:
     return page
 
 
+def _assert_answers_hold(gc: GraphCluster, given: list[tuple[ReviewItem, str]]) -> None:
+    """Each answer still holds as a statement about the faces its question showed."""
+    where = gc.assignments()
+    for item, reply in given:
+        if item.kind == "new_identity" and reply == "yes":
+            assert len({where[f] for f in item.faces_a}) == 1 and where[item.faces_a[0]] is not None
+        elif item.kind in ("merge", "face") and item.faces_b:
+            a, b = item.faces_a[0], item.faces_b[0]
+            together = where[a] is not None and where[a] == where[b]
+            assert together == (reply == "yes"), (item, reply)
+
+
 @pytest.mark.parametrize("order", ["in order", "reversed"])
 def test_a_whole_page_answered_in_any_order_loses_no_answer(open_gc: Opener, order: str) -> None:
     """Answering one question re-clusters and moves faces that later questions of the same
@@ -475,14 +487,7 @@ def test_a_whole_page_answered_in_any_order_loses_no_answer(open_gc: Opener, ord
         for item, reply in given:
             gc.answer(item.id, reply, by="reviewer")
         assert all(gc.store.get_review(item.id).status == "answered" for item in page)
-        where = gc.assignments()
-        for item, reply in given:
-            if item.kind == "new_identity" and reply == "yes":
-                assert len({where[f] for f in item.faces_a}) == 1 and where[item.faces_a[0]] is not None
-            elif item.kind in ("merge", "face") and item.faces_b:
-                a, b = item.faces_a[0], item.faces_b[0]
-                together = where[a] is not None and where[a] == where[b]
-                assert together == (reply == "yes"), (item, reply)
+        _assert_answers_hold(gc, given)
 
 
 def test_an_answer_to_a_question_whose_cluster_is_gone_is_kept_about_the_faces_shown(open_gc: Opener) -> None:
@@ -556,3 +561,41 @@ def test_skipping_a_question_that_no_longer_asks_anything_records_it(open_gc: Op
         assert gc.answer("q-stale", "skip") is None
         assert gc.store.get_review("q-stale").status == "answered"
         assert "q-stale" not in [r.id for r in gc.review_queue(limit=50)]
+
+
+def test_two_clients_answering_the_same_page_at_once_lose_no_answer(neo4j_uri: tuple[str, str | None, str | None],
+                                                                      clean_neo4j: object, tmp_path: Path) -> None:
+    """Two reviewers on one Neo4j take the same page and answer it at the same time, one from
+    the top, one from the bottom. Every answer is accepted (a second answer of the same item is
+    recorded once), and afterwards, and after a cleanup, every answer holds. (The embedded
+    store has one writer at a time: a second gets ``StoreBusy``, tested above.)"""
+    import threading
+
+    uri, user, password = neo4j_uri
+    def client(name: str) -> GraphCluster:  # each worker machine has its own index folder
+        settings = Settings(index="exact", index_dir=tmp_path / name, k=8, threshold=0.6)
+        return GraphCluster.open(uri, settings=settings, auth=(user, password))
+
+    with client("first") as first:
+        page = _ambiguous_page(first)
+    with client("first") as first, client("second") as second:
+        given = {item.id: _truthful(first, item) for item in page}
+        errors: list[BaseException] = []
+
+        def review(gc: GraphCluster, items: list[ReviewItem]) -> None:
+            try:
+                for item in items:
+                    gc.answer(item.id, given[item.id], by=f"reviewer-{id(gc)}")
+            except BaseException as exc:  # reported below, with the thread's failure
+                errors.append(exc)
+
+        threads = [threading.Thread(target=review, args=(first, page)),
+                   threading.Thread(target=review, args=(second, page[::-1]))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        assert all(first.store.get_review(item.id).status == "answered" for item in page)
+        first.cleanup()
+        _assert_answers_hold(first, [(item, given[item.id]) for item in page])
