@@ -343,7 +343,7 @@ class GraphCluster:
             self._rebuild_index()
         elif stored_n != len(self.index):
             # the index is derived from the graph's stored vectors: rebuild it rather than refuse
-            # to open (the error told users to run a command that needed an open store)
+            # to open (a refusal would leave no open store to call ``rebuild_index()`` on)
             self.rebuild_index()
 
     def _rebuild_index(self) -> None:
