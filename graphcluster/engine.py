@@ -1,6 +1,6 @@
 """The facade: ``GraphCluster`` ties the neighbour index, a store and the clustering core.
 
-One batch (``add_faces``), as in ARCHITECTURE.md:
+One batch (``add_faces``), as in docs/architecture.md:
 
 1. validate and L2-normalise the vectors (the whole batch is refused on a bad row);
 2. skip ids already stored (re-sending a batch changes nothing);
