@@ -1,4 +1,4 @@
-"""Shared helpers of the product-level benchmarks (quality, effort, growth, neo4j throughput).
+"""Shared code of the product-level benchmarks (quality, effort, growth, neo4j throughput).
 
 1. ``machine()`` names the machine a table was measured on (cores, CPU, Python, versions);
 2. ``load_lfw(seed)`` reads lfw_dlib128 from /work/shared/data and shuffles it with a fixed seed;
