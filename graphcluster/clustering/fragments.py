@@ -121,7 +121,7 @@ def split_weak(graph: nx.Graph, label: dict[str, Label], clamped: dict[str, Labe
     over the members, divided by the calibrated nearest-impostor mode (``impostor_mode``),
     says how much closer than usual the cluster's surroundings are. Below 1 the join limit
     shrinks by that factor (self-tuning local scaling, as in Zelnik-Manor & Perona 2004); a
-    cluster whose neighbours sit at the usual impostor distance is judged exactly as before.
+    cluster whose neighbours sit at the usual impostor distance is judged by the global limit alone.
     """
     groups: dict[Label, list[str]] = defaultdict(list)
     for r, lab in label.items():
@@ -177,7 +177,7 @@ def _join_parts(graph: nx.Graph, members: list[str], inside: set[str], parts: di
     ``limit``. A heap of candidate pairs with lazily dropped stale entries (an entry carries
     the links it was computed from) keeps this O(E log E) in the links of the cluster: a join
     re-pushes only the pairs whose links it changed (recounting every link per join, or
-    re-pushing every pair of the grown part, was quadratic)."""
+    re-pushing every pair of the grown part, would be quadratic)."""
     owner = {u: p for p, us in parts.items() for u in us}
     nb: dict[Any, dict[Any, list[float]]] = {p: {} for p in parts}
     for u in members:
