@@ -1,4 +1,4 @@
-"""Shared helpers of the product-level benchmarks (quality, effort, growth, neo4j throughput).
+"""Shared code of the product-level benchmarks (quality, effort, growth, neo4j throughput).
 
 1. ``machine()`` names the machine a table was measured on (cores, CPU, Python, versions);
 2. ``load_lfw(seed)`` reads lfw_dlib128 from /work/shared/data and shuffles it with a fixed seed;
@@ -9,8 +9,8 @@
    singleton clusters for the metrics, and the share of faces auto / review / unassigned;
 6. ``peak_rss_mb()`` and ``write_section(name, lines)`` (docs/benchmarks/<name>.md);
 7. ``write_direct(gc, ...)`` writes labelled faces straight through the store and the index, as a
-   perfect clusterer would have placed them, to grow a graph to a size the pipeline cannot reach
-   in a session (the growth and Neo4j round-trip benchmarks pad with it).
+   perfect clusterer would have placed them, to grow a graph to a size the pipeline would take
+   hours to reach (the growth and Neo4j round-trip benchmarks pad with it).
 """
 
 from __future__ import annotations

@@ -229,38 +229,29 @@ CODE = code_version()  # taken at start: the tree may change while a long run go
 
 
 
-# Written by hand from the run of commit 60cb104 (docs/benchmarks/effort.md); kept here so that a
-# rerun does not drop it. Update it when the numbers change.
+# Written by hand (docs/benchmarks/effort.md); kept here so that a rerun does not drop it. The
+# figures of a run are the table above; update a bullet when a run stops bearing it out.
 NOTES = [
     '',
-    '### What the numbers say (written by hand from the run of commit 60cb104; update after a new run)',
+    '### What the numbers say',
     '',
-    '- **This table** (lone neighbours abstain in attach_lone, LARGE_CONTEXT 1): *after* 0.9364 →',
-    '  0.9531 at 469 answers, 0.95 after 300, queue dry at 0.9595 after 1,450 answers; with',
-    '  LARGE_CONTEXT 3 and voting lone neighbours (commit eb55d2e) 0.9355 → 0.9522, queue dry at 0.9590',
-    '  after 1,483. The bullets below are about the run of 60cb104 (0.9535-0.9540 at 469, 0.95 after 250-275).',
-    '- **Before / after the question ranking** (same tree, same data, *after* mode; the old ranking is',
-    '  `questions.py` of afa7696, run from a copy of the tree): BCubed F 0.9365 after ingest →',
-    '  **0.9360 at 469 answers** (no gain: 425 of the first 469 were merge questions, 93 "yes"), 0.9483',
-    '  at 800, 0.95 not reached; 28 % "yes" in the first 469. Now: 0.9356 → **0.9535–0.9540 at 469',
-    '  answers**, 0.95 after 250–275 answers, 0.959–0.960 at 1,300–1,500; 48–51 % "yes" in the first',
-    "  469 (one in three over the whole run, as the queue's tail gets thin). BCubed precision does not",
-    '  fall: 0.9836 → 0.9858 at 469 answers (pairwise P 0.9951 → 0.9967); recall 0.893 → 0.925.',
+    '- **The ranking is by the expected number of faces an answer puts right** (docs/decisions.md,',
+    '  `graphcluster/clustering/questions.py`), one scale for merge, face and new-identity questions:',
+    '  the share of "yes" among the first 469 answers (1 per 25 faces) is well above the run\'s (table),',
+    '  and BCubed precision does not fall as answers join parts (recall is what rises).',
     '- **0.98 at 1 answer per 25 faces is out of reach from this clustering with one-join answers.**',
     '  An oracle that knows the truth and spends each answer on the best join of two parts of one',
-    '  person recovers at most +0.072 of BCubed recall with 469 answers (of a 0.098 deficit, measured',
-    '  on the same clustering after ingest); with BCubed precision near 0.985 that caps BCubed F near',
-    '  0.975. Reaching 0.98 needs fewer fragments / unassigned faces before any answer (clustering',
-    '  recall), or answers that join more than two parts at once.',
-    '- **Answers during ingest are worth little** (*interleaved*: 472 answers, 73 % "yes", BCubed F',
-    '  0.934 when ingest ends against 0.936 without answers): early questions join small groups the',
-    '  clustering would have joined anyway as more faces arrive. Ask once a body of faces is in.',
-    '- What did not help: the merge chance scaled by the cover of the links once (not squared): merge',
-    '  questions with a priority below 1.5 came back "yes" 5 % of the time; squaring it moved BCubed F',
-    '  at 469 from 0.952 to 0.954 and 0.95 from 350 to 275 answers. Face questions\' "yes" rate is flat',
-    '  (45–60 %) over their priority range: the mixture odds order them only weakly.',
-    '- "refused" answers are all items made obsolete by an earlier answer of the same batch of 20 the',
-    '  simulator fetched (no constraint conflicts, no store errors).',
+    '  person recovers at most about +0.07 of BCubed recall with 469 answers (of a deficit near 0.1,',
+    '  measured on the clustering after ingest); with BCubed precision near 0.985 that caps BCubed F',
+    '  near 0.975. Reaching 0.98 needs fewer fragments / unassigned faces before any answer',
+    '  (clustering recall), or answers that join more than two parts at once.',
+    '- **Answers during ingest are worth little** (*interleaved* against *after*: BCubed F when ingest',
+    '  ends): early questions join small groups the clustering would have joined anyway as more faces',
+    '  arrive. Ask once a body of faces is in.',
+    '- **The merge chance is scaled by the squared cover of its links**: scaled once, merge questions',
+    '  with a priority below 1.5 come back "yes" 5 % of the time, and BCubed F at 469 answers is lower',
+    '  (0.952 against 0.954). Face questions\' "yes" rate is flat (45–60 %) over their priority range:',
+    '  the mixture odds order them only weakly.',
 ]
 
 def main() -> None:

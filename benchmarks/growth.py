@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import DOCS, code_version, machine, peak_rss_mb, say, write_direct, write_section  # noqa: E402
 
 BATCH = 1000
-TARGETS = {"embedded": 2.0, "neo4j": 5.0}  # seconds for 1,000 faces at 1M (issue 7)
+TARGETS = {"embedded": 2.0, "neo4j": 5.0}  # seconds for 1,000 faces at 1M (the targets of the page)
 RESULTS = Path("/tmp/gc-growth-results.jsonl")
 
 
@@ -245,7 +245,7 @@ def drive(args: argparse.Namespace) -> None:
         configs += [("neo4j", n, 128) for n in args.neo4j_sizes]
     code = code_version()
     results = []
-    if args.append:  # keep the rows of an earlier run (e.g. embedded first, Neo4j later)
+    if args.append:  # keep the rows already in the file (e.g. embedded first, Neo4j later)
         results = [json.loads(line) for line in args.results.read_text().splitlines() if line.strip()] \
             if args.results.exists() else []
     else:
@@ -308,7 +308,7 @@ def region_table(rows: list[dict[str, Any]]) -> list[str]:
     rows = [r for r in rows if r.get("region_faces")]
     if not rows:
         return []
-    out = ["The clustering part of the measured batch (issue 3: its cost must not grow with N): the faces of",
+    out = ["The clustering part of the measured batch (its cost must not grow with N): the faces of",
            "its region (`build_region`) by where they came from (`Region.parts`: the seeds' neighbours closer",
            "than `review`, whole small clusters, the nearest members of large clusters, whole-cluster audits),",
            "and the seconds of `build_region` and `recluster` within the add.", "",
@@ -363,7 +363,7 @@ def write(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
         *[table_row(r) for r in results],
         "",
         *region_table(ok),
-        "Targets (issue 7): add 1,000 at 1M <= 2 s embedded, <= 5 s Neo4j, and <= 2x its cost at 10k;",
+        "Targets: add 1,000 at 1M <= 2 s embedded, <= 5 s Neo4j, and <= 2x its cost at 10k;",
         "bootstrap of 1M <= 15 min embedded.",
         "",
         *verdicts(args, ok),
@@ -383,42 +383,31 @@ def write(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
     plot_region(ok, DOCS / "region.png")
 
 
-# Written by hand from the profiles of the run recorded in this section (update with a new run).
+# Written by hand: how to read the rows, true of any run of this script (the figures of a run
+# are its rows and profiles above; docs/clustering.md explains the region).
 NOTES = [
-    "Reading the table (runs of 2026-11-30 on the same 2 shared cores; the embedded 10k, 100k and 1M rows are",
-    "one series of code 146e65f; the Neo4j rows are two series, 05afa98 with `cleanup()` and 8cbb4bf without,",
-    "which has the chunked top-k of the neighbour scan):",
+    "Reading the table:",
     "",
     "- **The 1M rows are padded** (`--pad-from 10000`): 10,000 faces through `add_faces`, the other 990,000",
     "  written directly with their identity's cluster and edges (`common.write_direct`), into the same SQLite",
     "  or Neo4j store and the same segmented index. The batch and `cleanup()` columns are measured on that",
     "  graph; the bootstrap column is not a pipeline rate. At 20,000 faces a padded graph and a bootstrapped",
     "  one cost 3.14 s and 3.54 s for the same batch (growth.py docstring).",
-    "- **The neighbour search** was the largest cost at 1M before this session's index changes: the row of",
-    "  code 1b01a41 (Annoy searches at the calibrated effort, same padded graph) took 120.4 s for the batch",
-    "  and 608 s for `cleanup()`. Annoy segments now scan their vectors when the calibrated effort passes",
+    "- **The neighbour search**: Annoy segments scan their vectors when the calibrated effort passes",
     "  `SCAN_FRACTION` of the segment, and the exact top-k uses chunk maxima (docs/index.md, step 4;",
-    "  docs/benchmarks/annoy_scan.md): 15.6 s for the batch. The Neo4j row of 05afa98 predates the chunked top-k.",
-    "- **Where the 15.6 s go at 1M** (profile above, 21.0 s under cProfile): the scan of 1M vectors 8.0 s",
-    "  (matrix products ~4.5 s, chunk maxima 3.0 s), `recluster` 9.2 s (Chinese Whispers 2.9 s, `split_weak`",
-    "  2.6 s), `build_region` 2.6 s. An exact scan of 1M x 128-D for 1,000 queries costs about 5 s of",
-    "  matrix products on this machine alone, so the 2 s target needs a sublinear index (`Settings(index=",
-    "  \"hnsw\")`, docs/benchmarks/index.md; not measured at 1M here) *and* a smaller region.",
-    "- **Neo4j at 1M**: 39.1 s for the batch with code 05afa98, 24.3 s with 8cbb4bf (x6.5 its 10k cost; the",
-    "  target, 5 s, missed by x4.9). Its profile above (37.5 s under cProfile): `build_region` 23.5 s, of it",
-    "  about 20 s in the driver receiving and decoding the region's rows over Bolt (26 queries; the SIMILAR",
-    "  edges alone 12.5 s), and the neighbour scan. The driver's Rust codec (`pip install",
-    "  graphcluster[fast]`) is the first thing to try; it was not measured here.",
-    "- **The region grows with N** until the seeds of a batch stop sharing clusters (docs/clustering.md, \"the",
-    "  region\"): 6,202 / 8,820 / 12,888 / 16,717 faces for a batch of 1,000 at 10k / 20k / 40k / 100k. It is",
-    "  bounded per new face, not per batch. Part of the 10k-to-100k ratio is calibration: at 10k this",
-    "  synthetic data calibrates to a fallback `link` (narrower reach, no re-check), at 100k it does not.",
-    "- **`cleanup()`** (the whole graph reclustered: what a nightly re-run costs) takes 1.7 s / 58 s / 426 s at",
-    "  10k / 100k / 1M embedded, 27x one batch at 1M, and holds the whole graph in memory; the peak RSS",
-    "  column includes it (10 GB for the 1M embedded row; the process also holds the 1M generated vectors).",
-    "- **Bootstrap**: 100,000 faces through `add_faces` took 380 s (263 faces/s; 1,199 s in the previous",
-    "  session's run), slowing as the graph grows; a 1M bootstrap at the 100k rate would take over an hour",
-    "  (the target is 15 min): not met, not measured.",
+    "  docs/benchmarks/annoy_scan.md); segments calibrate to the neighbours closer than `review`.",
+    "  `--set index=hnsw` measures the sublinear index (docs/benchmarks/index.md).",
+    "- **The region is bounded per new face**, not by N: it grows with N only until the seeds of a batch",
+    "  stop sharing clusters (docs/clustering.md, \"The region as the graph grows\"). Part of the",
+    "  10k-to-100k ratio is calibration: at 10k this synthetic data calibrates to a fallback `link`",
+    "  (narrower reach, no re-check), at 100k it does not.",
+    "- **Neo4j**: the region is the same as embedded; reading it over Bolt is the difference (the",
+    "  profile shows it under `build_region`). The driver's Rust codec (`pip install graphcluster[fast]`)",
+    "  decodes the rows faster.",
+    "- **`cleanup()`** (the whole graph reclustered: what a nightly re-run costs) holds the whole graph in",
+    "  memory; the peak RSS column includes it (and the process also holds the generated vectors).",
+    "- **Bootstrap** through `add_faces` slows as the graph grows, so the linear projection of the",
+    "  bootstrap rate to 1M is a lower bound.",
     "",
 ]
 
@@ -452,9 +441,9 @@ def verdicts(args: argparse.Namespace, ok: list[dict[str, Any]]) -> list[str]:
     have = {(r["store"], r["n"], r["dim"]) for r in ok}
     missing = [f"{d}-D N = {n:,}" for d in args.dims for n in args.sizes if ("embedded", n, d) not in have]
     if missing:
-        out.append(f"- not run in this session (time): embedded {', '.join(missing)}.")
+        out.append(f"- not in the rows: embedded {', '.join(missing)}.")
     if not any(r["n"] >= 1_000_000 for r in ok):
-        out.append("- 1M was not run in this session (`--million`); the 1M targets are not measured.")
+        out.append("- no 1M row (it needs `--million`): the 1M targets are not measured.")
     elif not any(r["n"] >= 1_000_000 and not r.get("pad_from") for r in ok):
         out.append("- the 1M rows are padded (`--pad-from`): the add and cleanup columns are measured on a graph and "
                    "an index of 1M faces; a 1M bootstrap through `add_faces` was not run (see the projections).")
@@ -554,7 +543,7 @@ def main() -> None:
                          "measured on a graph of N faces, the bootstrap column is not a pipeline rate")
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--render", action="store_true",
-                    help="only rewrite the section and plot from the rows file (the rows of earlier runs)")
+                    help="only rewrite the section and plot from the rows file, running nothing")
     ap.add_argument("--plot-region", type=Path, default=None, metavar="PNG",
                     help="only plot the region parts of the rows in the rows file (e.g. docs/region.png)")
     ap.add_argument("--one", nargs=3, metavar=("STORE", "N", "DIM"), help=argparse.SUPPRESS)

@@ -267,7 +267,7 @@ def main() -> None:
         "",
         *rt,
         "",
-        f"The issue asks for the round trip on a 1M-face graph; this run measured it at {largest:,} faces"
+        f"The target is the round trip on a 1M-face graph; the largest graph measured here has {largest:,} faces"
         " (see also the neo4j_review section, `--skip-throughput --pad ...`).",
         "",
     ])

@@ -294,7 +294,7 @@ def main() -> None:
 
 
 def summary(spread: list[dict[str, Any]]) -> list[str]:
-    """Range of the graphcluster metrics over the arrival orders (numbers only from this run)."""
+    """Range of the graphcluster metrics over the arrival orders (the orders measured by this invocation only)."""
     out = []
     for key, name in (("P", "pairwise precision"), ("F", "pairwise F"), ("bF", "BCubed F"),
                       ("unassigned", "share unassigned")):

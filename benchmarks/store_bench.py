@@ -171,7 +171,7 @@ def write(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
         f"clusters of 20 written with `apply_clustering`; each read is the best of {args.repeats} runs, each run "
         f"with {args.batch} fresh random stored ids. {environment()}; Neo4j 5.26 Community (neo4j-harness, as "
         "`scripts/neo4j start` runs it, page cache 512 MiB). The machine has 2 shared, noisy cores: compare rows "
-        "within this run, not with other runs."
+        "within one table, not across machines or runs."
     )
     outro = (
         "Reads of a 1,000-face batch should cost about the same at every size: each is an index seek per id "

@@ -1,6 +1,6 @@
 // graphcluster schema for Neo4j 5 (applied on every connect; every statement is idempotent).
 //
-// Data model (docs/internals.md):
+// Data model (docs/architecture.md):
 //   (:Face {id, dim, source, image, bbox, quality, batch, created_at, embedding?})
 //   (:Face)-[:SIMILAR {distance, weight}]->(:Face)
 //   (:Face)-[:MUST_LINK|CANNOT_LINK {id, by, at, reason}]->(:Face)

@@ -1,6 +1,6 @@
 """The facade: ``GraphCluster`` ties the neighbour index, a store and the clustering core.
 
-One batch (``add_faces``), as in ARCHITECTURE.md:
+One batch (``add_faces``), as in docs/architecture.md:
 
 1. validate and L2-normalise the vectors (the whole batch is refused on a bad row);
 2. skip ids already stored (re-sending a batch changes nothing);
@@ -343,7 +343,7 @@ class GraphCluster:
             self._rebuild_index()
         elif stored_n != len(self.index):
             # the index is derived from the graph's stored vectors: rebuild it rather than refuse
-            # to open (the error told users to run a command that needed an open store)
+            # to open (a refusal would leave no open store to call ``rebuild_index()`` on)
             self.rebuild_index()
 
     def _rebuild_index(self) -> None:

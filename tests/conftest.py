@@ -1,4 +1,4 @@
-"""Suite-wide fixtures: test layers by folder, and one real Neo4j for the session.
+"""Suite-wide fixtures: test layers by folder, and one real Neo4j for the whole test run.
 
 Layers: a test's folder decides its marker (tests/unit -> ``unit``, tests/contract ->
 ``contract``, tests/integration -> ``integration``), so ``pytest -m unit`` runs the pure tests
@@ -111,7 +111,7 @@ def neo4j_uri() -> Iterator[Neo4jTarget]:
 
 @pytest.fixture(scope="session")
 def neo4j_driver(neo4j_uri: Neo4jTarget) -> Iterator[Driver]:
-    """One driver for the session, connected to the server of ``neo4j_uri``."""
+    """One driver for the whole test run, connected to the server of ``neo4j_uri``."""
     uri, user, password = neo4j_uri
     driver = GraphDatabase.driver(uri, auth=_auth(user, password))
     try:
@@ -123,7 +123,7 @@ def neo4j_driver(neo4j_uri: Neo4jTarget) -> Iterator[Driver]:
 
 @pytest.fixture
 def clean_neo4j(neo4j_driver: Driver) -> Driver:
-    """The session driver, on a database emptied of all nodes and relationships.
+    """The run-wide driver, on a database emptied of all nodes and relationships.
 
     Deletes in chunks so a large leftover graph does not need one huge transaction; the
     schema (constraints, indexes) is kept — it is idempotent and every store applies it.

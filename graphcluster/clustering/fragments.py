@@ -41,10 +41,10 @@ SPLIT_JOIN = 0.96  # tight parts rejoin while their links average below SPLIT_JO
 # A face left alone joins a cluster when at least ATTACH_MIN of its neighbours closer than
 # ``review`` are in it and none is anywhere else (attach_lone); 0: never.
 ATTACH_MIN = 4
-ATTACH_STORED = True  # a neighbour peeled off its cluster in this run still votes for it
-# A lone neighbour (a face alone now, not peeled off a cluster in this run) abstains; True: it
-# votes for itself and so blocks the attachment (the rule before session 5; measured worse on lfw
-# seeds 0-3 and the FaceNet-like set in precision and recall, docs/clustering.md)
+ATTACH_STORED = True  # a neighbour peeled off its cluster in this pass still votes for it
+# A lone neighbour (a face alone now, not peeled off a cluster in this pass) abstains; True: it
+# votes for itself and so blocks the attachment (worse on lfw seeds 0-3 and the FaceNet-like
+# set in precision and recall, docs/clustering.md)
 ATTACH_LONE_VOTES = False
 # split_weak's join limit shrinks in dense neighbourhoods (see split_weak); False: global link only
 LOCAL_SCALE = True
@@ -121,7 +121,7 @@ def split_weak(graph: nx.Graph, label: dict[str, Label], clamped: dict[str, Labe
     over the members, divided by the calibrated nearest-impostor mode (``impostor_mode``),
     says how much closer than usual the cluster's surroundings are. Below 1 the join limit
     shrinks by that factor (self-tuning local scaling, as in Zelnik-Manor & Perona 2004); a
-    cluster whose neighbours sit at the usual impostor distance is judged exactly as before.
+    cluster whose neighbours sit at the usual impostor distance is judged by the global limit alone.
     """
     groups: dict[Label, list[str]] = defaultdict(list)
     for r, lab in label.items():
@@ -177,7 +177,7 @@ def _join_parts(graph: nx.Graph, members: list[str], inside: set[str], parts: di
     ``limit``. A heap of candidate pairs with lazily dropped stale entries (an entry carries
     the links it was computed from) keeps this O(E log E) in the links of the cluster: a join
     re-pushes only the pairs whose links it changed (recounting every link per join, or
-    re-pushing every pair of the grown part, was quadratic)."""
+    re-pushing every pair of the grown part, would be quadratic)."""
     owner = {u: p for p, us in parts.items() for u in us}
     nb: dict[Any, dict[Any, list[float]]] = {p: {} for p in parts}
     for u in members:
@@ -253,7 +253,7 @@ def attach_lone(label: dict[str, Label], clamped: dict[str, Label], nodes: dict[
     the pass, so attachments do not cascade; a cannot-link or a "not this person" decision
     blocks the attachment; must-link groups (nodes of several faces) are left to the links.
 
-    ``stored`` (face -> its cluster before this run): a neighbour that is alone now but was in
+    ``stored`` (face -> its cluster before this pass): a neighbour that is alone now but was in
     a cluster votes for the label that now holds most of that cluster. The re-check of a
     cluster peels off every member without a link at once; without this they would block each
     other's return (each a lone face to the others) and a face attached in one batch would be

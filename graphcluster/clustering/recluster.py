@@ -221,7 +221,7 @@ def recluster(
         # mixed neighbourhood keeps it alone while a hard photo of a person with many photos
         # (a family album's profile shot) joins them
         if fragments.ATTACH_MIN and thresholds.review is not None:
-            # a single face's cluster before this run, by node (a node's representative may be a
+            # a single face's cluster before this pass, by node (a node's representative may be a
             # must-link partner outside the region)
             stored = {r: cur[mem[0]] for r, mem in nodes.items() if len(mem) == 1} if fragments.ATTACH_STORED else None
             attach_lone(label, clamped, nodes, dist_of, rep, partners, forbidden, size_out, thresholds.review, stored)

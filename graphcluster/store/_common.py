@@ -1,4 +1,4 @@
-"""Input checks and small helpers shared by both stores, so both refuse the same input the same way."""
+"""Input checks and small functions shared by both stores, so both refuse the same input the same way."""
 
 from __future__ import annotations
 

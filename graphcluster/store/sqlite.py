@@ -1,6 +1,6 @@
 """SQLiteStore: the embedded default store, one SQLite file in a local directory.
 
-The tables mirror the graph model of ``ARCHITECTURE.md``:
+The tables mirror the graph model of ``docs/architecture.md``:
 
 - ``faces`` (Face nodes: flat columns, ``metadata`` JSON, optional float32 ``embedding`` BLOB);
 - ``similar`` (SIMILAR edges, primary key ``(a, b)`` with ``a < b``, indexed on ``b`` too);

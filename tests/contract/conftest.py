@@ -1,6 +1,6 @@
 """The ``store`` fixture: every contract test runs once per Store implementation.
 
-SQLite runs in a fresh ``tmp_path``; Neo4j runs against the real server given by the session
+SQLite runs in a fresh ``tmp_path``; Neo4j runs against the real server given by the run-wide
 fixture ``neo4j_uri`` of ``tests/conftest.py`` (which skips or fails when there is no server),
 emptied before each test (``clean_neo4j``).
 """

@@ -225,8 +225,8 @@ def test_remove_is_remembered(open_gc: Opener) -> None:
 
 
 def test_a_placement_follows_its_cluster_through_a_merge(open_gc: Opener) -> None:
-    # regression: a face assigned to a cluster that a merge then folded away kept naming the
-    # deleted cluster, and the next recluster touching it was refused by the store
+    # a face assigned to a cluster that a merge then folds away follows it into the merged
+    # cluster; naming the deleted cluster, the next recluster touching it would be refused
     vecs, ids, _ = _identities(3, 8)
     first = [i for i, f in enumerate(ids) if not f.endswith(("_6", "_7"))]
     later = [i for i, f in enumerate(ids) if f.endswith(("_6", "_7"))]

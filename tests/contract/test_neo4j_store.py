@@ -46,7 +46,7 @@ def test_a_callers_driver_is_used_and_left_open(neo4j_uri: tuple[str, str, str])
 
 
 def test_the_graph_investigators_see(neo4j_uri: tuple[str, str, str], clean_neo4j: object) -> None:
-    """The layout of ARCHITECTURE.md, read back with plain Cypher as an investigator would."""
+    """The layout of docs/architecture.md, read back with plain Cypher as an investigator would."""
     from datetime import datetime, timezone
 
     from graphcluster.models import ClusterRecord, Decision, Membership, ReviewItem

@@ -1,6 +1,6 @@
 """The investigation library (cypher/queries/) on the real Neo4j, with a known small graph.
 
-The graph (built with plain CREATE statements, in the data layout of docs/internals.md and
+The graph (built with plain CREATE statements, in the data layout of docs/architecture.md and
 graphcluster/store/neo4j.py)::
 
     Alice  c1 (locked): f1 (0.9, image p1.jpg)  f2 (0.8, source p2.jpg)  f3 (0.5, status review, image p3.jpg)

@@ -174,7 +174,7 @@ def test_family_library_without_strangers_is_not_split_into_singletons() -> None
     v, labels = people(6, 10)
     t = assert_between(v, labels)
     assert t.source == "fallback" and "reason" in t.stats
-    old = calibrate(knn_rows(v)[0], k=10)  # the old call still works (the k-th neighbour as reference)
+    old = calibrate(knn_rows(v)[0], k=10)  # without random pairs: the k-th neighbour as reference
     assert old.link is not None
 
 
@@ -311,8 +311,8 @@ def _lfw() -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.mark.skipif(not os.path.exists(LFW), reason="lfw_dlib128 not available")
 def test_near_duplicates_do_not_move_the_link() -> None:
-    """Burst shots and re-imports (a spike of tiny distances) used to become the 'same-person
-    mode' and put link at ~0.01; they are skipped below a scale-free duplicate floor."""
+    """Burst shots and re-imports (a spike of tiny distances) must not become the 'same-person
+    mode' (which would put link at ~0.01); they are skipped below a scale-free duplicate floor."""
     x, ids = _lfw()
     pick = np.random.default_rng(5).permutation(len(x))[:3000]
     v, labels = x[pick], ids[pick]
@@ -332,8 +332,8 @@ def test_near_duplicates_do_not_move_the_link() -> None:
 @pytest.mark.parametrize("min_faces", [8, 40])
 def test_few_people_with_many_photos_each_link_their_faces(min_faces: int) -> None:
     """No one seen once: no nearest-stranger mode. The link must still reach well into each
-    person's own neighbourhood (it used to sit at the median nearest distance: most faces
-    stayed unassigned) and stay clear of the strangers."""
+    person's own neighbourhood (at the median nearest distance most faces would stay
+    unassigned) and stay clear of the strangers."""
     x, ids = _lfw()
     names, inv, counts = np.unique(ids, return_inverse=True, return_counts=True)
     rows = np.nonzero(counts[inv] >= min_faces)[0]

@@ -461,7 +461,7 @@ def test_new_faces_between_two_held_clusters_do_not_merge_them() -> None:
 
 def _random_region(rng: random.Random) -> Region | None:
     """A small region: members of two held clusters A and B and a small one S, new faces, random
-    edges, cannot-/must-links, a pin, a ban and a lock (after the reviewer's fuzz, session 5)."""
+    edges, cannot-/must-links, a pin, a ban and a lock: every decision must hold after the support rule."""
     faces: list[str] = []
     labels: dict[str, tuple[str | None, str]] = {}
     for c, n in (("A", rng.randint(2, 5)), ("B", rng.randint(1, 4)), ("S", rng.randint(0, 4))):
@@ -538,7 +538,7 @@ def test_random_regions_with_held_clusters_never_break_a_decision() -> None:
 @pytest.mark.parametrize("how", ["locked", "pinned"])
 def test_a_must_link_to_a_locked_or_pinned_face_moves_the_other_face_too(how: str) -> None:
     """same_person(a0, b0) with a0 in a locked cluster (or pinned to it): b0 follows a0 into L
-    in the stored memberships, not only in the result's labels (second review, session 5)."""
+    in the stored memberships, not only in the result's labels."""
     g = MemoryGraph()
     g.add_edges(clique("a", 4) + clique("b", 4) + [("a0", "b0", 0.45)])
     for i in range(4):
@@ -572,7 +572,7 @@ def test_a_cannot_link_split_leaves_the_pinned_end_in_its_cluster(pinned: str) -
 def test_a_must_link_group_only_partly_in_the_region_is_reclustered() -> None:
     """A must-link partner that is not in the region (here: a face without a stored label, as
     after a removal) can be its group's representative (the smallest id); recluster must not
-    look up that representative as a face (it raised KeyError in answer(), session 5)."""
+    look up that representative as a face (a KeyError in answer() otherwise)."""
     g = MemoryGraph()
     g.add_edges(clique("b", 5) + [("b0", "c0", 0.42)])
     g.must_link("a-gone", "b0", "m1")
