@@ -359,7 +359,8 @@ class GraphCluster:
                     "stored embedding; restore the index directory or re-ingest with store_embeddings=True"
                 )
             vectors.append(np.asarray([faces[fid].embedding for fid in part], dtype=np.float32))
-        self.index.add(ids, np.vstack(vectors))
+        if vectors:  # an empty store leaves an empty index
+            self.index.add(ids, np.vstack(vectors))
         self.index.flush()
 
     def reset(self) -> None:

@@ -320,6 +320,20 @@ def test_new_index_segments_calibrate_to_the_review_threshold(tmp_path: Path) ->
     assert all(b["recall_radius"] == pytest.approx(review) for b in built)
 
 
+def test_a_store_with_no_faces_opens_over_a_leftover_index(open_gc: Opener) -> None:
+    """An index folder that still holds vectors (e.g. restored from a backup) beside a store
+    with no faces: opening rebuilds the index from the store, i.e. empties it."""
+    vecs, ids, _ = _identities(2, 6)
+    gc = open_gc()
+    gc.add_faces(vecs, ids=ids)
+    gc.store.clear()
+    gc.close()
+    with open_gc() as again:
+        assert len(again.index) == 0 and again.stats().faces == 0
+        assert again.rebuild_index() == 0
+        assert again.add_faces(vecs, ids=ids).added == 12
+
+
 def test_an_index_out_of_step_is_rebuilt_from_stored_vectors(open_gc: Opener) -> None:
     vecs, ids, _ = _identities(2, 6)
     gc = open_gc()
