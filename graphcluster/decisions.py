@@ -490,27 +490,20 @@ def _apply_shown(rc: Reclusterer, item: ReviewItem, reply: str, *, name: str | N
     side_a = [f for f in item.faces_a if f in alive]
     side_b = [f for f in item.faces_b if f in alive]
     yes = reply == "yes"
-    if item.kind in ("merge", "pair"):
-        if not side_a or not side_b:
-            return None
-        if item.kind == "pair":
-            return _apply_answer(rc, item, reply, name=name, by=by, why=why)
-        return (same_person(rc, side_a[0], side_b[0], by=by, reason=why) if yes
-                else different_person(rc, side_a[0], side_b[0], by=by, reason=why))
-    if item.kind == "face":
-        if not side_a:
-            return None
-        face, cluster = side_a[0], item.cluster_b
-        if cluster and rc.store.get_clusters([cluster]):
-            return (assign(rc, face, cluster, by=by, reason=why) if yes
-                    else remove(rc, face, by=by, reason=why, cluster_id=cluster))
-        if not side_b:
-            return None
-        return (same_person(rc, face, side_b[0], by=by, reason=why) if yes
-                else different_person(rc, face, side_b[0], by=by, reason=why))
-    if not yes or len(side_a) < 2:  # new identity: "no" states nothing about any one pair
+    if item.kind == "new_identity":  # "no" states nothing about any one pair
+        return (_apply_answer(rc, item.model_copy(update={"faces_a": side_a}), reply, name=name, by=by, why=why)
+                if yes and len(side_a) >= 2 else None)
+    if not side_a:
         return None
-    return _apply_answer(rc, item.model_copy(update={"faces_a": side_a}), reply, name=name, by=by, why=why)
+    if item.kind == "face" and item.cluster_b and rc.store.get_clusters([item.cluster_b]):
+        return _apply_answer(rc, item, reply, name=name, by=by, why=why)  # the cluster is still there
+    if not side_b:
+        return None
+    if item.kind == "pair":
+        return _apply_answer(rc, item, reply, name=name, by=by, why=why)
+    # a merge, or a face question whose cluster is gone: the first face shown of each side
+    return (same_person(rc, side_a[0], side_b[0], by=by, reason=why) if yes
+            else different_person(rc, side_a[0], side_b[0], by=by, reason=why))
 
 
 def _apply_answer(rc: Reclusterer, item: ReviewItem, reply: str, *, name: str | None, by: str | None,

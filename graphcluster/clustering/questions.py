@@ -181,11 +181,10 @@ def propose_questions(
     cannot = {frozenset((a, b)) for a, b, _ in region.constraints.cannot_links}
     odds_of = same_person_odds(thresholds)
     pairs: dict[tuple[str, str], list[tuple[float, str, str]]] = defaultdict(list)
-    # an unassigned face's candidates: ("c", cluster) or ("f", other unassigned face)
-    lone: dict[str, dict[tuple[str, str], list[float]]] = defaultdict(lambda: defaultdict(list))
-    # the member of each candidate cluster nearest the face: shown with the question, and what
-    # an answer holds on to if the cluster's id is gone by the time it comes
-    nearest: dict[tuple[str, str], tuple[float, str]] = {}
+    # an unassigned face's candidates, ("c", cluster) or ("f", other unassigned face), each with
+    # its links as (distance, face at the other end): the nearest member of a cluster is shown
+    # with the question, and is what an answer holds on to if the cluster's id is gone by then
+    lone: dict[str, dict[tuple[str, str], list[tuple[float, str]]]] = defaultdict(lambda: defaultdict(list))
     for a, b, d in region.edges:
         if d >= band * link or a not in labels or b not in labels:
             continue
@@ -198,17 +197,14 @@ def propose_questions(
         elif la is None and lb is None:
             if frozenset((a, b)) in cannot:
                 continue
-            lone[a][("f", b)].append(d)
-            lone[b][("f", a)].append(d)
+            lone[a][("f", b)].append((d, b))
+            lone[b][("f", a)].append((d, a))
         else:
             face, cid = (a, lb) if la is None else (b, la)
             assert cid is not None
             if cid in region.forbidden.get(face, set()):
                 continue
-            lone[face][("c", cid)].append(d)
-            member = b if face == a else a
-            if (face, cid) not in nearest or (d, member) < nearest[(face, cid)]:
-                nearest[(face, cid)] = (d, member)
+            lone[face][("c", cid)].append((d, b if face == a else a))
 
     inside: dict[str, int] = defaultdict(int)  # members in the region
     for cid in labels.values():
@@ -230,14 +226,15 @@ def propose_questions(
     # a face belongs to one person at most: its candidates share one probability
     share: dict[str, dict[tuple[str, str], float]] = {}
     for face, cands in lone.items():
-        odds = {c: odds_of(sorted(ds)) for c, ds in cands.items()}
+        odds = {c: odds_of(sorted(d for d, _ in links)) for c, links in cands.items()}
         total = 1.0 + sum(odds.values())
         share[face] = {c: o / total for c, o in odds.items()}
     for face, probs in share.items():
         for (kind, other), p in probs.items():
             if kind == "c":
                 score = p * join_gain(1, max(1, sizes[other]))
-                scored.append((score, ("face", [face], [nearest[(face, other)][1]], None, other, round(score, 4))))
+                member = min(lone[face][(kind, other)])[1]
+                scored.append((score, ("face", [face], [member], None, other, round(score, 4))))
             elif face < other:  # each pair once: the weaker of the two faces' views of it
                 q = min(p, share.get(other, {}).get(("f", face), 0.0))
                 score = q * join_gain(1, 1)

@@ -322,7 +322,7 @@ def _hold_thin_support(graph: nx.Graph, label: dict[str, Label], clamped: dict[s
         """Number and mean distance of the links from nodes ``a`` into nodes ``b``."""
         n, ds = 0, 0.0
         for r in a:
-            for _, y, attr in graph.edges(r, data=True):
+            for y, attr in graph[r].items():
                 if y in b:
                     n += attr["n"]
                     ds += attr["dsum"]

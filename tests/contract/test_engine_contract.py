@@ -452,6 +452,11 @@ def _person(face: str) -> str:
     return face.split("_")[0]
 
 
+def _faces_of(ids: list[str], person: str) -> list[str]:
+    """The faces of ``person`` (``p0``, ``p1``, ...) among ``ids``, sorted."""
+    return sorted(f for f in ids if _person(f) == person)
+
+
 def _truthful(gc: GraphCluster, item: ReviewItem) -> str:
     """The answer a reviewer who knows every face's person gives (the id prefix here)."""
     def person_of(faces: list[str]) -> str:
@@ -509,8 +514,7 @@ def test_an_answer_to_a_question_whose_cluster_is_gone_is_kept_about_the_faces_s
     with open_gc() as gc:
         gc.add_faces(vecs, ids=ids)
         where = gc.assignments()
-        p0 = sorted(f for f in ids if f.startswith("p0_"))
-        p1 = sorted(f for f in ids if f.startswith("p1_"))
+        p0, p1 = _faces_of(ids, "p0"), _faces_of(ids, "p1")
         c1 = where[p1[0]]
         assert c1 is not None and where[p0[0]] != c1
         no = ReviewItem(id="q-no", kind="face", faces_a=[p0[0]], faces_b=[p1[0]], cluster_b=c1)
@@ -548,8 +552,7 @@ def test_the_same_answer_twice_is_recorded_once_and_a_changed_answer_is_a_new_de
     with open_gc() as gc:
         gc.add_faces(vecs, ids=ids)
         where = gc.assignments()
-        a0 = next(f for f in ids if f.startswith("p0_"))
-        b = sorted(f for f in ids if f.startswith("p1_"))
+        a0, b = _faces_of(ids, "p0")[0], _faces_of(ids, "p1")
         item = ReviewItem(id="q-twice", kind="face", faces_a=[a0], faces_b=[b[0]], cluster_b=where[b[0]])
         gc.store.put_reviews([item])
         first = gc.answer("q-twice", "no", by="ann")
