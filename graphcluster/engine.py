@@ -27,6 +27,7 @@ import numpy as np
 from graphcluster import decisions as _decisions
 from graphcluster.calibration import ThresholdKeeper
 from graphcluster.clustering import Thresholds, edge_weight
+from graphcluster.crops import CropStore
 from graphcluster.errors import InvalidInput, NotFound, StoreError
 from graphcluster.index import NeighbourIndex, open_index, validate_vectors
 from graphcluster.models import (
@@ -76,10 +77,12 @@ class GraphCluster:
             report = gc.add_faces(vectors, ids=ids)
     """
 
-    def __init__(self, store: Store, index: NeighbourIndex, settings: Settings) -> None:
+    def __init__(self, store: Store, index: NeighbourIndex, settings: Settings, crops: CropStore | None = None) -> None:
         self.store = store
         self.index = index
         self.settings = settings
+        # face crops (graphcluster.crops); by default a folder beside the index folder
+        self.crops = crops or CropStore(settings.crops_dir or Path(str(index.info()["path"])).parent / "crops")
         self.view = StoreView(store)
         self._start_policies()
         self._reconcile()
@@ -116,10 +119,12 @@ class GraphCluster:
         if _is_uri(target):
             store = open_store(str(target), auth=auth, database=settings.database)
             index_dir = settings.index_dir or _default_index_dir(str(target), settings.database)
+            crops_dir = settings.crops_dir or Path(index_dir).with_name(Path(index_dir).name + "-crops")
         else:
             root = Path(target)
             store = open_store(root)
             index_dir = settings.index_dir or root / "index"
+            crops_dir = settings.crops_dir or root / "crops"
         try:
             meta = store.get_meta()
             kind = meta.get("index_kind", settings.index)
@@ -132,7 +137,7 @@ class GraphCluster:
         except BaseException:
             store.close()
             raise
-        return cls(store, index, settings)
+        return cls(store, index, settings, CropStore(crops_dir))
 
     def close(self) -> None:
         """Flush the index and release the store (and its write lock)."""
@@ -429,6 +434,10 @@ class GraphCluster:
                 {"face_id": e.b if e.a == face_id else e.a, "distance": e.distance, "weight": e.weight} for e in edges
             ],
         }
+
+    def face_crop(self, face_id: str) -> bytes | None:
+        """The face's 150x150 JPEG crop, or None when it came as a vector (no photo)."""
+        return self.crops.get(face_id)
 
     def stats(self) -> Stats:
         """Counts, the thresholds in use (and where they came from) and the index state."""

@@ -43,6 +43,9 @@ class Settings(BaseModel):
         "annoy", description="neighbour engine: segmented Annoy (default), segmented hnswlib, or exact numpy"
     )
     index_dir: Path | None = Field(None, description="index directory for a Neo4j store (embedded: inside the store dir)")
+    crops_dir: Path | None = Field(
+        None, description="face crops folder (embedded: inside the store dir; Neo4j: beside the index dir)"
+    )
     annoy_trees: int = Field(50, ge=1)
     search_k: int | None = Field(None, description="Annoy search_k; None = its default (trees x k)")
     delta_size: int | None = Field(
