@@ -348,6 +348,20 @@ class ThresholdKeeper:
             self._save_moved(old, self._with_labels(self._base()))
 
     # -- reporting ------------------------------------------------------------------------------
+    def auto_confidence(self) -> float:
+        """The confidence a face needs to be assigned 'auto' under the thresholds in use.
+
+        ``Settings.auto_confidence`` once the boundary is settled. While it rests on a small
+        sample (confidence level 'medium': a nearest-stranger mode in fewer than 500 faces) it
+        still moves as faces arrive, and a face joined by a link near it is only tentative:
+        the bar is then halfway between the setting and 1. A fallback link (level 'low') lies
+        inside the same-person mode by construction, so its links keep the setting's bar.
+        """
+        bar = self._settings.auto_confidence
+        if self.describe()["confidence"]["level"] == "medium":
+            return (1.0 + bar) / 2.0
+        return bar
+
     def describe(self) -> dict[str, Any]:
         t = self.current()
         out = t.model_dump(mode="json")

@@ -56,7 +56,7 @@ class Reclusterer:
             thresholds,
             seed=self.settings.seed,
             max_iterations=self.settings.max_iterations,
-            auto_confidence=self.settings.auto_confidence,
+            auto_confidence=self.thresholds.auto_confidence(),
             min_cluster_size=self.settings.min_cluster_size,
             new_id=ids.take,
         )
