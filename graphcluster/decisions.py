@@ -168,6 +168,19 @@ def _supersede(rc: Reclusterer, face_id: str, new: Decision) -> None:
             rc.store.undo_decision(old.id)
 
 
+def _place(rc: Reclusterer, membership: Membership, held: str | None) -> None:
+    """Write a face's new place by hand; the cluster it leaves (``held``) is deleted when the
+    face was its last member, as a re-clustering deletes the clusters it empties (the region
+    re-clustered next starts from the face and never sees an empty cluster)."""
+    emptied = []
+    if held is not None and held != membership.cluster_id:
+        if rc.store.cluster_members([held])[held] == [membership.face_id]:
+            emptied = [held]
+    rc.store.apply_clustering([membership], delete_clusters=emptied)
+    if emptied:
+        _obsolete_reviews(rc, emptied)
+
+
 def assign(rc: Reclusterer, face_id: str, cluster_id: str, *, by: str | None, reason: str | None) -> Decision:
     _require_faces(rc, face_id)
     rc.view.cluster_record(cluster_id)
@@ -185,7 +198,7 @@ def assign(rc: Reclusterer, face_id: str, cluster_id: str, *, by: str | None, re
                 "undo those links first", conflicts=[_lock_decision(rc, current)])
     d = _record(rc, "assign", face_id, cluster_id, by, reason, previous=current)
     _supersede(rc, face_id, d)
-    rc.store.apply_clustering([Membership(face_id=face_id, cluster_id=cluster_id, status="manual", confidence=1.0)])
+    _place(rc, Membership(face_id=face_id, cluster_id=cluster_id, status="manual", confidence=1.0), current)
     rc.region([face_id])
     return d
 
@@ -210,7 +223,7 @@ def remove(rc: Reclusterer, face_id: str, *, by: str | None, reason: str | None,
     d = _record(rc, "remove", face_id, current, by, reason)
     _supersede(rc, face_id, d)
     if held == current:
-        rc.store.apply_clustering([Membership(face_id=face_id, cluster_id=None, status="unassigned", confidence=0.0)])
+        _place(rc, Membership(face_id=face_id, cluster_id=None, status="unassigned", confidence=0.0), held)
         rc.region([face_id])
     return d
 
