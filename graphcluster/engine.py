@@ -55,6 +55,9 @@ Progress = Callable[[int, int], None]
 # Faces processed per region: large enough for batched writes, small enough that one
 # region (and one store transaction) stays cheap whatever the caller passes in.
 CHUNK = 1000
+# Largest difference per component between a stored unit vector and a re-sent one still taken
+# as the same embedding (float32 rounding of the normalisation is about 1e-7).
+CONFLICT_TOLERANCE = 1e-5
 _FACE_FIELDS = ("source", "image", "bbox", "quality", "batch")
 _REMOTE_SCHEMES = ("bolt://", "bolt+s://", "bolt+ssc://", "neo4j://", "neo4j+s://", "neo4j+ssc://")
 
@@ -177,7 +180,9 @@ class GraphCluster:
             progress: called as ``progress(done, total)`` after each chunk of faces.
 
         Returns:
-            Per-face cluster id, status and confidence, plus counts.
+            Per-face cluster id, status and confidence, plus counts; ``skipped`` lists the ids
+            already stored and ``conflicting`` those of them sent with a different vector (the
+            stored one is kept: a face's vector never changes under its id).
 
         Raises:
             InvalidInput: a bad row (wrong dimension, NaN/inf, zero vector, duplicate or bad id,
@@ -195,6 +200,7 @@ class GraphCluster:
         existing = self.store.existing_face_ids(ids)
         fresh = [i for i, fid in enumerate(ids) if fid not in existing]
         report = AddReport(added=len(fresh), skipped=[fid for fid in ids if fid in existing])
+        report.conflicting = self._conflicting(ids, matrix, existing)
         if not fresh:
             report.seconds = time.perf_counter() - started
             return report
@@ -211,6 +217,17 @@ class GraphCluster:
                 progress(min(start + CHUNK, len(fresh)), len(fresh))
         report.seconds = time.perf_counter() - started
         return report
+
+    def _conflicting(self, ids: Sequence[str], matrix: np.ndarray, existing: set[str]) -> list[str]:
+        """The stored ids re-sent with another vector (the first write wins, so the report must say so).
+
+        Both sides are unit float32 rows; a re-send of the same embedding matches to rounding."""
+        rows = [i for i, fid in enumerate(ids) if fid in existing]
+        if not rows:
+            return []
+        stored = self.index.get_vectors([ids[i] for i in rows])
+        differs = np.abs(stored - matrix[rows]).max(axis=1) > CONFLICT_TOLERANCE
+        return [ids[i] for i, d in zip(rows, differs) if d]
 
     def _check_metadata(
         self, metadata: Sequence[Mapping[str, Any] | None] | None, ids: Sequence[str]

@@ -533,3 +533,15 @@ def test_removing_the_last_face_of_a_cluster_deletes_the_cluster(target: Target)
         assert m.gc is not None and all(c.size > 0 for c in m.gc.clusters())
     finally:
         m.teardown()
+
+
+def test_a_must_link_group_with_a_ban_from_its_partners_cluster_forms_a_cluster(target: Target) -> None:
+    # b was removed from c-1, then said to be a's person while a sat in c-1: the group {a, b}
+    # may not take c-1 (b's ban), and was left unassigned instead of becoming a cluster
+    m = _machine(target)
+    try:
+        a, b = _step(m, "add_batch", people=[0, 0], resend=False, same_image=False)
+        _step(m, "remove", face=b)
+        _step(m, "same_person", a=b, b=a)
+    finally:
+        m.teardown()
