@@ -90,6 +90,13 @@ def _first_line(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
+class _Refused(click.ClickException):
+    """Bad input refused by the library (an argument, an id, a file's content): exit code 2,
+    as click's own usage errors; other errors (the store, the server) exit with 1."""
+
+    exit_code = 2
+
+
 class _Group(click.Group):
     """Turns library errors into one-line click errors, unless ``--debug``."""
 
@@ -102,6 +109,8 @@ class _Group(click.Group):
             state = ctx.obj if isinstance(ctx.obj, State) else None
             if state is not None and state.debug:
                 raise
+            if isinstance(exc, (InvalidInput, NotFound)):
+                raise _Refused(_first_line(exc)) from None
             if isinstance(exc, GraphClusterError):
                 raise click.ClickException(_first_line(exc)) from None
             raise click.ClickException(

@@ -247,6 +247,7 @@ def merge(rc: Reclusterer, cluster_a: str, cluster_b: str, *, by: str | None, re
             raise ConstraintConflict(
                 f"clusters {cluster_a!r} and {cluster_b!r} cannot merge: decision {lid} says faces {x!r} and "
                 f"{y!r} are different people; undo it first if it was wrong", conflicts=[lid])
+    _check_bans(rc, cluster_a, cluster_b, members[cluster_a], members[cluster_b])
     # the locked (else larger) cluster keeps its id
     keep, gone = (ra, rb) if (ra.locked, ra.size) >= (rb.locked, rb.size) else (rb, ra)
     moved = members[gone.id]
@@ -266,6 +267,20 @@ def merge(rc: Reclusterer, cluster_a: str, cluster_b: str, *, by: str | None, re
     )
     _obsolete_reviews(rc, [gone.id])
     return d
+
+
+def _check_bans(rc: Reclusterer, cluster_a: str, cluster_b: str, members_a: Sequence[str],
+                members_b: Sequence[str]) -> None:
+    """A face removed from one cluster ("not this person") cannot join it by a merge with its own."""
+    banned = rc.view.forbidden([*members_a, *members_b])
+    for faces, other in ((members_a, cluster_b), (members_b, cluster_a)):
+        for f in faces:
+            if other in banned.get(f, ()):
+                bans = rc.store.get_decisions(face_ids=[f], kinds=["remove"], active_only=True)
+                lid = next((d.id for d in bans if d.a == f and d.b == other), bans[-1].id if bans else "")
+                raise ConstraintConflict(
+                    f"clusters {cluster_a!r} and {cluster_b!r} cannot merge: decision {lid} says face {f!r} is not "
+                    f"the person of {other!r}; undo it first if it was wrong", conflicts=[lid])
 
 
 def set_lock(rc: Reclusterer, cluster_id: str, locked: bool, *, by: str | None, reason: str | None) -> Decision:

@@ -58,6 +58,8 @@ CHUNK = 1000
 # Largest difference per component between a stored unit vector and a re-sent one still taken
 # as the same embedding (float32 rounding of the normalisation is about 1e-7).
 CONFLICT_TOLERANCE = 1e-5
+# Faces of the index checked against the store on every open (``_index_matches_store``).
+INDEX_SAMPLE = 32
 _FACE_FIELDS = ("source", "image", "bbox", "quality", "batch")
 _REMOTE_SCHEMES = ("bolt://", "bolt+s://", "bolt+ssc://", "neo4j://", "neo4j+s://", "neo4j+ssc://")
 
@@ -191,6 +193,8 @@ class GraphCluster:
         started = time.perf_counter()
         arr = np.asarray(vectors) if not isinstance(vectors, np.ndarray) else vectors
         n = arr.shape[0] if arr.ndim >= 1 else 0
+        if n == 0 and not ids:  # an empty batch ([] or shape (0, d)): nothing to add, nothing written
+            return AddReport(added=0, seconds=time.perf_counter() - started)
         if ids is None:
             ids = [uuid.uuid4().hex for _ in range(n)]
         ids = list(ids)
@@ -363,10 +367,29 @@ class GraphCluster:
         stored_n = self.store.count_faces()
         if stored_n and len(self.index) == 0:
             self._rebuild_index()
-        elif stored_n != len(self.index):
+        elif stored_n != len(self.index) or not self._index_matches_store():
             # the index is derived from the graph's stored vectors: rebuild it rather than refuse
             # to open (a refusal would leave no open store to call ``rebuild_index()`` on)
             self.rebuild_index()
+
+    def _index_matches_store(self) -> bool:
+        """Whether a sample of the index's faces is stored, with the same vectors where stored.
+
+        Equal sizes are not enough: an index folder copied from another database (or restored
+        from another backup) may hold as many faces as the store. A fixed-size sample keeps
+        opening cheap however large the database is."""
+        ids = list(self.index.ids())
+        if not ids:
+            return True
+        sample = ids[:: max(1, len(ids) // INDEX_SAMPLE)][:INDEX_SAMPLE]
+        faces = self.store.get_faces(sample, with_embedding=True)
+        if len(faces) != len(sample):
+            return False
+        with_vectors = [f for f in sample if faces[f].embedding is not None]
+        if not with_vectors:
+            return True
+        stored = np.asarray([faces[f].embedding for f in with_vectors], dtype=np.float32)
+        return bool(np.abs(self.index.get_vectors(with_vectors) - stored).max() <= CONFLICT_TOLERANCE)
 
     def _rebuild_index(self) -> None:
         ids = self.store.face_ids()

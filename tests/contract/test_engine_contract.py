@@ -16,7 +16,7 @@ from graphcluster import ConstraintConflict, GraphCluster, InvalidInput, NotFoun
 from graphcluster.models import ReviewItem
 
 DIM = 32
-Opener = Callable[[], GraphCluster]
+Opener = Callable[[], GraphCluster]  # the open_gc fixture (tests/contract/conftest.py)
 
 
 def _identities(n_people: int, per_person: int, *, seed: int = 1, spread: float = 0.15) -> tuple[np.ndarray, list[str], list[int]]:
@@ -46,32 +46,6 @@ def _truth(ids: list[str]) -> set[frozenset[str]]:
     for fid in ids:
         groups.setdefault(fid.split("_")[0], set()).add(fid)
     return {frozenset(g) for g in groups.values()}
-
-
-@pytest.fixture(params=["sqlite", "neo4j"])
-def open_gc(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
-    # an explicit threshold: these tests are about the semantics of decisions, not calibration
-    settings = Settings(index="exact", index_dir=tmp_path / "index", k=8, threshold=0.6)
-    if request.param == "sqlite":
-        target: str | Path = tmp_path / "db"
-        auth = None
-    else:
-        uri, user, password = request.getfixturevalue("neo4j_uri")
-        request.getfixturevalue("clean_neo4j")
-        target, auth = uri, (user, password)
-    opened: list[GraphCluster] = []
-
-    def opener() -> GraphCluster:
-        gc = GraphCluster.open(target, settings=settings, auth=auth)
-        opened.append(gc)
-        return gc
-
-    yield opener
-    for gc in opened:
-        try:
-            gc.close()
-        except Exception:
-            pass
 
 
 def _cluster(gc: GraphCluster, face: str) -> str | None:
