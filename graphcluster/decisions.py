@@ -88,9 +88,29 @@ def _pair(rc: Reclusterer, kind: str, a: str, b: str) -> tuple[str | None, str |
     cs = constraint_closure(rc, [a, b])
     if kind == "same_person":
         cs.check_must_link(a, b)
+        _check_group_homes(rc, cs.group(a) | cs.group(b))
     else:
         cs.check_cannot_link(a, b)
     return _cluster_of(rc, a), _cluster_of(rc, b)
+
+
+def _check_group_homes(rc: Reclusterer, group: set[str]) -> None:
+    """A must-link group is one person: none of its faces may be banned from a cluster another
+    face of it is held in by a human (placed there, or a member of a locked cluster)."""
+    homes = dict(rc.view.pinned(group))
+    clusters = {f: m.cluster_id for f, m in rc.store.memberships(group).items()}
+    locked = rc.view.locked({c for c in clusters.values() if c})
+    homes.update({f: c for f, c in clusters.items() if c in locked and f not in homes})
+    banned = rc.view.forbidden(group)
+    for f, cids in sorted(banned.items()):
+        held = sorted(g for g, c in homes.items() if c in cids)
+        if held:
+            bans = rc.store.get_decisions(face_ids=[f], kinds=["remove"], active_only=True)
+            lid = next((d.id for d in bans if d.a == f), "")
+            raise ConstraintConflict(
+                f"face {f!r} would be one person with {held[0]!r}, which a human holds in cluster "
+                f"{homes[held[0]]!r}, but decision {lid} says {f!r} is not that cluster's person; "
+                "undo one of them first", conflicts=[lid])
 
 
 def same_person(rc: Reclusterer, a: str, b: str, *, by: str | None, reason: str | None,

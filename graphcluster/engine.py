@@ -136,7 +136,13 @@ class GraphCluster:
             opts: dict[str, Any] = {} if settings.delta_size is None else {"delta_size": settings.delta_size}
             if kind == "annoy":
                 opts.update(n_trees=settings.annoy_trees, search_k=settings.search_k)
-            index = open_index(Path(index_dir), kind=kind, dim=meta.get("dim"), **opts)
+            try:
+                index = open_index(Path(index_dir), kind=kind, dim=meta.get("dim"), **opts)
+            except OSError as exc:  # a read-only or full file system
+                raise StoreError(
+                    f"cannot open the index directory {index_dir} ({exc.strerror or exc}); it must be a "
+                    "writable directory (Settings.index_dir chooses another)"
+                ) from exc
             if "index_kind" not in meta:
                 store.set_meta({"index_kind": settings.index})
         except BaseException:
@@ -267,8 +273,14 @@ class GraphCluster:
     ) -> None:
         self.store.set_meta({"pending": ids})
         self.thresholds.prime()  # a segment built by this add calibrates to the current review
-        self.index.add(ids, matrix)
-        self.index.flush()
+        try:
+            self.index.add(ids, matrix)
+            self.index.flush()
+        except OSError as exc:  # a full disk: the journal names these faces, the next open drops them
+            raise StoreError(
+                f"writing {len(ids)} vectors to the index failed ({exc.strerror or exc}); the faces stored before "
+                f"are kept and {ids[0]!r}... were not stored: free disk space, then send the batch again"
+            ) from exc
 
         k = min(self.settings.k + 1, len(self.index))
         nbr_ids, nbr_dist = self.index.query(matrix, k)

@@ -560,3 +560,19 @@ def test_a_merge_never_brings_a_face_into_a_cluster_it_was_removed_from(target: 
         _step(m, "merge", pick_a=0, pick_b=1)
     finally:
         m.teardown()
+
+
+def test_a_must_link_between_a_banned_face_and_a_face_held_in_that_cluster_is_refused(target: Target) -> None:
+    # f4 was removed from c-1, c-1 was merged into c-2 (so the ban now names c-2) and f2 was
+    # placed in c-2: same_person(f4, f2) was recorded and could not hold (f4 left in c-3)
+    m = _machine(target)
+    try:
+        faces = _step(m, "add_batch", people=[0, 2, 2, 0], resend=False, same_image=False)
+        _step(m, "remove", face=faces[3])
+        _step(m, "merge", pick_a=0, pick_b=1)
+        _step(m, "assign", face=faces[1], pick=26)
+        before = len(m.model.decisions)
+        _step(m, "same_person", a=faces[3], b=faces[1])
+        assert len(m.model.decisions) == before  # refused
+    finally:
+        m.teardown()
