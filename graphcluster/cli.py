@@ -85,8 +85,13 @@ class State:
         return GraphCluster.open(where, settings=settings, auth=auth)
 
 
+_LONG_WORD = re.compile(r"\S{120,}")
+
+
 def _first_line(exc: BaseException) -> str:
+    """The error as one line; a very long word (a 10,000-character id, say) is shortened."""
     text = " ".join(str(exc).split())
+    text = _LONG_WORD.sub(lambda m: f"{m.group()[:40]}...({len(m.group())} characters)", text)
     return text or type(exc).__name__
 
 

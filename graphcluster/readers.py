@@ -85,6 +85,16 @@ def read_faces(
     suffix = p.suffix.lower()
     if sidecar is not None and suffix != ".npy":
         raise InvalidInput(f"{p}: a sidecar file only goes with a .npy array; {suffix} files carry their own ids")
+    try:
+        return _read_any(p, suffix, id_column, vector_column, sidecar)
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(
+            f"{p}: not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8 {suffix} or convert it"
+        ) from None
+
+
+def _read_any(p: Path, suffix: str, id_column: str, vector_column: str | None,
+              sidecar: str | Path | None) -> FaceTable:
     if suffix == ".npy":
         return _read_npy(p, id_column=id_column, sidecar=Path(sidecar) if sidecar else None)
     if suffix == ".npz":

@@ -82,8 +82,10 @@ def test_resending_a_batch_changes_nothing(open_gc: Opener) -> None:
         (lambda v, i: (v[:, :-1], i), "dimension"),
         (lambda v, i: (np.where(np.arange(len(v))[:, None] == 2, 0.0, v), i), "2"),
         (lambda v, i: (v, [i[0]] + i[:-1]), "duplicate"),
+        (lambda v, i: (np.where(np.arange(len(v))[:, None] == 4, -np.inf, v), i), "4"),
+        (lambda v, i: (v.astype(str).astype(object) + "x", i), "numeric"),
     ],
-    ids=["nan-row", "wrong-dim", "zero-row", "duplicate-id"],
+    ids=["nan-row", "wrong-dim", "zero-row", "duplicate-id", "inf-row", "strings"],
 )
 def test_bad_rows_refuse_the_whole_batch(open_gc: Opener, corrupt, fragment: str) -> None:
     vecs, ids, _ = _identities(3, 6)
