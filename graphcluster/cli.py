@@ -468,7 +468,7 @@ def ingest(state: State, files: tuple[Path, ...], id_column: str, vector_column:
     results = []
     with state.open() as gc:
         for path, (ids, vectors, metadata) in tables:
-            totals: dict[str, Any] = {"file": str(path), "faces": len(ids), "added": 0, "skipped": 0, "conflicting": [], "clusters_created": 0,
+            totals: dict[str, Any] = {"file": str(path), "faces": len(ids), "added": 0, "skipped": 0, "skipped_changed": [], "clusters_created": 0,
                       "clusters_changed": 0, "reviews_opened": 0, "seconds": 0.0}
             with progress_bar(f"{path.name}", enabled=True) as progress:
                 for start in range(0, len(ids), batch_size):
@@ -477,7 +477,7 @@ def ingest(state: State, files: tuple[Path, ...], id_column: str, vector_column:
                     for key in ("added", "clusters_created", "clusters_changed", "reviews_opened"):
                         totals[key] += getattr(r, key)
                     totals["skipped"] += len(r.skipped)
-                    totals["conflicting"] += r.conflicting
+                    totals["skipped_changed"] += r.skipped_changed
                     totals["seconds"] += r.seconds
                     progress(stop, len(ids))
             results.append(totals)
@@ -488,9 +488,9 @@ def ingest(state: State, files: tuple[Path, ...], id_column: str, vector_column:
         for r in results:
             click.echo(f"{r['file']}: {r['added']} added, {r['skipped']} already stored, {r['clusters_created']} new clusters, "
                        f"{r['clusters_changed']} changed, {r['reviews_opened']} questions ({r['seconds']:.1f} s)")
-            if r["conflicting"]:
-                shown = ", ".join(repr(x) for x in r["conflicting"][:5]) + (" ..." if len(r["conflicting"]) > 5 else "")
-                click.echo(f"  warning: {len(r['conflicting'])} stored ids came with a different vector, which was not "
+            if r["skipped_changed"]:
+                shown = ", ".join(repr(x) for x in r["skipped_changed"][:5]) + (" ..." if len(r["skipped_changed"]) > 5 else "")
+                click.echo(f"  warning: {len(r['skipped_changed'])} stored ids came with a different vector, which was not "
                            f"stored (the first vector of an id is kept): {shown}")
         click.echo(f"store: {stats.faces} faces in {stats.clusters} clusters, {stats.open_reviews} open questions")
 

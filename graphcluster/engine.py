@@ -189,7 +189,7 @@ class GraphCluster:
 
         Returns:
             Per-face cluster id, status and confidence, plus counts; ``skipped`` lists the ids
-            already stored and ``conflicting`` those of them sent with a different vector (the
+            already stored and ``skipped_changed`` those of them sent with a different vector (the
             stored one is kept: a face's vector never changes under its id).
 
         Raises:
@@ -210,7 +210,7 @@ class GraphCluster:
         existing = self.store.existing_face_ids(ids)
         fresh = [i for i, fid in enumerate(ids) if fid not in existing]
         report = AddReport(added=len(fresh), skipped=[fid for fid in ids if fid in existing])
-        report.conflicting = self._conflicting(ids, matrix, existing)
+        report.skipped_changed = self._changed_vectors(ids, matrix, existing)
         if not fresh:
             report.seconds = time.perf_counter() - started
             return report
@@ -228,7 +228,7 @@ class GraphCluster:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _conflicting(self, ids: Sequence[str], matrix: np.ndarray, existing: set[str]) -> list[str]:
+    def _changed_vectors(self, ids: Sequence[str], matrix: np.ndarray, existing: set[str]) -> list[str]:
         """The stored ids re-sent with another vector (the first write wins, so the report must say so).
 
         Both sides are unit float32 rows; a re-send of the same embedding matches to rounding."""

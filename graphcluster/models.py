@@ -137,7 +137,7 @@ class FaceReport(_Model):
 class AddReport(_Model):
     added: int
     skipped: list[str] = Field(default_factory=list, description="ids already stored (idempotent re-send)")
-    conflicting: list[str] = Field(
+    skipped_changed: list[str] = Field(
         default_factory=list,
         description="of the skipped ids, those re-sent with a different vector; the stored vector was kept",
     )

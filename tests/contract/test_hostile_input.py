@@ -54,7 +54,7 @@ def test_an_id_resent_with_a_different_vector_is_reported_and_the_stored_one_kep
         report = gc.add_faces(np.vstack([vecs[:2] * 3.0, other]), ids=[ids[0], ids[1], ids[2], ids[3]])
         # the same direction at another scale is the same embedding; new directions conflict
         assert report.added == 0 and sorted(report.skipped) == ids[:4]
-        assert sorted(report.conflicting) == [ids[2], ids[3]]
+        assert sorted(report.skipped_changed) == [ids[2], ids[3]]
         assert _snapshot(gc) == before
         kept = gc.index.get_vectors([ids[2]])[0]
         assert np.allclose(kept, vecs[2] / np.linalg.norm(vecs[2]), atol=1e-6)
@@ -259,7 +259,7 @@ def test_a_full_disk_refuses_the_batch_keeps_what_was_stored_and_a_resend_comple
             assert stored <= set(acknowledged) | set(batch)  # at most the refused batch, in part
             assert sorted(gc.index.ids()) == sorted(stored)
             again = gc.add_faces(np.asarray([vectors[f] for f in batch]), ids=batch)
-            assert again.added + len(again.skipped) == len(batch) and not again.conflicting
+            assert again.added + len(again.skipped) == len(batch) and not again.skipped_changed
             assert set(gc.assignments()) == set(acknowledged) | set(batch)
     finally:
         _umount(disk)
