@@ -32,6 +32,7 @@ from graphcluster.models import ClusterRecord, Decision, FaceRecord, Membership,
 
 if TYPE_CHECKING:
     from graphcluster.regions import Reclusterer
+    from graphcluster.store.base import Store
 
 SYSTEM = "graphcluster"
 
@@ -188,15 +189,12 @@ def _supersede(rc: Reclusterer, face_id: str, new: Decision) -> None:
             rc.store.undo_decision(old.id)
 
 
-def _place(rc: Reclusterer, membership: Membership, held: str | None) -> None:
-    """Write a face's new place by hand; the cluster it leaves (``held``) is deleted when the
-    face was its last member, as a re-clustering deletes the clusters it empties (the region
-    re-clustered next starts from the face and never sees an empty cluster)."""
-    emptied = []
-    if held is not None and held != membership.cluster_id:
-        if rc.store.cluster_members([held])[held] == [membership.face_id]:
-            emptied = [held]
-    rc.store.apply_clustering([membership], delete_clusters=emptied)
+def _place(rc: Reclusterer, memberships: Sequence[Membership], clusters: Sequence[ClusterRecord] = ()) -> None:
+    """Write faces' new places by hand; a cluster they leave empty is deleted in the same call,
+    as a re-clustering deletes the clusters it empties (the region re-clustered next starts
+    from the faces and would never see an empty cluster)."""
+    emptied = emptied_clusters(rc.store, memberships)
+    rc.store.apply_clustering(memberships, clusters, emptied)
     if emptied:
         _obsolete_reviews(rc, emptied)
 
@@ -218,7 +216,7 @@ def assign(rc: Reclusterer, face_id: str, cluster_id: str, *, by: str | None, re
                 "undo those links first", conflicts=[_lock_decision(rc, current)])
     d = _record(rc, "assign", face_id, cluster_id, by, reason, previous=current)
     _supersede(rc, face_id, d)
-    _place(rc, Membership(face_id=face_id, cluster_id=cluster_id, status="manual", confidence=1.0), current)
+    _place(rc, [Membership(face_id=face_id, cluster_id=cluster_id, status="manual", confidence=1.0)])
     rc.region([face_id])
     return d
 
@@ -243,7 +241,7 @@ def remove(rc: Reclusterer, face_id: str, *, by: str | None, reason: str | None,
     d = _record(rc, "remove", face_id, current, by, reason)
     _supersede(rc, face_id, d)
     if held == current:
-        _place(rc, Membership(face_id=face_id, cluster_id=None, status="unassigned", confidence=0.0), held)
+        _place(rc, [Membership(face_id=face_id, cluster_id=None, status="unassigned", confidence=0.0)])
         rc.region([face_id])
     return d
 
@@ -374,10 +372,9 @@ def _undo_merge(rc: Reclusterer, d: Decision) -> None:
     if gone in rc.store.get_clusters([gone]) or not moved:
         return
     ms = rc.store.memberships(moved)
-    rc.store.apply_clustering(
-        [Membership(face_id=f, cluster_id=gone, status=ms[f].status, confidence=ms[f].confidence) for f in moved],
-        [ClusterRecord(id=gone, locked=bool(d.data.get("gone_locked")), name=d.data.get("gone_name"))],
-    )
+    _place(rc,
+           [Membership(face_id=f, cluster_id=gone, status=ms[f].status, confidence=ms[f].confidence) for f in moved],
+           [ClusterRecord(id=gone, locked=bool(d.data.get("gone_locked")), name=d.data.get("gone_name"))])
 
 
 # -- review queue --------------------------------------------------------------------------------
@@ -594,3 +591,21 @@ def _apply_answer(rc: Reclusterer, item: ReviewItem, reply: str, *, name: str | 
         if name and formed:
             set_name(rc, formed, name, by=by, reason=why)
     return decision
+
+
+def emptied_clusters(store: Store, memberships: Sequence[Membership], proposed: Iterable[str] = ()) -> list[str]:
+    """Clusters left with no member once ``memberships`` are written (to delete in the same call).
+
+    ``proposed``: clusters the caller believes emptied. A re-clustered region may hold only
+    part of a large cluster, so a cluster the core saw emptied can still have members outside
+    the region: it is kept (and only truly empty ones deleted).
+    """
+    moved = {m.face_id: m.cluster_id for m in memberships}
+    before = store.memberships(list(moved))
+    losing = {m.cluster_id for m in before.values() if m.cluster_id} | set(proposed)
+    gaining = {cid for cid in moved.values() if cid}
+    candidates = sorted(losing - gaining)
+    if not candidates:
+        return []
+    members = store.cluster_members(candidates)
+    return [cid for cid in candidates if all(moved.get(f, cid) != cid for f in members[cid])]

@@ -360,7 +360,7 @@ class GraphClusterMachine(RuleBasedStateMachine):
     def undo(self, pick: int) -> None:
         assert self.gc is not None
         gc = self.gc
-        ids = sorted(self.model.decisions)
+        ids = list(self.model.decisions)  # in the order recorded: decision ids are random, the order is not
         d = self.model.decisions[ids[pick % len(ids)]]
         faces = [f for f in (d.a, d.b) if f in self.model.faces]
         m = gc.store.memberships(faces)
