@@ -89,19 +89,28 @@ def _pair(rc: Reclusterer, kind: str, a: str, b: str) -> tuple[str | None, str |
     cs = constraint_closure(rc, [a, b])
     if kind == "same_person":
         cs.check_must_link(a, b)
-        _check_group_homes(rc, cs.group(a) | cs.group(b))
+        _check_group_homes(rc, cs.group(a) | cs.group(b), cs.cannot_partners(a) | cs.cannot_partners(b))
     else:
         cs.check_cannot_link(a, b)
     return _cluster_of(rc, a), _cluster_of(rc, b)
 
 
-def _check_group_homes(rc: Reclusterer, group: set[str]) -> None:
+def _check_group_homes(rc: Reclusterer, group: set[str], partners: set[str]) -> None:
     """A must-link group is one person: none of its faces may be banned from a cluster another
-    face of it is held in by a human (placed there, or a member of a locked cluster)."""
+    face of it is held in by a human (placed there, or a member of a locked cluster), and no
+    cannot-link partner of the group may be in a locked cluster that holds one of its faces
+    (a locked cluster keeps its members: the two could never be apart)."""
     homes = dict(rc.view.pinned(group))
-    clusters = {f: m.cluster_id for f, m in rc.store.memberships(group).items()}
+    clusters = {f: m.cluster_id for f, m in rc.store.memberships(group | partners).items()}
     locked = rc.view.locked({c for c in clusters.values() if c})
-    homes.update({f: c for f, c in clusters.items() if c in locked and f not in homes})
+    for p in sorted(partners):
+        held = sorted(f for f in group if clusters.get(f) is not None and clusters.get(f) == clusters.get(p))
+        if held and clusters[p] in locked:
+            raise ConstraintConflict(
+                f"locked cluster {clusters[p]!r} holds {held[0]!r}, whose group this decision joins, and {p!r}, "
+                f"known to be a different person from a face of that group; unlock it first "
+                f"(unlock({clusters[p]!r})) or remove the wrong face", conflicts=[_lock_decision(rc, clusters[p])])
+    homes.update({f: c for f, c in clusters.items() if f in group and c in locked and f not in homes})
     banned = rc.view.forbidden(group)
     for f, cids in sorted(banned.items()):
         held = sorted(g for g, c in homes.items() if c in cids)

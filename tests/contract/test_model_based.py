@@ -572,3 +572,16 @@ def test_a_must_link_between_a_banned_face_and_a_face_held_in_that_cluster_is_re
         assert len(m.model.decisions) == before  # refused
     finally:
         m.teardown()
+
+
+def test_a_must_link_into_a_locked_cluster_holding_a_cannot_linked_face_is_refused(target: Target) -> None:
+    # c-1 {f1, f2} locked; f3 and f4 come in one photo (an automatic cannot-link) and f3 joins
+    # c-1; same_person(f4, f2) was recorded although the locked cluster keeps f3 beside f4
+    m = _machine(target)
+    try:
+        _, f2 = _step(m, "add_batch", people=[0, 0], resend=False, same_image=False)
+        _step(m, "lock_or_unlock", locked=True, pick=0)
+        _, f4 = _step(m, "add_batch", people=[0, 0], resend=False, same_image=True)
+        _step(m, "same_person", a=f4, b=f2)
+    finally:
+        m.teardown()
