@@ -104,12 +104,13 @@ def _check_group_homes(rc: Reclusterer, group: set[str], partners: set[str]) -> 
     clusters = {f: m.cluster_id for f, m in rc.store.memberships(group | partners).items()}
     locked = rc.view.locked({c for c in clusters.values() if c})
     for p in sorted(partners):
-        held = sorted(f for f in group if clusters.get(f) is not None and clusters.get(f) == clusters.get(p))
-        if held and clusters[p] in locked:
+        home = clusters.get(p)
+        held = sorted(f for f in group if home is not None and clusters.get(f) == home)
+        if home is not None and held and home in locked:
             raise ConstraintConflict(
-                f"locked cluster {clusters[p]!r} holds {held[0]!r}, whose group this decision joins, and {p!r}, "
+                f"locked cluster {home!r} holds {held[0]!r}, whose group this decision joins, and {p!r}, "
                 f"known to be a different person from a face of that group; unlock it first "
-                f"(unlock({clusters[p]!r})) or remove the wrong face", conflicts=[_lock_decision(rc, clusters[p])])
+                f"(unlock({home!r})) or remove the wrong face", conflicts=[_lock_decision(rc, home)])
     homes.update({f: c for f, c in clusters.items() if f in group and c in locked and f not in homes})
     banned = rc.view.forbidden(group)
     for f, cids in sorted(banned.items()):
