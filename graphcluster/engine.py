@@ -57,7 +57,7 @@ Progress = Callable[[int, int], None]
 CHUNK = 1000
 # Largest difference per component between a stored unit vector and a re-sent one still taken
 # as the same embedding (float32 rounding of the normalisation is about 1e-7).
-CONFLICT_TOLERANCE = 1e-5
+SAME_VECTOR_TOLERANCE = 1e-5
 # Faces of the index checked against the store on every open (``_index_matches_store``).
 INDEX_SAMPLE = 32
 _FACE_FIELDS = ("source", "image", "bbox", "quality", "batch")
@@ -236,7 +236,7 @@ class GraphCluster:
         if not rows:
             return []
         stored = self.index.get_vectors([ids[i] for i in rows])
-        differs = np.abs(stored - matrix[rows]).max(axis=1) > CONFLICT_TOLERANCE
+        differs = np.abs(stored - matrix[rows]).max(axis=1) > SAME_VECTOR_TOLERANCE
         return [ids[i] for i, d in zip(rows, differs) if d]
 
     def _check_metadata(
@@ -401,7 +401,7 @@ class GraphCluster:
         if not with_vectors:
             return True
         stored = np.asarray([faces[f].embedding for f in with_vectors], dtype=np.float32)
-        return bool(np.abs(self.index.get_vectors(with_vectors) - stored).max() <= CONFLICT_TOLERANCE)
+        return bool(np.abs(self.index.get_vectors(with_vectors) - stored).max() <= SAME_VECTOR_TOLERANCE)
 
     def _rebuild_index(self) -> None:
         ids = self.store.face_ids()

@@ -6,7 +6,7 @@ The faces are synthetic, well separated identities, so the expected partition is
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
