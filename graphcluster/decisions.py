@@ -101,6 +101,15 @@ def _check_group_homes(rc: Reclusterer, group: set[str], partners: set[str]) -> 
     cannot-link partner of the group may be in a locked cluster that holds one of its faces
     (a locked cluster keeps its members: the two could never be apart)."""
     homes = dict(rc.view.pinned(group))
+    if len(set(homes.values())) > 1:  # placed by hand in two clusters: one person cannot be in both
+        placed = sorted(homes.items(), key=lambda fc: (fc[1], fc[0]))
+        (f1, c1), (f2, c2) = placed[0], next(fc for fc in placed if fc[1] != placed[0][1])
+        pins = [d.id for d in rc.store.get_decisions(face_ids=[f1, f2], kinds=["assign"], active_only=True)
+                if d.a in (f1, f2)]
+        raise ConstraintConflict(
+            f"face {f1!r} was placed in cluster {c1!r} and face {f2!r} in {c2!r} by hand; they cannot be one "
+            f"person in two clusters: merge the clusters (merge({c1!r}, {c2!r})) or place one of the faces again",
+            conflicts=pins)
     clusters = {f: m.cluster_id for f, m in rc.store.memberships(group | partners).items()}
     locked = rc.view.locked({c for c in clusters.values() if c})
     for p in sorted(partners):

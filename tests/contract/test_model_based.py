@@ -590,3 +590,20 @@ def test_a_must_link_into_a_locked_cluster_holding_a_cannot_linked_face_is_refus
         _step(m, "same_person", a=f4, b=f2)
     finally:
         m.teardown()
+
+
+def test_a_must_link_between_faces_placed_in_two_clusters_is_refused(target: Target) -> None:
+    # a placed in c-1 and c placed in c-2 by hand, then said to be one person: recorded, and
+    # neither placement could give way (the must-link stayed broken)
+    m = _machine(target)
+    try:
+        a, _, c, _ = _step(m, "add_batch", people=[0, 0, 1, 1], resend=False, same_image=False)
+        assert m.gc is not None
+        clusters = m.clusters()
+        _step(m, "assign", face=a, pick=clusters.index(m.gc.assignments()[a] or clusters[0]))
+        _step(m, "assign", face=c, pick=clusters.index(m.gc.assignments()[c] or clusters[-1]))
+        before = len(m.model.decisions)
+        _step(m, "same_person", a=a, b=c)
+        assert len(m.model.decisions) == before  # refused
+    finally:
+        m.teardown()
