@@ -153,6 +153,20 @@ def same_person(rc: Reclusterer, a: str, b: str, *, by: str | None, reason: str 
     return d
 
 
+def _check_placed_apart(rc: Reclusterer, a: str, b: str) -> None:
+    """Two people cannot both be placed by hand in one cluster (faces must-linked to them count)."""
+    cs = constraint_closure(rc, [a, b])
+    group_a, group_b = cs.group(a), cs.group(b)
+    pins = rc.view.pinned(group_a | group_b)
+    shared = sorted({pins[f] for f in group_a if f in pins} & {pins[f] for f in group_b if f in pins})
+    if shared:
+        placed = [f for f in sorted(group_a | group_b) if pins.get(f) == shared[0]]
+        ids = [d.id for d in rc.store.get_decisions(face_ids=placed, kinds=["assign"], active_only=True) if d.a in placed]
+        raise ConstraintConflict(
+            f"faces {a!r} and {b!r} are both placed in cluster {shared[0]!r} by hand (themselves or faces said to "
+            "be the same person); place one of them elsewhere or remove it from that cluster first", conflicts=ids)
+
+
 def different_person(rc: Reclusterer, a: str, b: str, *, by: str | None, reason: str | None,
                      **data: Any) -> Decision:
     ca, cb = _pair(rc, "different_person", a, b)
@@ -162,6 +176,7 @@ def different_person(rc: Reclusterer, a: str, b: str, *, by: str | None, reason:
             f"unlock it first (unlock({ca!r})) or remove the wrong face",
             conflicts=[_lock_decision(rc, ca)],
         )
+    _check_placed_apart(rc, a, b)
     d = _record(rc, "different_person", a, b, by, reason, **data)
     rc.thresholds.learn(different=[(a, b)])
     seeds = {a, b}

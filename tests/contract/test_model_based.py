@@ -607,3 +607,19 @@ def test_a_must_link_between_faces_placed_in_two_clusters_is_refused(target: Tar
         assert len(m.model.decisions) == before  # refused
     finally:
         m.teardown()
+
+
+def test_a_cannot_link_between_two_faces_placed_in_one_cluster_is_refused(target: Target) -> None:
+    # a and b both placed in c-1 by hand, then said to be two people: recorded, and the two
+    # placements kept them together (the cannot-link stayed broken)
+    m = _machine(target)
+    try:
+        (a,) = _step(m, "add_batch", people=[0], resend=False, same_image=False)
+        (b,) = _step(m, "add_batch", people=[0], resend=False, same_image=False)
+        _step(m, "assign", face=b, pick=0)
+        _step(m, "assign", face=a, pick=0)
+        before = len(m.model.decisions)
+        _step(m, "different_person", a=b, b=a)
+        assert len(m.model.decisions) == before  # refused
+    finally:
+        m.teardown()
