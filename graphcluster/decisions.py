@@ -213,13 +213,14 @@ def same_image_links(rc: Reclusterer, faces: Sequence[FaceRecord]) -> None:
 def _supersede(rc: Reclusterer, face_id: str, new: Decision) -> None:
     """The latest placement of a face wins: a new assign replaces every earlier assign and a
     ban from the same cluster; a new ban replaces an assign to (or a ban from) that cluster.
-    Bans from other clusters stay."""
-    for old in rc.store.get_decisions(face_ids=[face_id], kinds=["assign", "remove"], active_only=True):
-        if old.a != face_id or old.id == new.id:
-            continue
-        if (new.kind == "assign" and (old.kind == "assign" or old.b == new.b)) or (
-            new.kind == "remove" and old.b == new.b
-        ):
+    Bans from other clusters stay. Clusters are compared as they are named now (a ban from a
+    cluster since merged into another is a ban from that other one)."""
+    olds = [d for d in rc.store.get_decisions(face_ids=[face_id], kinds=["assign", "remove"], active_only=True)
+            if d.a == face_id and d.id != new.id]
+    now = rc.view.resolve({c for d in [*olds, new] if (c := d.b) is not None})
+    for old in olds:
+        same = old.b is not None and new.b is not None and now[old.b] == now[new.b]
+        if (new.kind == "assign" and (old.kind == "assign" or same)) or (new.kind == "remove" and same):
             rc.store.undo_decision(old.id)
 
 

@@ -127,17 +127,20 @@ class Model:
         self.decisions: dict[str, Decision] = {}  # every decision ever recorded, by id
         self.undone: set[str] = set()
 
-    def learn(self, decision: Decision) -> None:
-        """A decision the store recorded; applies what it supersedes, as decisions.py documents."""
+    def learn(self, decision: Decision, alive: set[str]) -> None:
+        """A decision the store recorded; applies what it supersedes, as decisions.py documents
+        (clusters compared as named now, through merges; ``alive``: the clusters that exist)."""
         if decision.id in self.decisions:
             return
+        into = self.merged_into()
         self.decisions[decision.id] = decision
         if decision.kind in ("assign", "remove"):
             for old in self.active("assign", "remove"):
                 if old.id == decision.id or old.a != decision.a:
                     continue
-                if (decision.kind == "assign" and (old.kind == "assign" or old.b == decision.b)) or (
-                    decision.kind == "remove" and old.b == decision.b
+                same = resolve(old.b or "", into, alive) == resolve(decision.b or "", into, alive)
+                if (decision.kind == "assign" and (old.kind == "assign" or same)) or (
+                    decision.kind == "remove" and same
                 ):
                     self.undone.add(old.id)
 
@@ -229,8 +232,9 @@ class GraphClusterMachine(RuleBasedStateMachine):
         """Every decision the store holds that the model has not seen, oldest first."""
         assert self.gc is not None
         new = [d for d in self.gc.store.get_decisions() if d.id not in self.model.decisions]
+        alive = set(self.gc.store.get_clusters(None))
         for d in new:
-            self.model.learn(d)
+            self.model.learn(d, alive)
         return new
 
     def refused(self, call: Callable[[], Any], before: dict[str, Any]) -> None:
@@ -621,5 +625,19 @@ def test_a_cannot_link_between_two_faces_placed_in_one_cluster_is_refused(target
         before = len(m.model.decisions)
         _step(m, "different_person", a=b, b=a)
         assert len(m.model.decisions) == before  # refused
+    finally:
+        m.teardown()
+
+
+def test_placing_a_face_in_a_cluster_lifts_its_ban_from_a_cluster_merged_into_it(target: Target) -> None:
+    # f4 removed from c-2, c-2 merged into c-1, then f4 placed in c-1 by hand: the ban (now a ban
+    # from c-1) stayed in force beside the placement that contradicts it
+    m = _machine(target)
+    try:
+        _step(m, "add_batch", people=[0], resend=False, same_image=False)
+        *_, f4 = _step(m, "add_batch", people=[0, 1, 1], resend=False, same_image=False)
+        _step(m, "remove", face=f4)
+        _step(m, "merge", pick_a=0, pick_b=1)
+        _step(m, "assign", face=f4, pick=0)
     finally:
         m.teardown()
