@@ -121,6 +121,15 @@ def _check_group_homes(rc: Reclusterer, group: set[str], partners: set[str]) -> 
                 f"known to be a different person from a face of that group; unlock it first "
                 f"(unlock({home!r})) or remove the wrong face", conflicts=[_lock_decision(rc, home)])
     homes.update({f: c for f, c in clusters.items() if f in group and c in locked and f not in homes})
+    partner_pins = rc.view.pinned(partners)
+    for p, c in sorted(partner_pins.items()):  # a partner placed by hand where the group is held
+        held = sorted(g for g, h in homes.items() if h == c)
+        if held:
+            raise ConstraintConflict(
+                f"face {p!r}, known to be a different person from a face of this group, was placed in cluster "
+                f"{c!r} by hand, where {held[0]!r} of the group is held; place one of them elsewhere first",
+                conflicts=[d.id for d in rc.store.get_decisions(face_ids=[p], kinds=["assign"], active_only=True)
+                           if d.a == p])
     banned = rc.view.forbidden(group)
     for f, cids in sorted(banned.items()):
         held = sorted(g for g, c in homes.items() if c in cids)

@@ -641,3 +641,17 @@ def test_placing_a_face_in_a_cluster_lifts_its_ban_from_a_cluster_merged_into_it
         _step(m, "assign", face=f4, pick=0)
     finally:
         m.teardown()
+
+
+def test_a_must_link_that_joins_a_group_with_a_placed_cannot_link_partner_is_refused(target: Target) -> None:
+    # f1 and f3 placed in c-1 by hand; f3 and f2 two people; same_person(f2, f1) would hold f2
+    # in c-1 beside f3: recorded, and the cannot-link stayed broken
+    m = _machine(target)
+    try:
+        f1, f2, f3 = _step(m, "add_batch", people=[0, 0, 0], resend=False, same_image=False)
+        _step(m, "assign", face=f3, pick=0)
+        _step(m, "assign", face=f1, pick=0)
+        _step(m, "different_person", a=f3, b=f2)
+        _step(m, "same_person", a=f2, b=f1)
+    finally:
+        m.teardown()
