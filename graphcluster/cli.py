@@ -85,9 +85,21 @@ class State:
         return GraphCluster.open(where, settings=settings, auth=auth)
 
 
+_LONG_WORD = re.compile(r"\S{120,}")
+
+
 def _first_line(exc: BaseException) -> str:
+    """The error as one line; a very long word (a 10,000-character id, say) is shortened."""
     text = " ".join(str(exc).split())
+    text = _LONG_WORD.sub(lambda m: f"{m.group()[:40]}...({len(m.group())} characters)", text)
     return text or type(exc).__name__
+
+
+class _Refused(click.ClickException):
+    """Bad input refused by the library (an argument, an id, a file's content): exit code 2,
+    as click's own usage errors; other errors (the store, the server) exit with 1."""
+
+    exit_code = 2
 
 
 class _Group(click.Group):
@@ -102,6 +114,8 @@ class _Group(click.Group):
             state = ctx.obj if isinstance(ctx.obj, State) else None
             if state is not None and state.debug:
                 raise
+            if isinstance(exc, (InvalidInput, NotFound)):
+                raise _Refused(_first_line(exc)) from None
             if isinstance(exc, GraphClusterError):
                 raise click.ClickException(_first_line(exc)) from None
             raise click.ClickException(
@@ -454,7 +468,7 @@ def ingest(state: State, files: tuple[Path, ...], id_column: str, vector_column:
     results = []
     with state.open() as gc:
         for path, (ids, vectors, metadata) in tables:
-            totals: dict[str, Any] = {"file": str(path), "faces": len(ids), "added": 0, "skipped": 0, "clusters_created": 0,
+            totals: dict[str, Any] = {"file": str(path), "faces": len(ids), "added": 0, "skipped": 0, "skipped_changed": [], "clusters_created": 0,
                       "clusters_changed": 0, "reviews_opened": 0, "seconds": 0.0}
             with progress_bar(f"{path.name}", enabled=True) as progress:
                 for start in range(0, len(ids), batch_size):
@@ -463,6 +477,7 @@ def ingest(state: State, files: tuple[Path, ...], id_column: str, vector_column:
                     for key in ("added", "clusters_created", "clusters_changed", "reviews_opened"):
                         totals[key] += getattr(r, key)
                     totals["skipped"] += len(r.skipped)
+                    totals["skipped_changed"] += r.skipped_changed
                     totals["seconds"] += r.seconds
                     progress(stop, len(ids))
             results.append(totals)
@@ -473,6 +488,10 @@ def ingest(state: State, files: tuple[Path, ...], id_column: str, vector_column:
         for r in results:
             click.echo(f"{r['file']}: {r['added']} added, {r['skipped']} already stored, {r['clusters_created']} new clusters, "
                        f"{r['clusters_changed']} changed, {r['reviews_opened']} questions ({r['seconds']:.1f} s)")
+            if r["skipped_changed"]:
+                shown = ", ".join(repr(x) for x in r["skipped_changed"][:5]) + (" ..." if len(r["skipped_changed"]) > 5 else "")
+                click.echo(f"  warning: {len(r['skipped_changed'])} stored ids came with a different vector, which was not "
+                           f"stored (the first vector of an id is kept): {shown}")
         click.echo(f"store: {stats.faces} faces in {stats.clusters} clusters, {stats.open_reviews} open questions")
 
     emit(state, summary, text)

@@ -32,6 +32,7 @@ from graphcluster.models import ClusterRecord, Decision, FaceRecord, Membership,
 
 if TYPE_CHECKING:
     from graphcluster.regions import Reclusterer
+    from graphcluster.store.base import Store
 
 SYSTEM = "graphcluster"
 
@@ -88,9 +89,57 @@ def _pair(rc: Reclusterer, kind: str, a: str, b: str) -> tuple[str | None, str |
     cs = constraint_closure(rc, [a, b])
     if kind == "same_person":
         cs.check_must_link(a, b)
+        _check_group_homes(rc, cs.group(a) | cs.group(b), cs.cannot_partners(a) | cs.cannot_partners(b))
     else:
         cs.check_cannot_link(a, b)
     return _cluster_of(rc, a), _cluster_of(rc, b)
+
+
+def _check_group_homes(rc: Reclusterer, group: set[str], partners: set[str]) -> None:
+    """A must-link group is one person: none of its faces may be banned from a cluster another
+    face of it is held in by a human (placed there, or a member of a locked cluster), and no
+    cannot-link partner of the group may be in a locked cluster that holds one of its faces
+    (a locked cluster keeps its members: the two could never be apart)."""
+    homes = dict(rc.view.pinned(group))
+    if len(set(homes.values())) > 1:  # placed by hand in two clusters: one person cannot be in both
+        placed = sorted(homes.items(), key=lambda fc: (fc[1], fc[0]))
+        (f1, c1), (f2, c2) = placed[0], next(fc for fc in placed if fc[1] != placed[0][1])
+        pins = [d.id for d in rc.store.get_decisions(face_ids=[f1, f2], kinds=["assign"], active_only=True)
+                if d.a in (f1, f2)]
+        raise ConstraintConflict(
+            f"face {f1!r} was placed in cluster {c1!r} and face {f2!r} in {c2!r} by hand; they cannot be one "
+            f"person in two clusters: merge the clusters (merge({c1!r}, {c2!r})) or place one of the faces again",
+            conflicts=pins)
+    clusters = {f: m.cluster_id for f, m in rc.store.memberships(group | partners).items()}
+    locked = rc.view.locked({c for c in clusters.values() if c})
+    for p in sorted(partners):
+        home = clusters.get(p)
+        held = sorted(f for f in group if home is not None and clusters.get(f) == home)
+        if home is not None and held and home in locked:
+            raise ConstraintConflict(
+                f"locked cluster {home!r} holds {held[0]!r}, whose group this decision joins, and {p!r}, "
+                f"known to be a different person from a face of that group; unlock it first "
+                f"(unlock({home!r})) or remove the wrong face", conflicts=[_lock_decision(rc, home)])
+    homes.update({f: c for f, c in clusters.items() if f in group and c in locked and f not in homes})
+    partner_pins = rc.view.pinned(partners)
+    for p, c in sorted(partner_pins.items()):  # a partner placed by hand where the group is held
+        held = sorted(g for g, h in homes.items() if h == c)
+        if held:
+            raise ConstraintConflict(
+                f"face {p!r}, known to be a different person from a face of this group, was placed in cluster "
+                f"{c!r} by hand, where {held[0]!r} of the group is held; place one of them elsewhere first",
+                conflicts=[d.id for d in rc.store.get_decisions(face_ids=[p], kinds=["assign"], active_only=True)
+                           if d.a == p])
+    banned = rc.view.forbidden(group)
+    for f, cids in sorted(banned.items()):
+        held = sorted(g for g, c in homes.items() if c in cids)
+        if held:
+            bans = rc.store.get_decisions(face_ids=[f], kinds=["remove"], active_only=True)
+            lid = next((d.id for d in bans if d.a == f), "")
+            raise ConstraintConflict(
+                f"face {f!r} would be one person with {held[0]!r}, which a human holds in cluster "
+                f"{homes[held[0]]!r}, but decision {lid} says {f!r} is not that cluster's person; "
+                "undo one of them first", conflicts=[lid])
 
 
 def same_person(rc: Reclusterer, a: str, b: str, *, by: str | None, reason: str | None,
@@ -113,6 +162,20 @@ def same_person(rc: Reclusterer, a: str, b: str, *, by: str | None, reason: str 
     return d
 
 
+def _check_placed_apart(rc: Reclusterer, a: str, b: str) -> None:
+    """Two people cannot both be placed by hand in one cluster (faces must-linked to them count)."""
+    cs = constraint_closure(rc, [a, b])
+    group_a, group_b = cs.group(a), cs.group(b)
+    pins = rc.view.pinned(group_a | group_b)
+    shared = sorted({pins[f] for f in group_a if f in pins} & {pins[f] for f in group_b if f in pins})
+    if shared:
+        placed = [f for f in sorted(group_a | group_b) if pins.get(f) == shared[0]]
+        ids = [d.id for d in rc.store.get_decisions(face_ids=placed, kinds=["assign"], active_only=True) if d.a in placed]
+        raise ConstraintConflict(
+            f"faces {a!r} and {b!r} are both placed in cluster {shared[0]!r} by hand (themselves or faces said to "
+            "be the same person); place one of them elsewhere or remove it from that cluster first", conflicts=ids)
+
+
 def different_person(rc: Reclusterer, a: str, b: str, *, by: str | None, reason: str | None,
                      **data: Any) -> Decision:
     ca, cb = _pair(rc, "different_person", a, b)
@@ -122,6 +185,7 @@ def different_person(rc: Reclusterer, a: str, b: str, *, by: str | None, reason:
             f"unlock it first (unlock({ca!r})) or remove the wrong face",
             conflicts=[_lock_decision(rc, ca)],
         )
+    _check_placed_apart(rc, a, b)
     d = _record(rc, "different_person", a, b, by, reason, **data)
     rc.thresholds.learn(different=[(a, b)])
     seeds = {a, b}
@@ -158,14 +222,25 @@ def same_image_links(rc: Reclusterer, faces: Sequence[FaceRecord]) -> None:
 def _supersede(rc: Reclusterer, face_id: str, new: Decision) -> None:
     """The latest placement of a face wins: a new assign replaces every earlier assign and a
     ban from the same cluster; a new ban replaces an assign to (or a ban from) that cluster.
-    Bans from other clusters stay."""
-    for old in rc.store.get_decisions(face_ids=[face_id], kinds=["assign", "remove"], active_only=True):
-        if old.a != face_id or old.id == new.id:
-            continue
-        if (new.kind == "assign" and (old.kind == "assign" or old.b == new.b)) or (
-            new.kind == "remove" and old.b == new.b
-        ):
+    Bans from other clusters stay. Clusters are compared as they are named now (a ban from a
+    cluster since merged into another is a ban from that other one)."""
+    olds = [d for d in rc.store.get_decisions(face_ids=[face_id], kinds=["assign", "remove"], active_only=True)
+            if d.a == face_id and d.id != new.id]
+    now = rc.view.resolve({c for d in [*olds, new] if (c := d.b) is not None})
+    for old in olds:
+        same = old.b is not None and new.b is not None and now[old.b] == now[new.b]
+        if (new.kind == "assign" and (old.kind == "assign" or same)) or (new.kind == "remove" and same):
             rc.store.undo_decision(old.id)
+
+
+def _place(rc: Reclusterer, memberships: Sequence[Membership], clusters: Sequence[ClusterRecord] = ()) -> None:
+    """Write faces' new places by hand; a cluster they leave empty is deleted in the same call,
+    as a re-clustering deletes the clusters it empties (the region re-clustered next starts
+    from the faces and would never see an empty cluster)."""
+    emptied = emptied_clusters(rc.store, memberships)
+    rc.store.apply_clustering(memberships, clusters, emptied)
+    if emptied:
+        _obsolete_reviews(rc, emptied)
 
 
 def assign(rc: Reclusterer, face_id: str, cluster_id: str, *, by: str | None, reason: str | None) -> Decision:
@@ -185,7 +260,7 @@ def assign(rc: Reclusterer, face_id: str, cluster_id: str, *, by: str | None, re
                 "undo those links first", conflicts=[_lock_decision(rc, current)])
     d = _record(rc, "assign", face_id, cluster_id, by, reason, previous=current)
     _supersede(rc, face_id, d)
-    rc.store.apply_clustering([Membership(face_id=face_id, cluster_id=cluster_id, status="manual", confidence=1.0)])
+    _place(rc, [Membership(face_id=face_id, cluster_id=cluster_id, status="manual", confidence=1.0)])
     rc.region([face_id])
     return d
 
@@ -210,7 +285,7 @@ def remove(rc: Reclusterer, face_id: str, *, by: str | None, reason: str | None,
     d = _record(rc, "remove", face_id, current, by, reason)
     _supersede(rc, face_id, d)
     if held == current:
-        rc.store.apply_clustering([Membership(face_id=face_id, cluster_id=None, status="unassigned", confidence=0.0)])
+        _place(rc, [Membership(face_id=face_id, cluster_id=None, status="unassigned", confidence=0.0)])
         rc.region([face_id])
     return d
 
@@ -234,6 +309,7 @@ def merge(rc: Reclusterer, cluster_a: str, cluster_b: str, *, by: str | None, re
             raise ConstraintConflict(
                 f"clusters {cluster_a!r} and {cluster_b!r} cannot merge: decision {lid} says faces {x!r} and "
                 f"{y!r} are different people; undo it first if it was wrong", conflicts=[lid])
+    _check_bans(rc, cluster_a, cluster_b, members[cluster_a], members[cluster_b])
     # the locked (else larger) cluster keeps its id
     keep, gone = (ra, rb) if (ra.locked, ra.size) >= (rb.locked, rb.size) else (rb, ra)
     moved = members[gone.id]
@@ -253,6 +329,20 @@ def merge(rc: Reclusterer, cluster_a: str, cluster_b: str, *, by: str | None, re
     )
     _obsolete_reviews(rc, [gone.id])
     return d
+
+
+def _check_bans(rc: Reclusterer, cluster_a: str, cluster_b: str, members_a: Sequence[str],
+                members_b: Sequence[str]) -> None:
+    """A face removed from one cluster ("not this person") cannot join it by a merge with its own."""
+    banned = rc.view.forbidden([*members_a, *members_b])
+    for faces, other in ((members_a, cluster_b), (members_b, cluster_a)):
+        for f in faces:
+            if other in banned.get(f, ()):
+                bans = rc.store.get_decisions(face_ids=[f], kinds=["remove"], active_only=True)
+                lid = next((d.id for d in bans if d.a == f and d.b == other), bans[-1].id if bans else "")
+                raise ConstraintConflict(
+                    f"clusters {cluster_a!r} and {cluster_b!r} cannot merge: decision {lid} says face {f!r} is not "
+                    f"the person of {other!r}; undo it first if it was wrong", conflicts=[lid])
 
 
 def set_lock(rc: Reclusterer, cluster_id: str, locked: bool, *, by: str | None, reason: str | None) -> Decision:
@@ -326,10 +416,9 @@ def _undo_merge(rc: Reclusterer, d: Decision) -> None:
     if gone in rc.store.get_clusters([gone]) or not moved:
         return
     ms = rc.store.memberships(moved)
-    rc.store.apply_clustering(
-        [Membership(face_id=f, cluster_id=gone, status=ms[f].status, confidence=ms[f].confidence) for f in moved],
-        [ClusterRecord(id=gone, locked=bool(d.data.get("gone_locked")), name=d.data.get("gone_name"))],
-    )
+    _place(rc,
+           [Membership(face_id=f, cluster_id=gone, status=ms[f].status, confidence=ms[f].confidence) for f in moved],
+           [ClusterRecord(id=gone, locked=bool(d.data.get("gone_locked")), name=d.data.get("gone_name"))])
 
 
 # -- review queue --------------------------------------------------------------------------------
@@ -546,3 +635,21 @@ def _apply_answer(rc: Reclusterer, item: ReviewItem, reply: str, *, name: str | 
         if name and formed:
             set_name(rc, formed, name, by=by, reason=why)
     return decision
+
+
+def emptied_clusters(store: Store, memberships: Sequence[Membership], proposed: Iterable[str] = ()) -> list[str]:
+    """Clusters left with no member once ``memberships`` are written (to delete in the same call).
+
+    ``proposed``: clusters the caller believes emptied. A re-clustered region may hold only
+    part of a large cluster, so a cluster the core saw emptied can still have members outside
+    the region: it is kept (and only truly empty ones deleted).
+    """
+    moved = {m.face_id: m.cluster_id for m in memberships}
+    before = store.memberships(list(moved))
+    losing = {m.cluster_id for m in before.values() if m.cluster_id} | set(proposed)
+    gaining = {cid for cid in moved.values() if cid}
+    candidates = sorted(losing - gaining)
+    if not candidates:
+        return []
+    members = store.cluster_members(candidates)
+    return [cid for cid in candidates if all(moved.get(f, cid) != cid for f in members[cid])]

@@ -55,6 +55,11 @@ Progress = Callable[[int, int], None]
 # Faces processed per region: large enough for batched writes, small enough that one
 # region (and one store transaction) stays cheap whatever the caller passes in.
 CHUNK = 1000
+# Largest difference per component between a stored unit vector and a re-sent one still taken
+# as the same embedding (float32 rounding of the normalisation is about 1e-7).
+SAME_VECTOR_TOLERANCE = 1e-5
+# Faces of the index checked against the store on every open (``_index_matches_store``).
+INDEX_SAMPLE = 32
 _FACE_FIELDS = ("source", "image", "bbox", "quality", "batch")
 _REMOTE_SCHEMES = ("bolt://", "bolt+s://", "bolt+ssc://", "neo4j://", "neo4j+s://", "neo4j+ssc://")
 
@@ -131,7 +136,13 @@ class GraphCluster:
             opts: dict[str, Any] = {} if settings.delta_size is None else {"delta_size": settings.delta_size}
             if kind == "annoy":
                 opts.update(n_trees=settings.annoy_trees, search_k=settings.search_k)
-            index = open_index(Path(index_dir), kind=kind, dim=meta.get("dim"), **opts)
+            try:
+                index = open_index(Path(index_dir), kind=kind, dim=meta.get("dim"), **opts)
+            except OSError as exc:  # a read-only or full file system
+                raise StoreError(
+                    f"cannot open the index directory {index_dir} ({exc.strerror or exc}); it must be a "
+                    "writable directory (Settings.index_dir chooses another)"
+                ) from exc
             if "index_kind" not in meta:
                 store.set_meta({"index_kind": settings.index})
         except BaseException:
@@ -177,7 +188,9 @@ class GraphCluster:
             progress: called as ``progress(done, total)`` after each chunk of faces.
 
         Returns:
-            Per-face cluster id, status and confidence, plus counts.
+            Per-face cluster id, status and confidence, plus counts; ``skipped`` lists the ids
+            already stored and ``skipped_changed`` those of them sent with a different vector (the
+            stored one is kept: a face's vector never changes under its id).
 
         Raises:
             InvalidInput: a bad row (wrong dimension, NaN/inf, zero vector, duplicate or bad id,
@@ -186,6 +199,8 @@ class GraphCluster:
         started = time.perf_counter()
         arr = np.asarray(vectors) if not isinstance(vectors, np.ndarray) else vectors
         n = arr.shape[0] if arr.ndim >= 1 else 0
+        if n == 0 and not ids:  # an empty batch ([] or shape (0, d)): nothing to add, nothing written
+            return AddReport(added=0, seconds=time.perf_counter() - started)
         if ids is None:
             ids = [uuid.uuid4().hex for _ in range(n)]
         ids = list(ids)
@@ -195,6 +210,7 @@ class GraphCluster:
         existing = self.store.existing_face_ids(ids)
         fresh = [i for i, fid in enumerate(ids) if fid not in existing]
         report = AddReport(added=len(fresh), skipped=[fid for fid in ids if fid in existing])
+        report.skipped_changed = self._changed_vectors(ids, matrix, existing)
         if not fresh:
             report.seconds = time.perf_counter() - started
             return report
@@ -211,6 +227,17 @@ class GraphCluster:
                 progress(min(start + CHUNK, len(fresh)), len(fresh))
         report.seconds = time.perf_counter() - started
         return report
+
+    def _changed_vectors(self, ids: Sequence[str], matrix: np.ndarray, existing: set[str]) -> list[str]:
+        """The stored ids re-sent with another vector (the first write wins, so the report must say so).
+
+        Both sides are unit float32 rows; a re-send of the same embedding matches to rounding."""
+        rows = [i for i, fid in enumerate(ids) if fid in existing]
+        if not rows:
+            return []
+        stored = self.index.get_vectors([ids[i] for i in rows])
+        differs = np.abs(stored - matrix[rows]).max(axis=1) > SAME_VECTOR_TOLERANCE
+        return [ids[i] for i, d in zip(rows, differs) if d]
 
     def _check_metadata(
         self, metadata: Sequence[Mapping[str, Any] | None] | None, ids: Sequence[str]
@@ -246,8 +273,14 @@ class GraphCluster:
     ) -> None:
         self.store.set_meta({"pending": ids})
         self.thresholds.prime()  # a segment built by this add calibrates to the current review
-        self.index.add(ids, matrix)
-        self.index.flush()
+        try:
+            self.index.add(ids, matrix)
+            self.index.flush()
+        except OSError as exc:  # a full disk: the journal names these faces, the next open drops them
+            raise StoreError(
+                f"writing {len(ids)} vectors to the index failed ({exc.strerror or exc}); the faces stored before "
+                f"are kept and {ids[0]!r}... were not stored: free disk space, then send the batch again"
+            ) from exc
 
         k = min(self.settings.k + 1, len(self.index))
         nbr_ids, nbr_dist = self.index.query(matrix, k)
@@ -346,10 +379,29 @@ class GraphCluster:
         stored_n = self.store.count_faces()
         if stored_n and len(self.index) == 0:
             self._rebuild_index()
-        elif stored_n != len(self.index):
+        elif stored_n != len(self.index) or not self._index_matches_store():
             # the index is derived from the graph's stored vectors: rebuild it rather than refuse
             # to open (a refusal would leave no open store to call ``rebuild_index()`` on)
             self.rebuild_index()
+
+    def _index_matches_store(self) -> bool:
+        """Whether a sample of the index's faces is stored, with the same vectors where stored.
+
+        Equal sizes are not enough: an index folder copied from another database (or restored
+        from another backup) may hold as many faces as the store. A fixed-size sample keeps
+        opening cheap however large the database is."""
+        ids = list(self.index.ids())
+        if not ids:
+            return True
+        sample = ids[:: max(1, len(ids) // INDEX_SAMPLE)][:INDEX_SAMPLE]
+        faces = self.store.get_faces(sample, with_embedding=True)
+        if len(faces) != len(sample):
+            return False
+        with_vectors = [f for f in sample if faces[f].embedding is not None]
+        if not with_vectors:
+            return True
+        stored = np.asarray([faces[f].embedding for f in with_vectors], dtype=np.float32)
+        return bool(np.abs(self.index.get_vectors(with_vectors) - stored).max() <= SAME_VECTOR_TOLERANCE)
 
     def _rebuild_index(self) -> None:
         ids = self.store.face_ids()

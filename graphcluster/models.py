@@ -137,6 +137,10 @@ class FaceReport(_Model):
 class AddReport(_Model):
     added: int
     skipped: list[str] = Field(default_factory=list, description="ids already stored (idempotent re-send)")
+    skipped_changed: list[str] = Field(
+        default_factory=list,
+        description="of the skipped ids, those re-sent with a different vector; the stored vector was kept",
+    )
     faces: list[FaceReport] = Field(default_factory=list)
     clusters_created: int = 0
     clusters_changed: int = 0

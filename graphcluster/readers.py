@@ -27,6 +27,7 @@ import csv
 import json
 import math
 import re
+import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -84,6 +85,16 @@ def read_faces(
     suffix = p.suffix.lower()
     if sidecar is not None and suffix != ".npy":
         raise InvalidInput(f"{p}: a sidecar file only goes with a .npy array; {suffix} files carry their own ids")
+    try:
+        return _read_any(p, suffix, id_column, vector_column, sidecar)
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(
+            f"{p}: not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8 {suffix} or convert it"
+        ) from None
+
+
+def _read_any(p: Path, suffix: str, id_column: str, vector_column: str | None,
+              sidecar: str | Path | None) -> FaceTable:
     if suffix == ".npy":
         return _read_npy(p, id_column=id_column, sidecar=Path(sidecar) if sidecar else None)
     if suffix == ".npz":
@@ -132,11 +143,24 @@ def _check_ids(p: Path, ids: list[str], where: str = "row") -> None:
         seen[face_id] = i
 
 
+def _first_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _check_magic(p: Path, magic: bytes, what: str, writer: str) -> None:
+    """Refuse a file that does not start as ``what`` does (numpy would try it as a pickle)."""
+    with p.open("rb") as fh:
+        head = fh.read(len(magic))
+    if head != magic:
+        raise InvalidInput(f"{p}: not {what} (it does not start with {magic!r}); save it with {writer}")
+
+
 def _read_npy(p: Path, *, id_column: str, sidecar: Path | None) -> FaceTable:
+    _check_magic(p, b"\x93NUMPY", "a .npy array", "numpy.save")
     try:
         arr = np.load(p, allow_pickle=False)
-    except ValueError as exc:
-        raise InvalidInput(f"{p}: not a readable .npy array ({exc}); save it with numpy.save") from exc
+    except (ValueError, OSError, EOFError) as exc:  # a truncated file, an object array
+        raise InvalidInput(f"{p}: not a readable .npy array ({_first_line(exc)}); save it with numpy.save") from exc
     vectors = _check_matrix(p, arr, "the array")
     n = vectors.shape[0]
     if sidecar is None:
@@ -177,10 +201,11 @@ def _read_sidecar(s: Path, id_column: str) -> tuple[list[str], list[dict[str, An
 
 
 def _read_npz(p: Path) -> FaceTable:
+    _check_magic(p, b"PK", "a .npz archive", "numpy.savez")
     try:
         data = np.load(p, allow_pickle=False)
-    except ValueError as exc:
-        raise InvalidInput(f"{p}: not a readable .npz archive ({exc}); save it with numpy.savez") from exc
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise InvalidInput(f"{p}: not a readable .npz archive ({_first_line(exc)}); save it with numpy.savez") from exc
     with data:
         names = list(data.files)
         vec_name = next((k for k in ("vectors", "embeddings", "vector", "embedding") if k in names), None)

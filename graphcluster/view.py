@@ -81,6 +81,11 @@ class StoreView:
                     out[f] = cid
         return out
 
+    def resolve(self, clusters: Collection[str]) -> dict[str, str]:
+        """Each cluster id as it is named now: itself, or the cluster an active merge folded it into."""
+        gone = self._merged_into(set(clusters))
+        return {c: gone.get(c, c) for c in clusters}
+
     def _missing(self, clusters: set[str]) -> set[str]:
         return clusters - set(self._store.get_clusters(clusters))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from graphcluster.decisions import review_id
+from graphcluster.decisions import emptied_clusters, review_id
 from graphcluster.models import ClusterRecord, Membership, ReviewItem
 from graphcluster.store.base import Store
 
@@ -30,7 +30,7 @@ def apply_result(store: Store, result: Any) -> Applied:
         for f, (cid, status, conf) in sorted(result.memberships.items())
     ]
     created = [ClusterRecord(id=cid) for cid in result.new_clusters]
-    emptied = _really_emptied(store, memberships, result.emptied_clusters)
+    emptied = emptied_clusters(store, memberships, result.emptied_clusters)
     if memberships or created or emptied:
         store.apply_clustering(memberships, created, emptied)
     touched = {m.cluster_id for m in memberships if m.cluster_id}
@@ -47,20 +47,3 @@ def apply_result(store: Store, result: Any) -> Applied:
     if items:
         store.put_reviews(items)
     return Applied(created=len(created), changed=len(touched), reviews=len(items))
-
-
-def _really_emptied(store: Store, memberships: list[Membership], proposed: Any) -> list[str]:
-    """Clusters left with no member once ``memberships`` are written.
-
-    The region may hold only part of a large cluster, so a cluster the core saw emptied can
-    still have members outside the region: it is kept (and only truly empty ones deleted).
-    """
-    moved = {m.face_id: m.cluster_id for m in memberships}
-    before = store.memberships(list(moved))
-    losing = {m.cluster_id for m in before.values() if m.cluster_id} | set(proposed)
-    gaining = {cid for cid in moved.values() if cid}
-    candidates = sorted(losing - gaining)
-    if not candidates:
-        return []
-    members = store.cluster_members(candidates)
-    return [cid for cid in candidates if all(moved.get(f, cid) != cid for f in members[cid])]

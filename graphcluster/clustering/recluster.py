@@ -472,12 +472,17 @@ def _finish(region: Region, thresholds: Thresholds, nodes: dict[str, list[str]],
             face_cluster[f] = final[lab]
     # the ids come from overlap: a face whose label took the id of a cluster it must never join
     # (Chinese Whispers moved that cluster's members onto the face's label, not the face onto
-    # theirs) is left unassigned, with its must-link group
+    # theirs) leaves it; a lone face is then unassigned, a must-link group (two or more faces
+    # a human said are one person) becomes a cluster of its own
     for mem in nodes.values():
         cid = face_cluster[mem[0]]
         if cid is not None and any(cid in region.forbidden.get(f, ()) for f in mem):
+            own = None
+            if len(mem) >= 2:
+                own = new_id()
+                result.new_clusters.append(own)
             for f in mem:
-                face_cluster[f] = None
+                face_cluster[f] = own
     result.labels = dict(face_cluster)
 
     # confidence per face

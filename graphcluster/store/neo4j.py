@@ -22,7 +22,8 @@ text values. Datetimes are Neo4j ``DateTime`` values in UTC.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Sequence
+from contextlib import contextmanager
+from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any, TypeVar
 
 import neo4j
@@ -160,8 +161,22 @@ class Neo4jStore:
     # -- plumbing -----------------------------------------------------------------------------
     def _run(self, name: str, **params: Any) -> list[neo4j.Record]:
         """One statement, committed on its own."""
-        records, _, _ = self._driver.execute_query(load(name), params, database_=self.database)
+        with self._connection():
+            records, _, _ = self._driver.execute_query(load(name), params, database_=self.database)
         return records
+
+    @contextmanager
+    def _connection(self) -> Iterator[None]:
+        """A server that goes away (or a connection that breaks) is a ``StoreError``; the
+        transaction in flight commits whole or not at all, so nothing is half-written."""
+        try:
+            yield
+        except DriverError as exc:
+            raise StoreError(
+                f"lost the connection to Neo4j at {self.uri} ({type(exc).__name__}: {' '.join(str(exc).split())[:300]}); "
+                "the change in progress was not stored, what was stored before is kept: when the server is back, "
+                "open graphcluster again (it repairs an interrupted batch) and repeat the call"
+            ) from exc
 
     def run_read(self, cypher: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Run one read-only statement shipped in ``cypher/queries/`` (investigation queries).
@@ -169,14 +184,15 @@ class Neo4jStore:
         The text comes from the package's own files, never from the caller; it runs with
         read routing, so a query cannot change the graph.
         """
-        records, _, _ = self._driver.execute_query(
-            cypher, params, database_=self.database, routing_=neo4j.RoutingControl.READ
-        )
+        with self._connection():
+            records, _, _ = self._driver.execute_query(
+                cypher, params, database_=self.database, routing_=neo4j.RoutingControl.READ
+            )
         return [_plain(r.data()) for r in records]
 
     def _tx(self, work: Callable[[ManagedTransaction], T]) -> T:
         """Several statements in one write transaction (rolled back if ``work`` raises)."""
-        with self._driver.session(database=self.database) as session:
+        with self._connection(), self._driver.session(database=self.database) as session:
             return session.execute_write(work)
 
     @staticmethod

@@ -143,7 +143,13 @@ class SQLiteStore:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create the store directory {self.directory}: {exc}") from exc
-        self._lock_fd = os.open(self.directory / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self._lock_fd = os.open(self.directory / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:  # a read-only folder or file system
+            raise StoreError(
+                f"cannot open the store directory {self.directory} for writing ({exc.strerror}); the embedded "
+                "store needs a writable directory: make it writable or copy it to one"
+            ) from exc
         try:
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -196,13 +202,20 @@ class SQLiteStore:
         """One write transaction: committed whole, or rolled back on any error."""
         with self._mutex:
             self._check_open()
-            self._conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._conn
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:  # disk full, read-only or damaged file: the change is rolled back whole
+                raise StoreError(
+                    f"writing to {self.directory / 'graph.db'} failed ({exc}); nothing of this change was stored, "
+                    "what was stored before is kept: free disk space or fix the file, then repeat the call"
+                ) from exc
 
     def _check_open(self) -> None:
         if self._lock_fd < 0:

@@ -6,7 +6,7 @@ The faces are synthetic, well separated identities, so the expected partition is
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,7 @@ from graphcluster import ConstraintConflict, GraphCluster, InvalidInput, NotFoun
 from graphcluster.models import ReviewItem
 
 DIM = 32
-Opener = Callable[[], GraphCluster]
+Opener = Callable[[], GraphCluster]  # the open_gc fixture (tests/contract/conftest.py)
 
 
 def _identities(n_people: int, per_person: int, *, seed: int = 1, spread: float = 0.15) -> tuple[np.ndarray, list[str], list[int]]:
@@ -46,32 +46,6 @@ def _truth(ids: list[str]) -> set[frozenset[str]]:
     for fid in ids:
         groups.setdefault(fid.split("_")[0], set()).add(fid)
     return {frozenset(g) for g in groups.values()}
-
-
-@pytest.fixture(params=["sqlite", "neo4j"])
-def open_gc(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
-    # an explicit threshold: these tests are about the semantics of decisions, not calibration
-    settings = Settings(index="exact", index_dir=tmp_path / "index", k=8, threshold=0.6)
-    if request.param == "sqlite":
-        target: str | Path = tmp_path / "db"
-        auth = None
-    else:
-        uri, user, password = request.getfixturevalue("neo4j_uri")
-        request.getfixturevalue("clean_neo4j")
-        target, auth = uri, (user, password)
-    opened: list[GraphCluster] = []
-
-    def opener() -> GraphCluster:
-        gc = GraphCluster.open(target, settings=settings, auth=auth)
-        opened.append(gc)
-        return gc
-
-    yield opener
-    for gc in opened:
-        try:
-            gc.close()
-        except Exception:
-            pass
 
 
 def _cluster(gc: GraphCluster, face: str) -> str | None:
@@ -108,8 +82,10 @@ def test_resending_a_batch_changes_nothing(open_gc: Opener) -> None:
         (lambda v, i: (v[:, :-1], i), "dimension"),
         (lambda v, i: (np.where(np.arange(len(v))[:, None] == 2, 0.0, v), i), "2"),
         (lambda v, i: (v, [i[0]] + i[:-1]), "duplicate"),
+        (lambda v, i: (np.where(np.arange(len(v))[:, None] == 4, -np.inf, v), i), "4"),
+        (lambda v, i: (v.astype(str).astype(object) + "x", i), "numeric"),
     ],
-    ids=["nan-row", "wrong-dim", "zero-row", "duplicate-id"],
+    ids=["nan-row", "wrong-dim", "zero-row", "duplicate-id", "inf-row", "strings"],
 )
 def test_bad_rows_refuse_the_whole_batch(open_gc: Opener, corrupt, fragment: str) -> None:
     vecs, ids, _ = _identities(3, 6)

@@ -137,6 +137,52 @@ def test_bad_arguments_give_a_usage_error(args: list[str], tmp_path: Path) -> No
     assert "Error:" in result.output
 
 
+MALFORMED = {
+    "ragged.csv": (b"id,v0,v1\na,1,2\nb,1\n", "ragged.csv, line 3"),
+    "text-in-vector.csv": (b"id,v0,v1\na,1,2\nb,1,x\n", "'x'"),
+    "binary.csv": (b"\xff\xfe\x00\x01" * 64, "binary.csv"),
+    "not-numpy.npy": (b"id,v0\na,1\n", "not a .npy array"),
+    "truncated.npy": (b"\x93NUMPY\x01\x00v\x00{'descr': '<f8', 'fortran_order': False, 'shape': (50, 8), }" + b" " * 44 + b"\n" + b"\x00" * 24,
+                      "not a readable .npy array"),
+    "not-zip.npz": (b"PK\x03\x04 broken", "not a readable .npz archive"),
+    "broken.jsonl": (b'{"id": "a", "vector": [1, 2]}\n{"id": "b", "vector": [1,\n', "broken.jsonl, line 2"),
+    "not-object.jsonl": (b"[1, 2, 3]\n", "not-object.jsonl, line 1"),
+    "vectors.json": (b"[[1, 2]]", "unknown file type '.json'"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MALFORMED))
+def test_malformed_input_files_give_one_line_exit_2_and_write_nothing(name: str, tmp_path: Path) -> None:
+    content, fragment = MALFORMED[name]
+    path = tmp_path / name
+    path.write_bytes(content)
+    store = tmp_path / "db"
+    result = run("--store", str(store), "ingest", str(path), ok=False)
+    assert result.exit_code == 2
+    assert fragment in one_line_error(result)
+    assert not (store / "graph.db").exists() or run_json("--store", str(store), "status")["faces"] == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--set", "k=banana", "status"],
+        ["--set", "nonsense", "status"],
+        ["--set", "no_such_setting=1", "status"],
+        ["show", "x" * 10_000],
+        ["undo", "\x00"],
+        ["same", "a", "a"],
+        ["review", "--limit", "-5"],
+    ],
+    ids=["bad-value", "not-key-value", "unknown-setting", "10000-char-id", "nul-id", "same-face-twice", "negative-limit"],
+)
+def test_garbage_arguments_give_one_line_exit_2(args: list[str], tmp_path: Path) -> None:
+    result = run("--store", str(tmp_path / "db"), *args, ok=False)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and "Error:" in result.output
+    assert len(result.output) < 600  # a 10,000-character argument is not echoed whole
+
+
 def test_library_errors_are_one_line(store: str, tmp_path: Path) -> None:
     assert "no cluster or face with id 'nope'" in one_line_error(run("--store", store, "show", "nope", ok=False))
     assert "nope" in one_line_error(run("--store", store, "undo", "nope", ok=False))

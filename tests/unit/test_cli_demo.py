@@ -52,7 +52,7 @@ def test_demo_refuses_a_store_it_did_not_make(tmp_path: Path) -> None:
     theirs.mkdir()
     (theirs / "precious.txt").write_text("not the demo's")
     result = run("demo", "--store", str(theirs), "--synthetic", "--faces", "50", ok=False)
-    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.exit_code == 2 and "Traceback" not in result.output
     assert "not made by the demo" in result.output
     assert (theirs / "precious.txt").exists()
 
