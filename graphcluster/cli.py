@@ -478,6 +478,39 @@ def ingest(state: State, files: tuple[Path, ...], id_column: str, vector_column:
     emit(state, summary, text)
 
 
+@cli.command("ingest-photos")
+@click.argument("db", metavar="DB")
+@click.argument("folder", type=click.Path(exists=True, path_type=Path))
+@click.option("--detector", type=click.Choice(["hog", "cnn"]), default="hog", show_default=True,
+              help="dlib's HOG frontal detector, or its CNN (finds more faces, far slower on a CPU).")
+@pass_state
+def ingest_photos(state: State, db: str, folder: Path, detector: str) -> None:
+    """Detect the faces of the photos in FOLDER and add them to DB (`add_photos`).
+
+    DB is a directory (embedded store) or a bolt:// URI. Each face gets a 150x150 crop beside
+    the store and the id `<photo path in FOLDER>#x0,y0,x1,y1`. Running it again adds only new or
+    changed photos; bad photos are listed with the reason and never stop the run.
+    """
+    with state.open(db) as gc:
+        with progress_bar(f"{folder.name or folder}") as progress:
+            report = gc.add_photos(folder, detector=detector, progress=progress)
+        stats = gc.stats()
+    summary = {**report.model_dump(mode="json"), "store": {"faces": stats.faces, "clusters": stats.clusters,
+                                                           "open_reviews": stats.open_reviews}}
+
+    def text() -> None:
+        for p in report.photos:
+            if p.outcome in ("skipped", "changed"):
+                click.echo(f"{p.outcome}: {p.path}: {p.reason}")
+        c = report.counts
+        click.echo(f"{len(report.photos)} photos: {c.get('added', 0)} added ({report.faces_added} faces), "
+                   f"{c.get('unchanged', 0)} unchanged, {c.get('changed', 0)} changed, {c.get('skipped', 0)} skipped "
+                   f"({report.seconds:.1f} s)")
+        click.echo(f"store: {stats.faces} faces in {stats.clusters} clusters, {stats.open_reviews} open questions")
+
+    emit(state, summary, text)
+
+
 # -- human decisions --------------------------------------------------------------------------
 
 _reason = click.option("-r", "--reason", default=None, help="Why (kept in the audit trail).")
