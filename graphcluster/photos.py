@@ -16,9 +16,10 @@ face_recognition_models, Pillow). :meth:`graphcluster.GraphCluster.add_photos` c
    ``num_jitters=0``, L2-normalised: the steps that made ``lfw_dlib128``;
 4. name each face after its photo and box: ``<path relative to root>#x0,y0,x1,y1`` (pixels of
    the upright photo at full size, x1/y1 exclusive);
-5. write a 150x150 JPEG crop per face (:class:`graphcluster.crops.CropStore`), then all faces of
-   the photo in **one** ``add_faces`` call (so a photo is never half-written; the faces share
-   the ``image`` field, so the same-image rule cannot-links them), then the ledger row.
+5. once the photos detected hold :data:`BATCH_FACES` faces: write a 150x150 JPEG crop per face
+   (:class:`graphcluster.crops.CropStore`), then their faces in **one** ``add_faces`` call (a
+   photo's faces always go in the same call, so a photo is never half-written; they share the
+   ``image`` field, so the same-image rule cannot-links them), then the ledger rows.
 
 A crash between steps leaves nothing a re-run does not repair: crops are rewritten, stored face
 ids are skipped by ``add_faces``, and the ledger row is written last.
@@ -52,6 +53,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from graphcluster.engine import GraphCluster
 
 __all__ = [
+    "BATCH_FACES",
     "BadPhoto",
     "CROP_SIZE",
     "DetectedFace",
@@ -64,6 +66,7 @@ __all__ = [
     "add_photos",
     "decode",
     "find_photos",
+    "load_models",
     "model_dir",
     "read_faces",
 ]
@@ -84,6 +87,9 @@ CROP_SIZE = 150
 CROP_MARGIN = 1.6  # the crop's side as a multiple of the detector's box (hair and chin in view)
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
 LEDGER_FILE = "photos.sqlite"
+# Photos are added together once they hold this many faces (a photo is never split): one
+# region per batch instead of one per photo, the batch size the clustering is measured at.
+BATCH_FACES = 100
 _ORIENTATION = 0x0112
 
 
@@ -108,7 +114,7 @@ def model_dir() -> Path:
 
 
 @lru_cache(maxsize=2)
-def _models(detector: Detector) -> tuple[Any, Any, Any]:
+def load_models(detector: Detector) -> tuple[Any, Any, Any]:
     """(detector, 5-point shape predictor, ResNet descriptor model), loaded once per process."""
     try:
         import dlib
@@ -244,7 +250,7 @@ def read_faces(data: bytes, detector: Detector = "hog") -> PhotoFaces:
     """
     if detector not in ("hog", "cnn"):
         raise InvalidInput(f"unknown detector {detector!r}; use 'hog' or 'cnn'")
-    det, shape_model, resnet = _models(detector)
+    det, shape_model, resnet = load_models(detector)
     decoded = decode(data)
     arr = np.ascontiguousarray(np.asarray(decoded.rgb, dtype=np.uint8))
     if detector == "hog":
@@ -377,6 +383,23 @@ def _stored_versions(gc: GraphCluster, rel: str) -> list[Version]:
 
 
 # -- ingest ---------------------------------------------------------------------------------------
+@dataclass
+class _Found:
+    """A photo detected and waiting for its batch's ``add_faces`` call."""
+
+    index: int  # its place in the report
+    rel: str
+    file: Path
+    sha256: str
+    image: str  # the same-image key: the path, or "<path>@<hash>" for changed content
+    faces: PhotoFaces
+    earlier: int  # faces of earlier contents of this path (kept)
+
+    @property
+    def ids(self) -> list[str]:
+        return [f"{self.image}#{x0},{y0},{x1},{y1}" for x0, y0, x1, y1 in (f.box for f in self.faces.faces)]
+
+
 def add_photos(
     gc: GraphCluster,
     paths: str | Path | Iterable[str | Path],
@@ -384,8 +407,13 @@ def add_photos(
     root: str | Path | None = None,
     detector: Detector = "hog",
     progress: Progress | None = None,
+    batch_faces: int = BATCH_FACES,
 ) -> PhotoReport:
-    """Ingest photos into ``gc``, one ``add_faces`` call per photo; see the module docstring.
+    """Ingest photos into ``gc``; see the module docstring.
+
+    Detected photos are added together once they hold ``batch_faces`` faces (a batch of
+    faces clusters as well as ever and costs one region instead of one per photo); a photo's
+    faces are never split between two ``add_faces`` calls.
 
     Raises:
         InvalidInput: a missing path or one outside ``root``, an unknown detector, or a store
@@ -399,24 +427,36 @@ def add_photos(
         raise InvalidInput(f"this database holds {gc.dim}-D vectors; photo ingest makes dlib's 128-D ones: "
                            "ingest the photos into another database")
     root_path, photos = find_photos(paths, root, exclude=[gc.crops.root])
-    _models(detector)  # a missing extra fails here, before any photo
+    load_models(detector)  # a missing extra fails here, before any photo
     ledger = PhotoLedger(gc.crops.root / LEDGER_FILE)
-    report = PhotoReport(root=str(root_path), detector=detector)
+    outcomes: list[PhotoOutcome | None] = [None] * len(photos)
+    waiting: list[_Found] = []
+    this_run: dict[str, str] = {}  # content hash -> path, for copies within one run
     try:
-        for done, (rel, file) in enumerate(photos, 1):
-            report.photos.append(_one_photo(gc, ledger, rel, file, detector))
+        for i, (rel, file) in enumerate(photos):
+            step = _detect(gc, ledger, i, rel, file, detector, this_run)
+            if isinstance(step, PhotoOutcome):
+                outcomes[i] = step
+            else:
+                waiting.append(step)
+                if sum(len(w.faces.faces) for w in waiting) >= batch_faces:
+                    _add(gc, ledger, waiting, outcomes, detector)
             if progress is not None:
-                progress(done, len(photos))
+                progress(i + 1, len(photos))
+        _add(gc, ledger, waiting, outcomes, detector)
     finally:
         ledger.close()
-    for p in report.photos:
-        report.counts[p.outcome] = report.counts.get(p.outcome, 0) + 1
-    report.faces_added = sum(p.faces for p in report.photos)
+    report = PhotoReport(root=str(root_path), detector=detector, photos=[o for o in outcomes if o is not None])
+    for o in report.photos:
+        report.counts[o.outcome] = report.counts.get(o.outcome, 0) + 1
+    report.faces_added = sum(o.faces for o in report.photos)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _one_photo(gc: GraphCluster, ledger: PhotoLedger, rel: str, file: Path, detector: Detector) -> PhotoOutcome:
+def _detect(gc: GraphCluster, ledger: PhotoLedger, index: int, rel: str, file: Path, detector: Detector,
+            this_run: dict[str, str]) -> PhotoOutcome | _Found:
+    """Read, hash and detect one photo: its final outcome, or the faces to add."""
     try:
         data = file.read_bytes()
     except OSError as exc:
@@ -428,35 +468,49 @@ def _one_photo(gc: GraphCluster, ledger: PhotoLedger, rel: str, file: Path, dete
         remade = _remake_missing_crops(gc, same, data, detector)
         return PhotoOutcome(path=rel, outcome="unchanged", sha256=sha, face_ids=same.face_ids,
                             reason=f"{remade} missing crops made again" if remade else None)
-    if not known and (twin := ledger.path_with(sha, rel)) is not None:
+    twin = this_run.get(sha) or ledger.path_with(sha, rel)
+    if not known and twin is not None:
         return PhotoOutcome(path=rel, outcome="skipped", sha256=sha,
                             reason=f"same content as {twin}, which is already ingested")
     try:
         found = read_faces(data, detector)
     except BadPhoto as exc:
         return PhotoOutcome(path=rel, outcome="skipped", sha256=sha, reason=str(exc))
+    this_run.setdefault(sha, rel)
     # A changed photo's faces form a photo of their own (key "<path>@<hash>"): its people may
-    # be the ones of the earlier version, so no same-image cannot-link may tie the two.
+    # be the ones of the earlier content, so no same-image cannot-link may tie the two.
     image = f"{rel}@{sha[:12]}" if known else rel
-    ids = [f"{image}#{x0},{y0},{x1},{y1}" for x0, y0, x1, y1 in (f.box for f in found.faces)]
-    added = 0
-    if found.faces:
-        for fid, face in zip(ids, found.faces):
-            gc.crops.put(fid, face.crop)
-        meta = [
-            {"image": image, "source": str(file), "bbox": list(f.box), "quality": f.score, "photo": rel,
-             "sha256": sha, "detector": detector, "photo_size": [found.width, found.height],
-             "orientation": found.orientation}
-            for f in found.faces
-        ]
-        added = gc.add_faces(np.stack([f.vector for f in found.faces]), ids=ids, metadata=meta).added
-    ledger.record(rel, Version(sha, image, ids), detector)
-    note = None if found.faces else "no face found"
-    if known:
-        note = (f"new content: {len(ids)} faces found and added; the {sum(len(v.face_ids) for v in known)} "
-                "faces of the earlier content are kept with their decisions")
-    return PhotoOutcome(path=rel, outcome="changed" if known else "added", faces=added, face_ids=ids,
-                        sha256=sha, reason=note)
+    return _Found(index, rel, file, sha, image, found, sum(len(v.face_ids) for v in known))
+
+
+def _add(gc: GraphCluster, ledger: PhotoLedger, waiting: list[_Found], outcomes: list[PhotoOutcome | None],
+         detector: Detector) -> None:
+    """Crops, then one ``add_faces`` call for the waiting photos, then their ledger rows."""
+    if not waiting:
+        return
+    ids: list[str] = []
+    vectors: list[np.ndarray] = []
+    meta: list[dict[str, Any]] = []
+    for w in waiting:
+        for fid, f in zip(w.ids, w.faces.faces):
+            gc.crops.put(fid, f.crop)
+            ids.append(fid)
+            vectors.append(f.vector)
+            meta.append({"image": w.image, "source": str(w.file), "bbox": list(f.box), "quality": f.score,
+                         "photo": w.rel, "sha256": w.sha256, "detector": detector,
+                         "photo_size": [w.faces.width, w.faces.height], "orientation": w.faces.orientation})
+    already = set(gc.add_faces(np.stack(vectors), ids=ids, metadata=meta).skipped) if ids else set()
+    for w in waiting:
+        face_ids = w.ids
+        ledger.record(w.rel, Version(w.sha256, w.image, face_ids), detector)
+        note = None if face_ids else "no face found"
+        if w.image != w.rel:
+            note = (f"new content: {len(face_ids)} faces found and added; the {w.earlier} faces of the earlier "
+                    "content are kept with their decisions")
+        outcomes[w.index] = PhotoOutcome(
+            path=w.rel, outcome="changed" if w.image != w.rel else "added",
+            faces=sum(f not in already for f in face_ids), face_ids=face_ids, sha256=w.sha256, reason=note)
+    waiting.clear()
 
 
 def _remake_missing_crops(gc: GraphCluster, version: Version, data: bytes, detector: Detector) -> int:
