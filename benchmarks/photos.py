@@ -52,15 +52,7 @@ NOTES = [
 
 
 def centre_face(gc: GraphCluster, face_ids: list[str]) -> str | None:
-    faces = gc.store.get_faces(face_ids)
-
-    def off_centre(fid: str) -> float:
-        f = faces[fid]
-        w, h = f.metadata["photo_size"]
-        x0, y0, x1, y1 = f.bbox or (0, 0, 0, 0)
-        return ((x0 + x1) / 2 - w / 2) ** 2 + ((y0 + y1) / 2 - h / 2) ** 2
-
-    return min(face_ids, key=off_centre) if face_ids else None
+    return photos.nearest_centre(gc.store.get_faces(face_ids)) if face_ids else None
 
 
 def quality() -> tuple[list[str], dict[str, float]]:

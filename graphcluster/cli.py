@@ -805,15 +805,24 @@ def _cell(v: Any) -> str:
 @click.option("--answers", type=click.IntRange(min=0), default=12, show_default=True, help="Review questions the simulated reviewer answers.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=100, show_default=True, help="Faces per batch.")
 @click.option("--synthetic", is_flag=True, help="Use generated faces even when the real sample is present.")
+@click.option("--photos", type=click.IntRange(min=1), default=200, show_default=True,
+              help="How many of the sample photos to ingest, when they are present (545: all of them).")
+@click.option("--vectors", is_flag=True, help="Start from the LFW vectors even when the sample photos are present.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling and shuffling seed.")
 @click.option("--reset", is_flag=True, help="Empty a store the demo did not make (never done without this flag).")
 @pass_state
-def demo(state: State, demo_store: str | None, faces: int, answers: int, batch_size: int, synthetic: bool, seed: int, reset: bool) -> None:
-    """Cluster sample faces end to end and show what happened (real LFW faces when present)."""
+def demo(state: State, demo_store: str | None, faces: int, answers: int, batch_size: int, synthetic: bool,
+         photos: int, vectors: bool, seed: int, reset: bool) -> None:
+    """Cluster sample faces end to end and show what happened.
+
+    Input, first present: the LFW photos of ../shared/data/lfw_photos (with the photos extra),
+    the LFW vectors of ../shared/data/lfw_dlib128, generated faces.
+    """
     target = demo_store or (state.store if state.store_given else DEMO_STORE)
     with progress_bar("ingesting") as progress:
         summary = run_demo(
             target, faces=faces, answers=answers, batch_size=batch_size, synthetic=synthetic, seed=seed, reset=reset,
+            photos=photos, vectors=vectors,
             open_store=state.open, echo=lambda line: click.echo(line, err=state.as_json), progress=progress,
         )
     emit(state, dataclasses.asdict(summary), lambda: click.echo("\n".join(summary_lines(summary))))

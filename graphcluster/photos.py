@@ -36,7 +36,7 @@ import os
 import sqlite3
 import time
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from graphcluster.errors import GraphClusterError, InvalidInput
-from graphcluster.models import PhotoOutcome, PhotoReport, utcnow
+from graphcluster.models import FaceRecord, PhotoOutcome, PhotoReport, utcnow
 
 if TYPE_CHECKING:  # pragma: no cover
     from PIL.Image import Image as PILImage
@@ -68,6 +68,7 @@ __all__ = [
     "find_photos",
     "load_models",
     "model_dir",
+    "nearest_centre",
     "read_faces",
 ]
 
@@ -275,6 +276,18 @@ def read_faces(data: bytes, detector: Detector = "hog") -> PhotoFaces:
                                   crop=_crop(decoded.rgb, left, top, right, bottom)))
     return PhotoFaces(width=decoded.width, height=decoded.height, orientation=decoded.orientation,
                       scale=s, faces=faces)
+
+
+def nearest_centre(faces: Mapping[str, FaceRecord]) -> str:
+    """The id of the face nearest its photo's centre (in LFW, the labelled person)."""
+
+    def off_centre(fid: str) -> float:
+        f = faces[fid]
+        w, h = f.metadata.get("photo_size", (0, 0))
+        x0, y0, x1, y1 = f.bbox or (0.0, 0.0, 0.0, 0.0)
+        return float(((x0 + x1) / 2 - w / 2) ** 2 + ((y0 + y1) / 2 - h / 2) ** 2)
+
+    return min(sorted(faces), key=off_centre)
 
 
 # -- which files --------------------------------------------------------------------------------
