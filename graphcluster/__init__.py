@@ -28,6 +28,8 @@ _EXPORTS = {
     "Decision": "graphcluster.models",
     "FaceRecord": "graphcluster.models",
     "ReviewItem": "graphcluster.models",
+    "PhotoOutcome": "graphcluster.models",
+    "PhotoReport": "graphcluster.models",
     "Stats": "graphcluster.models",
     "GraphClusterError": "graphcluster.errors",
     "InvalidInput": "graphcluster.errors",
@@ -57,6 +59,8 @@ if TYPE_CHECKING:  # pragma: no cover
         Decision,
         FaceRecord,
         FaceReport,
+        PhotoOutcome,
+        PhotoReport,
         ReviewItem,
         Stats,
     )

@@ -497,6 +497,39 @@ def ingest(state: State, files: tuple[Path, ...], id_column: str, vector_column:
     emit(state, summary, text)
 
 
+@cli.command("ingest-photos")
+@click.argument("db", metavar="DB")
+@click.argument("folder", type=click.Path(exists=True, path_type=Path))
+@click.option("--detector", type=click.Choice(["hog", "cnn"]), default="hog", show_default=True,
+              help="dlib's HOG frontal detector, or its CNN (finds more faces, far slower on a CPU).")
+@pass_state
+def ingest_photos(state: State, db: str, folder: Path, detector: str) -> None:
+    """Detect the faces of the photos in FOLDER and add them to DB (`add_photos`).
+
+    DB is a directory (embedded store) or a bolt:// URI. Each face gets a 150x150 crop beside
+    the store and the id `<photo path in FOLDER>#x0,y0,x1,y1`. Running it again adds only new or
+    changed photos; bad photos are listed with the reason and never stop the run.
+    """
+    with state.open(db) as gc:
+        with progress_bar(f"{folder.name or folder}") as progress:
+            report = gc.add_photos(folder, detector=detector, progress=progress)
+        stats = gc.stats()
+    summary = {**report.model_dump(mode="json"), "store": {"faces": stats.faces, "clusters": stats.clusters,
+                                                           "open_reviews": stats.open_reviews}}
+
+    def text() -> None:
+        for p in report.photos:
+            if p.outcome in ("skipped", "changed"):
+                click.echo(f"{p.outcome}: {p.path}: {p.reason}")
+        c = report.counts
+        click.echo(f"{len(report.photos)} photos: {c.get('added', 0)} added ({report.faces_added} faces), "
+                   f"{c.get('unchanged', 0)} unchanged, {c.get('changed', 0)} changed, {c.get('skipped', 0)} skipped "
+                   f"({report.seconds:.1f} s)")
+        click.echo(f"store: {stats.faces} faces in {stats.clusters} clusters, {stats.open_reviews} open questions")
+
+    emit(state, summary, text)
+
+
 # -- human decisions --------------------------------------------------------------------------
 
 _reason = click.option("-r", "--reason", default=None, help="Why (kept in the audit trail).")
@@ -791,15 +824,24 @@ def _cell(v: Any) -> str:
 @click.option("--answers", type=click.IntRange(min=0), default=12, show_default=True, help="Review questions the simulated reviewer answers.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=100, show_default=True, help="Faces per batch.")
 @click.option("--synthetic", is_flag=True, help="Use generated faces even when the real sample is present.")
+@click.option("--photos", type=click.IntRange(min=1), default=200, show_default=True,
+              help="How many of the sample photos to ingest, when they are present (545: all of them).")
+@click.option("--vectors", is_flag=True, help="Start from the LFW vectors even when the sample photos are present.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling and shuffling seed.")
 @click.option("--reset", is_flag=True, help="Empty a store the demo did not make (never done without this flag).")
 @pass_state
-def demo(state: State, demo_store: str | None, faces: int, answers: int, batch_size: int, synthetic: bool, seed: int, reset: bool) -> None:
-    """Cluster sample faces end to end and show what happened (real LFW faces when present)."""
+def demo(state: State, demo_store: str | None, faces: int, answers: int, batch_size: int, synthetic: bool,
+         photos: int, vectors: bool, seed: int, reset: bool) -> None:
+    """Cluster sample faces end to end and show what happened.
+
+    Input, first present: the LFW photos of ../shared/data/lfw_photos (with the photos extra),
+    the LFW vectors of ../shared/data/lfw_dlib128, generated faces.
+    """
     target = demo_store or (state.store if state.store_given else DEMO_STORE)
     with progress_bar("ingesting") as progress:
         summary = run_demo(
             target, faces=faces, answers=answers, batch_size=batch_size, synthetic=synthetic, seed=seed, reset=reset,
+            photos=photos, vectors=vectors,
             open_store=state.open, echo=lambda line: click.echo(line, err=state.as_json), progress=progress,
         )
     emit(state, dataclasses.asdict(summary), lambda: click.echo("\n".join(summary_lines(summary))))

@@ -6,11 +6,13 @@ of the product once: batches, clusters, questions, a human answering them.
 
 Steps of :func:`run_demo`:
 
-1. pick ``faces`` labelled faces (:func:`sample_faces`): a seeded subset of the LFW sample
-   (:func:`find_sample_data`) or, without it, FaceNet-like generated faces; the labels are
-   never stored, only the simulated reviewer and the scores read them;
+1. pick the input: the LFW photos (:func:`find_sample_photos`, when the ``photos`` extra is
+   installed), else ``faces`` labelled vectors (:func:`sample_faces`): a seeded subset of the
+   LFW sample (:func:`find_sample_data`) or, without it, FaceNet-like generated faces; the
+   labels are never stored, only the simulated reviewer and the scores read them (for photos:
+   the face nearest each photo's centre carries the photo's label, background faces none);
 2. empty the target store if the demo made it (or if ``reset``), refuse any other non-empty one;
-3. ingest in batches, reporting ``progress(done, total)``;
+3. ingest (``add_photos``, or ``add_faces`` in batches), reporting ``progress(done, total)``;
 4. the simulated reviewer (:func:`simulated_answer`) answers up to ``answers`` review questions
    the way a careful human who knows every face would, then checks the largest person: takes
    out faces of other people, names it (real data only) and locks it;
@@ -40,6 +42,7 @@ __all__ = [
     "DEMO_STORE",
     "DemoSummary",
     "find_sample_data",
+    "find_sample_photos",
     "pairwise_scores",
     "run_demo",
     "sample_faces",
@@ -63,7 +66,7 @@ class DemoSummary:
     """What one demo run did (``dataclasses.asdict`` gives the ``--json`` form)."""
 
     store: str
-    data: str  # "lfw_dlib128" or "synthetic"
+    data: str  # "lfw_photos", "lfw_dlib128" or "synthetic"
     faces: int
     people_in_sample: int
     clusters: int
@@ -80,17 +83,51 @@ class DemoSummary:
     ingest_seconds: float
     seconds: float
     examples: list[dict[str, Any]]
+    people: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # clusters of 2+, largest first
+    photos: dict[str, int] = dataclasses.field(default_factory=dict)  # photo outcomes (photo input only)
+
+
+def find_sample_photos() -> Path | None:
+    """The labelled photos (``lfw_photos``) when the photos extra is installed: env
+    ``GRAPHCLUSTER_SAMPLE_PHOTOS``, else ``../shared/data``."""
+    import importlib.util
+
+    if importlib.util.find_spec("dlib") is None or importlib.util.find_spec("PIL") is None:
+        return None
+    return _sample_folder("GRAPHCLUSTER_SAMPLE_PHOTOS", "lfw_photos", ("labels.csv",))
+
+
+def _ingest_photos(gc: Any, folder: Path, limit: int | None,
+                   progress: Callable[[int, int], None] | None) -> tuple[dict[str, str], dict[str, int], int]:
+    """Ingest the sample photos; returns the centre faces' labels, the outcomes and the photo count."""
+    with (folder / "labels.csv").open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))[:limit]
+    from graphcluster.photos import nearest_centre  # the photos extra: loaded on use
+
+    report = gc.add_photos([folder / r["file"] for r in rows], root=folder, progress=progress)
+    by_path = {p.path: p.face_ids for p in report.photos}
+    faces = gc.store.get_faces([f for ids in by_path.values() for f in ids])
+    labels: dict[str, str] = {}
+    for r in rows:
+        ids = by_path.get(r["file"]) or []
+        if ids:
+            labels[nearest_centre({f: faces[f] for f in ids})] = r["identity"]
+    return labels, dict(report.counts), len(rows)
 
 
 def find_sample_data() -> Path | None:
     """The labelled sample (``lfw_dlib128``): env ``GRAPHCLUSTER_SAMPLE_DATA``, else ``../shared/data``."""
-    candidates = []
-    if os.environ.get("GRAPHCLUSTER_SAMPLE_DATA"):
-        candidates.append(Path(os.environ["GRAPHCLUSTER_SAMPLE_DATA"]))
+    return _sample_folder("GRAPHCLUSTER_SAMPLE_DATA", "lfw_dlib128", ("embeddings.npy", "faces.csv"))
+
+
+def _sample_folder(env: str, name: str, files: Sequence[str]) -> Path | None:
+    """The folder ``$env``, else ``../shared/data/<name>`` beside the repository or the working
+    directory: the first that holds every one of ``files``."""
+    candidates = [Path(os.environ[env])] if os.environ.get(env) else []
     repo = Path(__file__).resolve().parents[1]
-    candidates += [repo.parent / "shared/data/lfw_dlib128", Path.cwd().parent / "shared/data/lfw_dlib128"]
+    candidates += [repo.parent / "shared/data" / name, Path.cwd().parent / "shared/data" / name]
     for c in candidates:
-        if (c / "embeddings.npy").is_file() and (c / "faces.csv").is_file():
+        if all((c / f).is_file() for f in files):
             return c
     return None
 
@@ -239,7 +276,7 @@ def _check_largest(gc: Any, labels: dict[str, str], real: bool) -> None:
     c = biggest[0]
     member_ids = [m["face_id"] for m in gc.cluster(c.id)["members"]]
     person = _majority(labels, member_ids)
-    for stranger in [f for f in member_ids if labels.get(f) != person][:20]:
+    for stranger in [f for f in member_ids if f in labels and labels[f] != person][:20]:
         if gc.face(stranger)["membership"].cluster_id == c.id:  # an earlier removal may have moved it
             gc.remove(stranger, by=_REVIEWER, reason=f"demo: not {person}")
     if person and not c.name and real:
@@ -257,6 +294,8 @@ def run_demo(
     synthetic: bool = False,
     seed: int = 0,
     reset: bool = False,
+    photos: int | None = None,
+    vectors: bool = False,
     open_store: Callable[[str], Any] | None = None,
     echo: Callable[[str], None] | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -271,6 +310,9 @@ def run_demo(
         synthetic: generated faces even when the real sample is present.
         seed: sampling and shuffling seed.
         reset: empty ``store`` even though the demo did not make it.
+        photos: ingest at most this many of the sample photos (None: all); ``faces`` and
+            ``batch_size`` then do not apply.
+        vectors: start from the LFW vectors even when the sample photos are present.
         open_store: opens the facade on a target (default ``GraphCluster.open``); the CLI
             passes its own, with settings and credentials.
         echo: receives a one-line announcement before ingesting.
@@ -285,25 +327,34 @@ def run_demo(
     if faces < 20 or batch_size < 1 or answers < 0:
         raise InvalidInput(f"demo needs faces >= 20, batch_size >= 1, answers >= 0 (got {faces}, {batch_size}, {answers})")
     opener = open_store or _default_open
-    data = None if synthetic else find_sample_data()
-    ids, vectors, meta, labels = sample_faces(faces, seed, data)
+    photo_dir = None if synthetic or vectors else find_sample_photos()
+    data = None if synthetic or photo_dir else find_sample_data()
+    if photo_dir is None:
+        ids, vectors, meta, labels = sample_faces(faces, seed, data)
     _prepare(store, opener, reset)
     started = time.perf_counter()
-    if echo is not None:
-        echo(f"demo: {len(ids)} {'real LFW' if data else 'generated'} faces of {len(set(labels.values()))} people "
-             f"-> {store}, in batches of {batch_size}")
     asked = 0
+    outcomes: dict[str, int] = {}
     with opener(store) as gc:
-        for start in range(0, len(ids), batch_size):
-            stop = min(start + batch_size, len(ids))
-            report = gc.add_faces(vectors[start:stop], ids=ids[start:stop], metadata=meta[start:stop])
-            asked += report.reviews_opened
-            if progress is not None:
-                progress(stop, len(ids))
+        if photo_dir is not None:
+            if echo is not None:
+                echo(f"demo: the real LFW photos of {photo_dir} -> {store} (faces found with dlib, one crop each)")
+            labels, outcomes, _ = _ingest_photos(gc, photo_dir, photos, progress)
+            asked = gc.stats().open_reviews
+        else:
+            if echo is not None:
+                echo(f"demo: {len(ids)} {'real LFW' if data else 'generated'} faces of {len(set(labels.values()))} "
+                     f"people -> {store}, in batches of {batch_size}")
+            for start in range(0, len(ids), batch_size):
+                stop = min(start + batch_size, len(ids))
+                report = gc.add_faces(vectors[start:stop], ids=ids[start:stop], metadata=meta[start:stop])
+                asked += report.reviews_opened
+                if progress is not None:
+                    progress(stop, len(ids))
         ingest_seconds = time.perf_counter() - started
         open_before = len(gc.review_queue(limit=_EVERY))  # what a person would see (stats() counts stale items too)
         answered = _review(gc, answers, labels)
-        _check_largest(gc, labels, real=data is not None)
+        _check_largest(gc, labels, real=data is not None or photo_dir is not None)
         stats = gc.stats()
         assigned = gc.assignments()
         cl = sorted((c for c in gc.clusters() if c.size >= 2), key=lambda c: (not c.locked, -c.size, c.id))
@@ -312,16 +363,19 @@ def run_demo(
             members = gc.cluster(c.id)["members"][:5]
             examples.append({"cluster": c.id, "name": c.name, "size": c.size, "locked": c.locked,
                              "photos": [_photo(gc.face(m["face_id"])["face"]) for m in members]})
+        people = [{"cluster": c.id, "name": c.name, "size": c.size, "locked": c.locked,
+                   "label": _majority(labels, [m["face_id"] for m in gc.cluster(c.id)["members"]])}
+                  for c in sorted(cl, key=lambda c: (-c.size, c.id))]
         decisions_made = len(gc.decisions())
         waiting = len(gc.review_queue(limit=_EVERY))
     return DemoSummary(
-        store=store, data="lfw_dlib128" if data else "synthetic", faces=stats.faces,
+        store=store, data="lfw_photos" if photo_dir else "lfw_dlib128" if data else "synthetic", faces=stats.faces,
         people_in_sample=len(set(labels.values())), clusters=stats.clusters, clusters_of_2_or_more=len(cl),
         locked_clusters=stats.locked_clusters, unassigned=stats.by_status.get("unassigned", 0),
         questions_opened=asked, questions_open_after_ingest=open_before, answered=answered,
         decisions=decisions_made, open_reviews=waiting, pairwise=pairwise_scores(assigned, labels),
         thresholds=dict(stats.thresholds), ingest_seconds=round(ingest_seconds, 2),
-        seconds=round(time.perf_counter() - started, 2), examples=examples,
+        seconds=round(time.perf_counter() - started, 2), examples=examples, people=people, photos=outcomes,
     )
 
 
@@ -345,11 +399,21 @@ def summary_lines(s: DemoSummary) -> list[str]:
         f"decisions recorded: {s.decisions} (`graphcluster --store {s.store} decisions`)",
         _calibration_line(s.thresholds),
         f"against the sample's labels: pairwise precision {s.pairwise['precision']:.3f}, recall {s.pairwise['recall']:.3f}",
-        "example clusters:",
     ]
+    if s.photos:
+        lines.insert(1, "photos: " + ", ".join(f"{n} {k}" for k, n in sorted(s.photos.items())))
+    lines.append(f"people found ({len(s.people)} with 2+ faces; the label is the sample's majority name, for comparison):")
+    for p in s.people[:10]:
+        lines.append(f"  {p['cluster']:>6}  {p['size']:>3} faces  " + (f"named {p['name']!r}  " if p["name"] else "")
+                     + (f"[{p['label']}]" if p["label"] else ""))
+    if len(s.people) > 10:
+        lines.append(f"  ... and {len(s.people) - 10} more (`graphcluster --store {s.store} clusters`)")
+    lines.append("example clusters:")
     for e in s.examples:
         lines.append(f"  {e['cluster']}" + (f" {e['name']!r}" if e["name"] else "")
                      + f" ({e['size']} faces{', locked' if e['locked'] else ''})")
         lines += [f"      {p}" for p in e["photos"]]
     lines.append(f"done in {s.seconds:.1f} s. Next: graphcluster --store {s.store} review | clusters | show <cluster>")
+    lines.append(f"review the people in a browser: graphcluster serve {s.store}  (needs graphcluster[web]; "
+                 "then open the address it prints)")
     return lines

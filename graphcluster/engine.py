@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -38,6 +38,7 @@ from graphcluster.models import (
     Decision,
     FaceRecord,
     FaceReport,
+    PhotoReport,
     ReviewItem,
     SimilarEdge,
     Stats,
@@ -238,6 +239,41 @@ class GraphCluster:
         stored = self.index.get_vectors([ids[i] for i in rows])
         differs = np.abs(stored - matrix[rows]).max(axis=1) > SAME_VECTOR_TOLERANCE
         return [ids[i] for i, d in zip(rows, differs) if d]
+
+    def add_photos(
+        self,
+        paths: str | Path | Sequence[str | Path],
+        *,
+        root: str | Path | None = None,
+        detector: Literal["hog", "cnn"] = "hog",
+        progress: Progress | None = None,
+    ) -> PhotoReport:
+        """Detect the faces of photos, keep a crop of each, and add them photo by photo.
+
+        Needs the ``photos`` extra (``pip install 'graphcluster[photos]'``). Each photo's faces
+        go in one :meth:`add_faces` call, with ids ``<path relative to root>#x0,y0,x1,y1``;
+        running it again adds nothing, new photos are picked up, and a photo whose content
+        changed gets its new faces added beside the earlier ones (docs/photos.md).
+
+        Args:
+            paths: folders (walked recursively for image files) and/or photo files.
+            root: the folder face ids are relative to (default: the one folder given, else
+                the common folder of ``paths``).
+            detector: ``"hog"`` (dlib's HOG frontal detector, fast) or ``"cnn"`` (dlib's
+                mmod CNN: finds more faces, far slower on a CPU).
+            progress: called as ``progress(done, total)`` after each photo.
+
+        Returns:
+            The outcome of every photo: added (n faces), unchanged, changed, or skipped with
+            the reason (a bad photo never stops the run).
+
+        Raises:
+            InvalidInput: a path that does not exist or lies outside ``root``, an unknown
+                detector, or a database of vectors that are not 128-D; nothing is written.
+        """
+        from graphcluster import photos  # dlib and Pillow: loaded on use
+
+        return photos.add_photos(self, paths, root=root, detector=detector, progress=progress)
 
     def _check_metadata(
         self, metadata: Sequence[Mapping[str, Any] | None] | None, ids: Sequence[str]

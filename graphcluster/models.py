@@ -22,6 +22,8 @@ __all__ = [
     "FaceReport",
     "AddReport",
     "CleanupReport",
+    "PhotoOutcome",
+    "PhotoReport",
     "Stats",
     "StoreCounts",
 ]
@@ -145,6 +147,34 @@ class AddReport(_Model):
     clusters_created: int = 0
     clusters_changed: int = 0
     reviews_opened: int = 0
+    seconds: float = 0.0
+
+
+class PhotoOutcome(_Model):
+    """What ingest did with one photo.
+
+    outcome: ``added`` (new photo; ``faces`` of them added, maybe none), ``unchanged`` (this
+    path with this content was ingested before: nothing added), ``changed`` (this path held
+    other content before: the new content's faces were added, the earlier faces kept) or
+    ``skipped`` (not ingested; ``reason`` says why and what to do).
+    """
+
+    path: str = Field(description="the photo's path relative to the ingested folder")
+    outcome: Literal["added", "unchanged", "changed", "skipped"]
+    faces: int = Field(0, description="faces added from this photo")
+    face_ids: list[str] = Field(default_factory=list, description="the photo's faces in the store")
+    sha256: str | None = None
+    reason: str | None = None
+
+
+class PhotoReport(_Model):
+    """What ``add_photos`` did, photo by photo."""
+
+    root: str
+    detector: str
+    photos: list[PhotoOutcome] = Field(default_factory=list)
+    counts: dict[str, int] = Field(default_factory=dict, description="photos per outcome")
+    faces_added: int = 0
     seconds: float = 0.0
 
 

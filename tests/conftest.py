@@ -22,7 +22,7 @@ import os
 import secrets
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NoReturn
 
@@ -135,3 +135,32 @@ def clean_neo4j(neo4j_driver: Driver) -> Driver:
         )
         if records[0]["deleted"] == 0:
             return neo4j_driver
+
+
+# -- photos ---------------------------------------------------------------------------------------
+LFW_PHOTOS = TESTS_DIR.parent.parent / "shared/data/lfw_photos"
+
+
+@pytest.fixture(scope="session")
+def lfw_photos() -> Path:
+    """The real photos of ``../shared/data/lfw_photos``; the tests that need a face skip without them."""
+    if not (LFW_PHOTOS / "labels.csv").is_file():
+        pytest.skip(f"the real photos ({LFW_PHOTOS}) are not on this machine")
+    return LFW_PHOTOS
+
+
+@pytest.fixture
+def two_face_photo(lfw_photos: Path) -> Callable[[Path], Path]:
+    """Writes a 500 x 250 JPEG at the path given: two LFW photos of two people side by side."""
+
+    def make(dest: Path) -> Path:
+        from PIL import Image
+
+        canvas = Image.new("RGB", (500, 250))
+        canvas.paste(Image.open(lfw_photos / "img_0000.jpg"), (0, 0))  # Winona Ryder
+        canvas.paste(Image.open(lfw_photos / "img_0001.jpg"), (250, 0))  # Gray Davis
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        canvas.save(dest, quality=95)
+        return dest
+
+    return make

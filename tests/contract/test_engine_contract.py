@@ -592,3 +592,24 @@ def test_two_clients_answering_the_same_page_at_once_lose_no_answer(neo4j_uri: t
         assert all(first.store.get_review(item.id).status == "answered" for item in page)
         first.cleanup()
         _assert_answers_hold(first, [(item, given[item.id]) for item in page])
+
+
+def test_photos_of_two_people_are_two_faces_cannot_linked_with_crops(
+    open_gc: Opener, tmp_path: Path, two_face_photo: Callable[[Path], Path]
+) -> None:
+    """One photo, two people: one add_faces call, a same-image cannot-link, a crop each, idempotent."""
+    folder = tmp_path / "photos"
+    two_face_photo(folder / "party/pair.jpg")
+    gc = open_gc()
+    report = gc.add_photos(folder)
+    (outcome,) = report.photos
+    assert outcome.outcome == "added" and outcome.faces >= 2
+    ids = outcome.face_ids
+    assert all(f.startswith("party/pair.jpg#") for f in ids)
+    faces = gc.store.get_faces(ids)
+    assert {f.image for f in faces.values()} == {"party/pair.jpg"}
+    links = {frozenset((d.a, d.b)) for d in gc.decisions() if d.kind == "different_person" and d.by == "graphcluster"}
+    assert {frozenset((a, b)) for i, a in enumerate(ids) for b in ids[i + 1:]} <= links
+    assert all(gc.face_crop(f) is not None and gc.face_crop(f)[:2] == b"\xff\xd8" for f in ids)
+    assert gc.add_photos(folder).counts == {"unchanged": 1}
+    assert gc.stats().faces == len(ids)

@@ -17,6 +17,7 @@ from graphcluster.cli import cli
 from graphcluster.demo import (
     DemoSummary,
     find_sample_data,
+    find_sample_photos,
     pairwise_scores,
     run_demo,
     summary_lines,
@@ -86,6 +87,16 @@ def test_pairwise_scores_count_pairs() -> None:
 def test_demo_text_on_real_faces_when_present(tmp_path: Path) -> None:
     if find_sample_data() is None:
         pytest.skip("the labelled sample (../shared/data/lfw_dlib128) is not on this machine")
-    result = run("demo", "--store", str(tmp_path / "d"), "--faces", "150", "--answers", "2")
+    result = run("demo", "--store", str(tmp_path / "d"), "--faces", "150", "--answers", "2", "--vectors")
     assert "real LFW faces" in result.output
     assert "example clusters:" in result.output and "lfw-deepfunneled/" in result.output
+
+
+def test_the_demo_starts_from_the_photos_when_present(tmp_path: Path) -> None:
+    if find_sample_photos() is None:
+        pytest.skip("the sample photos (../shared/data/lfw_photos) or the photos extra are not on this machine")
+    out = run_json("demo", "--store", str(tmp_path / "d"), "--photos", "30", "--answers", "2")
+    assert out["data"] == "lfw_photos" and out["photos"] == {"added": 30}
+    assert out["faces"] >= 30 and all(p["size"] >= 2 for p in out["people"])
+    text = run("demo", "--store", str(tmp_path / "d"), "--photos", "30", "--answers", "0").output
+    assert "people found" in text and "graphcluster serve" in text and "img_0" in text
