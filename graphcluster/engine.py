@@ -452,6 +452,8 @@ class GraphCluster:
         self.index.compact()
         self.index.flush()
         self.index.recall_radius = None  # as an index that was never told a threshold
+        if isinstance(self.index, Neo4jVectorIndex):
+            self.index.drop()  # a new database may hold another dimension
         if kind is not None:
             self.store.set_meta({"index_kind": kind})
         self._start_policies()

@@ -202,9 +202,20 @@ class Neo4jVectorIndex:
         """A write session begins (the lease was taken): forget held rows of an unfinished batch
         (its caller re-sends it whole) and take the database's dimension, which another worker
         may have set."""
-        self._pending_ids = []
         if dim is not None and self.dim is None:
             self.dim = int(dim)
+        self.discard()
+
+    def drop(self) -> None:
+        """Drop Neo4j's vector index (the database was emptied: the next batch sets a new dimension)."""
+        self._store.execute("vector_index_drop")
+        self.discard()
+        self.dim = None
+        self._ready = False
+
+    def discard(self) -> None:
+        """Forget every held row."""
+        self._pending_ids = []
         self._pending = np.zeros((0, self.dim or 0), dtype=np.float32)
 
     def flush(self) -> None:
