@@ -8,6 +8,7 @@
 //   (:Review {id, kind, status, priority, created_at})-[:ABOUT {role}]->(:Face|:Cluster)
 //   (:Decision {id, kind, a, b, by, at, reason, undone})
 //   (:Meta {key, value})
+//   (:Lease {name, holder, token, expires_at})   the writers' lease (index='neo4j', docs/neo4j.md)
 //
 // Format: one statement per `;`, whole-line `//` comments only
 // (graphcluster.cypher_files.schema_statements() splits it).
@@ -19,6 +20,7 @@ CREATE CONSTRAINT cluster_id IF NOT EXISTS FOR (c:Cluster) REQUIRE c.id IS UNIQU
 CREATE CONSTRAINT review_id IF NOT EXISTS FOR (r:Review) REQUIRE r.id IS UNIQUE;
 CREATE CONSTRAINT decision_id IF NOT EXISTS FOR (d:Decision) REQUIRE d.id IS UNIQUE;
 CREATE CONSTRAINT meta_key IF NOT EXISTS FOR (m:Meta) REQUIRE m.key IS UNIQUE;
+CREATE CONSTRAINT lease_name IF NOT EXISTS FOR (l:Lease) REQUIRE l.name IS UNIQUE;
 
 // --- Faces: "all faces of this photo" (same-photo cannot-links, co-occurrence) and
 // --- "everything of batch N" (re-ingest, audit).

@@ -16,11 +16,13 @@ Human decisions live in ``graphcluster.decisions``; this module calls them with 
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
@@ -47,6 +49,8 @@ from graphcluster.regions import Reclusterer
 from graphcluster.settings import Settings
 from graphcluster.store import open_store
 from graphcluster.store.base import Store
+from graphcluster.store.neo4j import Neo4jStore
+from graphcluster.store.neo4j_vectors import Neo4jVectorIndex
 from graphcluster.view import StoreView
 
 __all__ = ["GraphCluster"]
@@ -67,6 +71,20 @@ _REMOTE_SCHEMES = ("bolt://", "bolt+s://", "bolt+ssc://", "neo4j://", "neo4j+s:/
 
 def _is_uri(target: str | Path) -> bool:
     return isinstance(target, str) and target.startswith(_REMOTE_SCHEMES)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _exclusive(method: F) -> F:
+    """Run a method that writes under the database's write lease (see ``GraphCluster._writing``)."""
+
+    @functools.wraps(method)
+    def run(self: GraphCluster, *args: Any, **kwargs: Any) -> Any:
+        with self._writing():
+            return method(self, *args, **kwargs)
+
+    return run  # type: ignore[return-value]
 
 
 def _default_index_dir(uri: str, database: str | None) -> Path:
@@ -91,7 +109,9 @@ class GraphCluster:
         self.crops = crops or CropStore(settings.crops_dir or Path(str(index.info()["path"])).parent / "crops")
         self.view = StoreView(store)
         self._start_policies()
-        self._reconcile()
+        with self._writing():  # (the lease, when there is one, re-runs _reconcile itself)
+            if not self._leased:
+                self._reconcile()
 
     def _start_policies(self) -> None:
         """The threshold keeper and the reclusterer, with nothing cached from the store yet."""
@@ -122,6 +142,17 @@ class GraphCluster:
             StoreError: the server cannot be reached or the index does not match the store.
         """
         settings = settings or Settings()
+        if settings.index == "neo4j" and not _is_uri(target):
+            raise InvalidInput(
+                f"Settings(index='neo4j') keeps the vectors in Neo4j's vector index and needs a Neo4j store; "
+                f"{str(target)!r} is a directory (the embedded store). Open a bolt:// or neo4j:// URI, or use "
+                "index='annoy'"
+            )
+        if settings.index == "neo4j" and not settings.store_embeddings:
+            raise InvalidInput(
+                "Settings(index='neo4j') searches the embeddings stored on the Face nodes; "
+                "store_embeddings=False leaves none. Drop store_embeddings=False or use index='annoy'"
+            )
         if _is_uri(target):
             store = open_store(str(target), auth=auth, database=settings.database)
             index_dir = settings.index_dir or _default_index_dir(str(target), settings.database)
@@ -137,19 +168,56 @@ class GraphCluster:
             opts: dict[str, Any] = {} if settings.delta_size is None else {"delta_size": settings.delta_size}
             if kind == "annoy":
                 opts.update(n_trees=settings.annoy_trees, search_k=settings.search_k)
-            try:
-                index = open_index(Path(index_dir), kind=kind, dim=meta.get("dim"), **opts)
-            except OSError as exc:  # a read-only or full file system
-                raise StoreError(
-                    f"cannot open the index directory {index_dir} ({exc.strerror or exc}); it must be a "
-                    "writable directory (Settings.index_dir chooses another)"
-                ) from exc
+            index: NeighbourIndex
+            if kind == "neo4j":
+                if not isinstance(store, Neo4jStore):
+                    raise InvalidInput("this database was made with index='neo4j', which needs a Neo4j store")
+                store.enable_lease(seconds=settings.lease_seconds, wait=settings.lease_wait)
+                index = Neo4jVectorIndex(store, meta.get("dim"), candidates=settings.vector_candidates)
+            else:
+                try:
+                    index = open_index(Path(index_dir), kind=kind, dim=meta.get("dim"), **opts)
+                except OSError as exc:  # a read-only or full file system
+                    raise StoreError(
+                        f"cannot open the index directory {index_dir} ({exc.strerror or exc}); it must be a "
+                        "writable directory (Settings.index_dir chooses another)"
+                    ) from exc
             if "index_kind" not in meta:
                 store.set_meta({"index_kind": settings.index})
         except BaseException:
             store.close()
             raise
         return cls(store, index, settings, CropStore(crops_dir))
+
+    @property
+    def _leased(self) -> bool:
+        lease = getattr(self.store, "lease", None)
+        return lease is not None
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Hold the database's write lease around an operation that writes (index='neo4j').
+
+        Many workers share one Neo4j database; one of them writes at a time. Taking the lease
+        starts from the database as it is: the thresholds and counters are read again (another
+        worker may have moved them), rows of an unfinished batch held by the index are
+        forgotten, and ``_reconcile`` repairs what a worker that died holding the lease left
+        (its journal is in the shared meta). Nested calls share the outer lease. Without a
+        lease (embedded store, or a local index: one writer) this does nothing.
+        """
+        lease = getattr(self.store, "lease", None)
+        if lease is None or lease.held:
+            yield
+            return
+        lease.acquire()
+        try:
+            if isinstance(self.index, Neo4jVectorIndex):
+                self.index.begin(self.store.get_meta().get("dim"))
+            self._start_policies()
+            self._reconcile()
+            yield
+        finally:
+            lease.release()
 
     def close(self) -> None:
         """Flush the index and release the store (and its write lock)."""
@@ -170,6 +238,7 @@ class GraphCluster:
         return self.store.get_meta().get("dim")
 
     # -- ingest ---------------------------------------------------------------------------------
+    @_exclusive
     def add_faces(
         self,
         vectors: Any,
@@ -412,6 +481,8 @@ class GraphCluster:
         change = self.thresholds.stored_change()
         if change is not None:  # a re-fit moved the thresholds, the affected faces were not re-clustered
             self._recluster_affected(*change)
+        if isinstance(self.index, Neo4jVectorIndex):
+            return  # the index is the stored embeddings themselves: never out of step
         stored_n = self.store.count_faces()
         if stored_n and len(self.index) == 0:
             self._rebuild_index()
@@ -456,6 +527,7 @@ class GraphCluster:
             self.index.add(ids, np.vstack(vectors))
         self.index.flush()
 
+    @_exclusive
     def reset(self) -> None:
         """Delete every face, edge, cluster, decision and review, and empty the index.
 
@@ -468,12 +540,20 @@ class GraphCluster:
         self.index.compact()
         self.index.flush()
         self.index.recall_radius = None  # as an index that was never told a threshold
+        if isinstance(self.index, Neo4jVectorIndex):
+            self.index.drop()  # a new database may hold another dimension
         if kind is not None:
             self.store.set_meta({"index_kind": kind})
         self._start_policies()
 
+    @_exclusive
     def rebuild_index(self) -> int:
-        """Rebuild the neighbour index from the vectors stored in the graph; returns its size."""
+        """Rebuild the neighbour index from the vectors stored in the graph; returns its size.
+
+        With index='neo4j' the stored vectors are the index: nothing is rebuilt.
+        """
+        if isinstance(self.index, Neo4jVectorIndex):
+            return len(self.index)
         self.index.delete(list(self.index.ids()))
         self.index.compact()
         self._rebuild_index()
@@ -543,6 +623,7 @@ class GraphCluster:
         )
 
     # -- human decisions (graphcluster/decisions.py) -------------------------------------------
+    @_exclusive
     def same_person(self, a: str, b: str, *, by: str | None = None, reason: str | None = None) -> Decision:
         """Must-link: faces ``a`` and ``b`` are one person, from now on and forever.
 
@@ -553,6 +634,7 @@ class GraphCluster:
         """
         return _decisions.same_person(self.regions, a, b, by=by, reason=reason)
 
+    @_exclusive
     def different_person(self, a: str, b: str, *, by: str | None = None, reason: str | None = None) -> Decision:
         """Cannot-link: ``a`` and ``b`` are two people; a cluster holding both is split at once.
 
@@ -562,26 +644,32 @@ class GraphCluster:
         """
         return _decisions.different_person(self.regions, a, b, by=by, reason=reason)
 
+    @_exclusive
     def assign(self, face_id: str, cluster_id: str, *, by: str | None = None, reason: str | None = None) -> Decision:
         """Place a face in a cluster by hand (status ``manual``); it stays there."""
         return _decisions.assign(self.regions, face_id, cluster_id, by=by, reason=reason)
 
+    @_exclusive
     def remove(self, face_id: str, *, by: str | None = None, reason: str | None = None) -> Decision:
         """"Not this person": take a face out of its cluster; it never joins that cluster again."""
         return _decisions.remove(self.regions, face_id, by=by, reason=reason)
 
+    @_exclusive
     def merge(self, cluster_a: str, cluster_b: str, *, by: str | None = None, reason: str | None = None) -> Decision:
         """Merge two clusters into one person (the locked or larger one keeps its id)."""
         return _decisions.merge(self.regions, cluster_a, cluster_b, by=by, reason=reason)
 
+    @_exclusive
     def lock(self, cluster_id: str, *, by: str | None = None, reason: str | None = None) -> Decision:
         """Verify a cluster: its members stay together; it may grow; it never merges on its own."""
         return _decisions.set_lock(self.regions, cluster_id, True, by=by, reason=reason)
 
+    @_exclusive
     def unlock(self, cluster_id: str, *, by: str | None = None, reason: str | None = None) -> Decision:
         """Undo the verification of a cluster."""
         return _decisions.set_lock(self.regions, cluster_id, False, by=by, reason=reason)
 
+    @_exclusive
     def name(self, cluster_id: str, name: str, *, by: str | None = None, reason: str | None = None) -> Decision:
         """Name a cluster (the person's name)."""
         return _decisions.set_name(self.regions, cluster_id, name, by=by, reason=reason)
@@ -592,15 +680,18 @@ class GraphCluster:
             face_ids=[face_id] if face_id else None, cluster_ids=[cluster_id] if cluster_id else None
         )
 
+    @_exclusive
     def undo(self, decision_id: str, *, by: str | None = None) -> Decision:
         """Undo a decision; re-clusters only what it affects. Returns the undone decision."""
         return _decisions.undo(self.regions, decision_id, by=by)
 
     # -- review queue ---------------------------------------------------------------------------
+    @_exclusive
     def review_queue(self, limit: int = 20) -> list[ReviewItem]:
         """Open questions, the ones whose answer changes most first; obsolete ones are dropped."""
         return _decisions.review_queue(self.regions, limit)
 
+    @_exclusive
     def calibration_questions(self, limit: int = 5) -> list[ReviewItem]:
         """Questions "are these two faces the same person?" whose answers move the link most.
 
@@ -611,6 +702,7 @@ class GraphCluster:
         """
         return _decisions.calibration_questions(self.regions, limit)
 
+    @_exclusive
     def answer(
         self, item_id: str, answer: str, *, name: str | None = None, by: str | None = None
     ) -> Decision | None:
@@ -618,6 +710,7 @@ class GraphCluster:
         return _decisions.answer(self.regions, item_id, answer, name=name, by=by)
 
     # -- global pass ----------------------------------------------------------------------------
+    @_exclusive
     def cleanup(self, *, progress: Progress | None = None) -> CleanupReport:
         """Run the constraint-aware clustering over the whole graph and report what changed.
 

@@ -39,8 +39,18 @@ class Settings(BaseModel):
     )
 
     # index
-    index: Literal["annoy", "hnsw", "exact"] = Field(
-        "annoy", description="neighbour engine: segmented Annoy (default), segmented hnswlib, or exact numpy"
+    index: Literal["annoy", "hnsw", "exact", "neo4j"] = Field(
+        "annoy", description="neighbour engine: segmented Annoy (default), segmented hnswlib, exact numpy, or "
+        "Neo4j's own vector index (Neo4j store only; many workers share one database: docs/neo4j.md)"
+    )
+    vector_candidates: int = Field(
+        100, ge=1, description="index='neo4j': neighbours asked of Neo4j's vector index per query (recall)"
+    )
+    lease_seconds: float = Field(
+        60.0, gt=0, description="index='neo4j': a worker's write lease lasts this long without renewal"
+    )
+    lease_wait: float = Field(
+        600.0, ge=0, description="index='neo4j': seconds to wait for another worker's lease before StoreBusy"
     )
     index_dir: Path | None = Field(None, description="index directory for a Neo4j store (embedded: inside the store dir)")
     crops_dir: Path | None = Field(

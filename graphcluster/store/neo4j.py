@@ -43,6 +43,7 @@ from graphcluster.models import (
     StoreCounts,
     utcnow,
 )
+from graphcluster.store.neo4j_lease import WriterLease
 from graphcluster.store._common import (
     LINK_KINDS,
     aware,
@@ -69,6 +70,8 @@ _QUIET_OPTION = ("notifications_disabled_classifications" if int(neo4j.__version
                  else "notifications_disabled_categories")
 _WRITE_CHUNK = 10_000
 _NO_LIMIT = 2**62
+# statements run through ``_run`` that write (fenced while a lease is held)
+_WRITES = frozenset({"clear", "update_cluster", "undo_decision"})
 _LINK_FILE = {"must": "add_decision_must_link", "cannot": "add_decision_cannot_link"}
 
 
@@ -114,6 +117,7 @@ class Neo4jStore:
             raise InvalidInput("Neo4jStore needs a uri (e.g. bolt://localhost:7687) or a driver")
         self.uri = redact_uri(uri) if uri is not None else None  # for messages and repr: no user info
         self.database = database
+        self.lease: WriterLease | None = None  # set by enable_lease (many workers, index='neo4j')
         self._owns_driver = driver is None
         where = self.uri or "the given driver"
         if driver is None and auth is None:
@@ -160,7 +164,9 @@ class Neo4jStore:
 
     # -- plumbing -----------------------------------------------------------------------------
     def _run(self, name: str, **params: Any) -> list[neo4j.Record]:
-        """One statement, committed on its own."""
+        """One statement, committed on its own (a write behind the lease's fence while one is held)."""
+        if name in _WRITES and self.lease is not None and self.lease.held:
+            return self._tx(lambda tx: self._q(tx, name, **params))
         with self._connection():
             records, _, _ = self._driver.execute_query(load(name), params, database_=self.database)
         return records
@@ -178,6 +184,28 @@ class Neo4jStore:
                 "open graphcluster again (it repairs an interrupted batch) and repeat the call"
             ) from exc
 
+    def execute(self, name: str, **params: Any) -> list[neo4j.Record]:
+        """Run one statement of the package's ``cypher/`` files, committed on its own, unfenced.
+
+        For the lease itself and for reads of other modules of this package (the vector index).
+        """
+        with self._connection():
+            records, _, _ = self._driver.execute_query(load(name), params, database_=self.database)
+        return records
+
+    def execute_write(self, name: str, **params: Any) -> list[neo4j.Record]:
+        """Run one writing statement of ``cypher/`` in its own transaction, fenced like every write."""
+        return self._tx(lambda tx: self._q(tx, name, **params))
+
+    def enable_lease(self, *, seconds: float = 60.0, wait: float = 600.0) -> WriterLease:
+        """Coordinate with other workers: writes from now on need the lease (``store.lease``).
+
+        The caller takes it with ``lease.acquire()`` around each operation; while it is held,
+        every write transaction checks and extends it first (graphcluster/store/neo4j_lease.py).
+        """
+        self.lease = WriterLease(self, seconds=seconds, wait=wait)
+        return self.lease
+
     def run_read(self, cypher: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Run one read-only statement shipped in ``cypher/queries/`` (investigation queries).
 
@@ -191,9 +219,22 @@ class Neo4jStore:
         return [_plain(r.data()) for r in records]
 
     def _tx(self, work: Callable[[ManagedTransaction], T]) -> T:
-        """Several statements in one write transaction (rolled back if ``work`` raises)."""
+        """Several statements in one write transaction (rolled back if ``work`` raises).
+
+        While a lease is held, the transaction first checks and extends it (and keeps the lease
+        node locked until it commits); a lease that was lost rolls it back with ``StoreBusy``.
+        """
+        lease = self.lease
+        if lease is None or not lease.held:
+            with self._connection(), self._driver.session(database=self.database) as session:
+                return session.execute_write(work)
+
+        def fenced(tx: ManagedTransaction) -> T:
+            lease.check(next(iter(self._q(tx, "lease_fence", **lease.fence_params())), None))
+            return work(tx)
+
         with self._connection(), self._driver.session(database=self.database) as session:
-            return session.execute_write(work)
+            return session.execute_write(fenced)
 
     @staticmethod
     def _q(tx: ManagedTransaction, name: str, **params: Any) -> list[neo4j.Record]:

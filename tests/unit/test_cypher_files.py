@@ -1,4 +1,5 @@
-"""Every Cypher file in cypher/ (top level, schema aside) is run by Neo4jStore, and every name it runs exists."""
+"""Every Cypher file in cypher/ (top level, schema aside) is run by Neo4jStore (or the lease and vector
+index modules beside it), and every name they run exists."""
 
 from __future__ import annotations
 
@@ -7,15 +8,19 @@ import re
 from pathlib import Path
 
 import graphcluster.store.neo4j as neo4j_store
+import graphcluster.store.neo4j_lease as neo4j_lease
+import graphcluster.store.neo4j_vectors as neo4j_vectors
 from graphcluster.cypher_files import available, load
 
 SOURCE = Path(neo4j_store.__file__).read_text(encoding="utf-8")
-# statement names are the string literals the store passes to _run / _q, plus the link files it maps to
-_CALL = re.compile(r"""(?:_run|_q|_q_rows)\((?:tx,\s*)?["']([a-z_]+)["']""")
+OTHERS = "".join(Path(m.__file__).read_text(encoding="utf-8") for m in (neo4j_lease, neo4j_vectors))
+# statement names are the string literals the store passes to _run / _q (the other modules to
+# execute / execute_write), plus the link files it maps to
+_CALL = re.compile(r"""(?:_run|_q|_q_rows|execute|execute_write)\((?:tx,\s*)?["']([a-z_]+)["']""")
 
 
 def referenced() -> set[str]:
-    names = set(_CALL.findall(SOURCE))
+    names = set(_CALL.findall(SOURCE + OTHERS))
     tree = ast.parse(SOURCE)
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "_LINK_FILE" for t in node.targets):
@@ -42,4 +47,5 @@ def test_statements_take_values_as_parameters_only() -> None:
     for name in referenced():
         text = load(name)
         assert "%s" not in text and "{}" not in text and "format(" not in text, name
-        assert "$" in text or name in {"get_meta", "face_ids", "count_faces", "memberships_all", "get_clusters_all"}, name
+        assert "$" in text or name in {"get_meta", "face_ids", "count_faces", "memberships_all", "get_clusters_all",
+                                  "vector_index_info", "vector_index_drop", "vector_count", "vector_ids"}, name

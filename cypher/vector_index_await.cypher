@@ -1,0 +1,2 @@
+// Neo4jVectorIndex: wait until the vector index is online (populated).
+CALL db.awaitIndex('face_embedding', $seconds)
