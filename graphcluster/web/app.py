@@ -323,8 +323,12 @@ def create_app(gc: Any, *, password: str | None = None, by: str = "web",
     async def home(request: Request) -> Response:
         return RedirectResponse("/people", status_code=303)
 
+    async def favicon(request: Request) -> Response:
+        return Response(status_code=204)  # no icon; answered so browsers do not log a 404
+
     routes = [
         Route("/", home),
+        Route("/favicon.ico", favicon),
         Route("/people", people),
         Route("/people/{cluster_id}", person),
         Route("/unassigned", unassigned),

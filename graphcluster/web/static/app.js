@@ -13,8 +13,8 @@
   }
 
   // POST a form with the page's token; resolves to the JSON answer or throws its error text.
-  async function post(form, submitter) {
-    const data = new FormData(form, submitter);
+  // (The FormData is made before the caller disables the buttons: a disabled submitter is left out.)
+  async function post(form, submitter, data) {
     const action = (submitter && submitter.getAttribute("formaction")) || form.getAttribute("action");
     const reply = await fetch(action, { method: "POST", body: data, headers: { "X-CSRF-Token": token }, credentials: "same-origin" });
     let body = {};
@@ -42,9 +42,10 @@
       ev.preventDefault();
       const button = ev.submitter;
       const result = form.querySelector(".result");
+      const data = new FormData(form, button);
       form.querySelectorAll("button").forEach((b) => (b.disabled = true));
       try {
-        await post(form, button);
+        await post(form, button, data);
         q.classList.add("answered");
         q.dataset.answer = button.value;
         result.textContent = "saved: " + button.value;
