@@ -32,6 +32,8 @@ CREATE INDEX face_batch IF NOT EXISTS FOR (f:Face) ON (f.batch);
 CREATE INDEX cluster_name IF NOT EXISTS FOR (c:Cluster) ON (c.name);
 CREATE INDEX cluster_locked IF NOT EXISTS FOR (c:Cluster) ON (c.locked);
 CREATE INDEX cluster_updated_at IF NOT EXISTS FOR (c:Cluster) ON (c.updated_at);
+// --- The people list pages through clusters by size.
+CREATE INDEX cluster_size IF NOT EXISTS FOR (c:Cluster) ON (c.size);
 
 // --- The review queue reads open items only.
 CREATE INDEX review_status IF NOT EXISTS FOR (r:Review) ON (r.status);

@@ -12,7 +12,7 @@ Layout: global options and error handling; reading commands (status, clusters, s
 decisions, export); ingest; human decisions; the interactive review loop; cleanup; the Cypher
 investigation library (``query``: the catalogue and parameter binding live in
 :mod:`graphcluster.queries`; ``browser-files``: the server lives in
-:mod:`graphcluster.browser_files`); the demo (a thin wrapper of :func:`graphcluster.demo.run_demo`).
+:mod:`graphcluster.browser_files`); the review page (``serve``: :mod:`graphcluster.web`); the demo (a thin wrapper of :func:`graphcluster.demo.run_demo`).
 """
 
 from __future__ import annotations
@@ -802,6 +802,42 @@ def browser_files(state: State, port: int, browser_url: str) -> None:
     emit(state, {**links, "browser": browser_url},
          f"Open {browser_url} and run:\n  :play {links['guide']}\n  :style {links['style']}\n(Ctrl-C stops)")
     files.serve(server)
+
+
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+@cli.command()
+@click.argument("db", required=False, metavar="[DB]")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback by default).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port to listen on.")
+@click.option("--password", "web_password", envvar="GRAPHCLUSTER_WEB_PASSWORD", default=None,
+              help="A password for the page (HTTP basic; needed for any non-loopback --host); not Neo4j's. "
+              "Env: GRAPHCLUSTER_WEB_PASSWORD.")
+@pass_state
+def serve(state: State, db: str | None, host: str, port: int, web_password: str | None) -> None:
+    """Serve the review page for DB (default: --store) until Ctrl-C: people, faces, review questions.
+
+    Needs the extra graphcluster[web]. Decisions made on the page are recorded with `by`
+    "web" (or --by). See docs/web.md.
+    """
+    try:
+        import uvicorn
+
+        from graphcluster.web.app import LOOPBACK_HOSTS, create_app
+    except ImportError as exc:
+        raise click.ClickException(f"the review page needs the web extra: pip install 'graphcluster[web]' ({exc})") from None
+    loopback = host in _LOOPBACK
+    if not loopback and not web_password:
+        raise click.BadParameter(f"{host!r} is reachable from other machines: give --password (docs/web.md)",
+                                 param_hint="--host")
+    with state.open(db) as gc:
+        app = create_app(gc, password=web_password, by=state.by or "web",
+                         allowed_hosts=LOOPBACK_HOSTS if loopback else None)
+        shown = f"[{host}]" if ":" in host else host
+        emit(state, {"url": f"http://{shown}:{port}/", "store": db or state.store},
+             f"graphcluster review page on http://{shown}:{port}/ (Ctrl-C stops)")
+        uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 def _cell(v: Any) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -560,9 +560,12 @@ class GraphCluster:
         return len(self.index)
 
     # -- reading --------------------------------------------------------------------------------
-    def assignments(self, detail: bool = False) -> dict[str, Any]:
-        """Every face's cluster id (None when unassigned), or ``Assignment`` objects with ``detail``."""
-        members = self.store.memberships(None)
+    def assignments(self, detail: bool = False, *, face_ids: Collection[str] | None = None) -> dict[str, Any]:
+        """Every face's cluster id (None when unassigned), or ``Assignment`` objects with ``detail``.
+
+        ``face_ids`` limits the answer to those faces (unknown ids are left out).
+        """
+        members = self.store.memberships(None if face_ids is None else list(face_ids))
         if detail:
             return {
                 f: Assignment(cluster_id=m.cluster_id, status=m.status, confidence=m.confidence)
@@ -570,9 +573,21 @@ class GraphCluster:
             }
         return {f: m.cluster_id for f, m in members.items()}
 
-    def clusters(self) -> list[ClusterRecord]:
-        """Every cluster, largest first."""
-        return sorted(self.store.get_clusters(None).values(), key=lambda c: (-c.size, c.id))
+    def clusters(self, *, offset: int = 0, limit: int | None = None) -> list[ClusterRecord]:
+        """Every cluster, largest first (ties by id); with ``limit``, one page of that order
+        after the first ``offset``, sorted and cut by the store.
+
+        Raises:
+            InvalidInput: a negative ``offset`` or a ``limit`` below 1.
+        """
+        if limit is None and offset == 0:
+            return sorted(self.store.get_clusters(None).values(), key=lambda c: (-c.size, c.id))
+        return self.store.cluster_page(offset, limit if limit is not None else max(self.store.counts().clusters, 1))
+
+    def unassigned(self, *, offset: int = 0, limit: int = 100) -> list[str]:
+        """Ids of the faces in no cluster, in id order: ``limit`` of them after ``offset``
+        (``stats().by_status['unassigned']`` counts them all)."""
+        return self.store.unassigned_faces(offset, limit)
 
     def cluster(self, cluster_id: str) -> dict[str, Any]:
         """One cluster: its record, members (with status and confidence) and decisions."""

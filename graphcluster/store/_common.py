@@ -125,3 +125,11 @@ def check_review_status(status: str) -> None:
 def sort_decisions(decisions: Iterable[Decision]) -> list[Decision]:
     """Oldest first; ties broken by id so both stores return the same order."""
     return sorted(decisions, key=lambda d: (aware(d.at), d.id))
+
+
+def check_page(offset: int, limit: int) -> tuple[int, int]:
+    """``offset`` and ``limit`` of a page read: whole numbers, offset >= 0, limit >= 1."""
+    for name, value, low in (("offset", offset, 0), ("limit", limit, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise InvalidInput(f"page {name} must be a whole number >= {low}, got {value!r}")
+    return offset, limit

@@ -95,6 +95,15 @@ class Store(Protocol):
     def get_clusters(self, ids: Collection[str] | None = None) -> dict[str, ClusterRecord]:
         """Clusters by id (all when None)."""
 
+    def cluster_page(self, offset: int, limit: int) -> list[ClusterRecord]:
+        """One page of clusters, largest first (ties by id): the ``limit`` clusters after the
+        first ``offset`` of that order. Sorted and cut by the store, so a page of a people list
+        never reads every cluster into Python."""
+
+    def unassigned_faces(self, offset: int, limit: int) -> list[str]:
+        """One page of the ids of faces in no cluster, in id order (``offset``, ``limit`` as
+        for ``cluster_page``)."""
+
     def apply_clustering(
         self,
         memberships: Sequence[Membership],

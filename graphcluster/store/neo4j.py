@@ -49,6 +49,7 @@ from graphcluster.store._common import (
     aware,
     canonical_edges,
     check_cluster_fields,
+    check_page,
     check_decision,
     check_memberships,
     check_review_status,
@@ -415,6 +416,17 @@ class Neo4jStore:
         """Clusters by id (all when None); unknown ids are left out."""
         records = self._run("get_clusters_all") if ids is None else self._run("get_clusters", ids=_ids(ids))
         return {r["cluster"]["id"]: self._cluster(r["cluster"]) for r in records}
+
+    def cluster_page(self, offset: int, limit: int) -> list[ClusterRecord]:
+        """Clusters largest first (ties by id), ``limit`` of them after ``offset``, sorted and
+        cut by the server (cypher/cluster_page.cypher)."""
+        offset, limit = check_page(offset, limit)
+        return [self._cluster(r["cluster"]) for r in self._run("cluster_page", offset=offset, limit=limit)]
+
+    def unassigned_faces(self, offset: int, limit: int) -> list[str]:
+        """Ids of faces in no cluster, in id order (cypher/unassigned_faces.cypher)."""
+        offset, limit = check_page(offset, limit)
+        return [r["face_id"] for r in self._run("unassigned_faces", offset=offset, limit=limit)]
 
     def apply_clustering(
         self,

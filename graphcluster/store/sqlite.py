@@ -52,6 +52,7 @@ from graphcluster.store._common import (
     aware,
     canonical_edges,
     check_cluster_fields,
+    check_page,
     check_decision,
     check_memberships,
     check_review_status,
@@ -81,6 +82,7 @@ CREATE TABLE IF NOT EXISTS memberships (
     confidence REAL NOT NULL, at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS memberships_cluster ON memberships(cluster_id);
+CREATE INDEX IF NOT EXISTS clusters_by_size ON clusters(size DESC, id);
 CREATE TABLE IF NOT EXISTS decisions (
     id TEXT PRIMARY KEY, kind TEXT NOT NULL, a TEXT NOT NULL, b TEXT, by TEXT, at TEXT NOT NULL,
     reason TEXT, undone INTEGER NOT NULL DEFAULT 0, data TEXT NOT NULL
@@ -388,6 +390,23 @@ class SQLiteStore:
                                 updated_at=_dt(r[5]))
             for r in rows
         }
+
+    def cluster_page(self, offset: int, limit: int) -> list[ClusterRecord]:
+        """Clusters largest first (ties by id), ``limit`` of them after ``offset`` (index
+        ``clusters_by_size``: the page is read in order, not sorted)."""
+        offset, limit = check_page(offset, limit)
+        rows = self._read("SELECT id, size, locked, name, created_at, updated_at FROM clusters "
+                          "ORDER BY size DESC, id LIMIT ? OFFSET ?", (limit, offset))
+        return [ClusterRecord(id=r[0], size=r[1], locked=bool(r[2]), name=r[3], created_at=_dt(r[4]),
+                              updated_at=_dt(r[5])) for r in rows]
+
+    def unassigned_faces(self, offset: int, limit: int) -> list[str]:
+        """Ids of faces in no cluster, in id order, ``limit`` of them after ``offset``."""
+        offset, limit = check_page(offset, limit)
+        rows = self._read("SELECT f.id FROM faces f WHERE NOT EXISTS "
+                          "(SELECT 1 FROM memberships m WHERE m.face_id = f.id) ORDER BY f.id LIMIT ? OFFSET ?",
+                          (limit, offset))
+        return [r[0] for r in rows]
 
     def apply_clustering(
         self,

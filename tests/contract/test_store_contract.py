@@ -341,3 +341,34 @@ def test_counts_agree_with_what_the_store_holds(store: Store) -> None:
     assert c.by_status == {"auto": 2, "review": 1, "manual": 1, "unassigned": 2}
     statuses = [m.status for m in store.memberships(None).values()]
     assert c.by_status == {s: statuses.count(s) for s in ("auto", "review", "manual", "unassigned")}
+
+
+# -- pages (the web review page reads these) ---------------------------------------------------
+def test_cluster_page_is_largest_first_and_cut_by_the_store(store: Store) -> None:
+    store.add_faces(faces(10), [])
+    sizes = {"c-b": 3, "c-a": 3, "c-c": 1, "c-d": 2}  # c-a and c-b tie: id order
+    ms, i = [], 0
+    for cid, n in sizes.items():
+        ms += [member(i + j, cid) for j in range(n)]
+        i += n
+    store.apply_clustering(ms, [cluster(c) for c in sizes])
+    order = [c.id for c in store.cluster_page(0, 10)]
+    assert order == ["c-a", "c-b", "c-d", "c-c"]
+    assert [c.id for c in store.cluster_page(1, 2)] == ["c-b", "c-d"]
+    assert [(c.id, c.size) for c in store.cluster_page(3, 5)] == [("c-c", 1)]
+    assert store.cluster_page(4, 5) == []
+    with pytest.raises(InvalidInput, match="limit must be a whole number >= 1, got 0"):
+        store.cluster_page(0, 0)
+    with pytest.raises(InvalidInput, match="offset must be a whole number >= 0, got -1"):
+        store.cluster_page(-1, 5)
+
+
+def test_unassigned_faces_pages_the_faces_in_no_cluster(store: Store) -> None:
+    store.add_faces(faces(6), [])
+    store.apply_clustering([member(1, "c-1"), member(4, "c-1")], [cluster("c-1")])
+    assert store.unassigned_faces(0, 10) == ["f000", "f002", "f003", "f005"]
+    assert store.unassigned_faces(1, 2) == ["f002", "f003"]
+    store.apply_clustering([member(4, None, "unassigned", 0)])  # leaving a cluster makes a face unassigned
+    assert store.unassigned_faces(0, 10) == ["f000", "f002", "f003", "f004", "f005"]
+    with pytest.raises(InvalidInput, match="offset"):
+        store.unassigned_faces(-3, 1)
