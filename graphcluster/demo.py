@@ -414,6 +414,6 @@ def summary_lines(s: DemoSummary) -> list[str]:
                      + f" ({e['size']} faces{', locked' if e['locked'] else ''})")
         lines += [f"      {p}" for p in e["photos"]]
     lines.append(f"done in {s.seconds:.1f} s. Next: graphcluster --store {s.store} review | clusters | show <cluster>")
-    lines.append(f"review the people in a browser: graphcluster serve {s.store}  (needs graphcluster[web]; "
-                 "then open the address it prints)")
+    lines.append(f"review the people in a browser: graphcluster serve {s.store}  (the web extra, which "
+                 "scripts/demo installs; then open the address it prints)")
     return lines
