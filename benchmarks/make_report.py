@@ -1,14 +1,15 @@
-"""Assemble docs/benchmarks.md from the section files in docs/benchmarks/.
+"""Write docs/benchmarks.md, the index of the benchmark pages in docs/benchmarks/.
+
+Each page under docs/benchmarks/ is written by its benchmark script and names the command that
+made its numbers; this index links them and does not copy their text, so a page has one copy.
 
 Steps:
 
-1. list docs/benchmarks/*.md; known sections come first in a fixed order (robustness, quality, effort,
+1. list docs/benchmarks/*.md; known pages come first in a fixed order (robustness, quality, effort,
    growth, neo4j, then the component benchmarks quality_core, index, stores), any other file after
-   them alphabetically, so a new section is never left out;
-2. write a contents list linking every section file, then each section's text, with its heading
-   levels pushed down one step and image links rewritten for the new location (docs/ instead of
-   docs/benchmarks/);
-3. name the script that wrote each section.
+   them alphabetically, so a new page is never left out;
+2. write one table row per page: its title (its first heading) linking the page, and the script
+   that writes it.
 
 Usage::
 
@@ -18,7 +19,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
@@ -47,49 +47,23 @@ def title(text: str, fallback: str) -> str:
     return fallback
 
 
-def anchor(heading: str) -> str:
-    """GitHub's heading anchor: lower case, punctuation dropped, spaces to hyphens."""
-    return re.sub(r"[^\w\- ]", "", heading.lower()).strip().replace(" ", "-")
-
-
-def adapt(text: str) -> str:
-    """Push headings down one level and fix relative links (sections live one folder deeper)."""
-    out = []
-    fence = False
-    for line in text.splitlines():
-        if line.startswith("```"):
-            fence = not fence
-        if not fence and re.match(r"#{1,5} ", line):
-            line = "#" + line
-        if not fence:
-            line = line.replace("](../", "](")
-        out.append(line)
-    return "\n".join(out).rstrip() + "\n"
-
-
 def build() -> str:
-    parts = sections()
     lines = [
         "# Benchmarks",
         "",
-        "Assembled by `.venv/bin/python benchmarks/make_report.py` from the section files in",
-        "[docs/benchmarks/](benchmarks/); each section names the command that produced its numbers and the",
-        "machine it ran on (2 shared, noisy cores: compare rows within one table, not across runs).",
-        "None of this is a timed test.",
+        "One page per benchmark, each written by its script (`.venv/bin/python benchmarks/<script> ...`)",
+        "with the command that produced its numbers and the machine it ran on (2 shared, noisy cores:",
+        "compare rows within one table, not across runs). None of this is a timed test.",
+        "This index is written by `.venv/bin/python benchmarks/make_report.py`.",
         "",
-        "## Contents",
-        "",
+        "| Page | Written by |",
+        "|---|---|",
     ]
-    texts = []
-    for p in parts:
-        text = p.read_text(encoding="utf-8")
-        head = title(text, p.stem)
-        script = SCRIPTS.get(p.stem, "see the section")
-        lines.append(f"- [{head}](#{anchor(head)}) — [`docs/benchmarks/{p.name}`](benchmarks/{p.name}), "
-                     f"written by `{script}`")
-        texts.append(adapt(text))
-    lines.append("")
-    return "\n".join(lines) + "\n" + "\n".join(texts)
+    for p in sections():
+        head = title(p.read_text(encoding="utf-8"), p.stem).replace("|", "\\|")
+        script = SCRIPTS.get(p.stem)
+        lines.append(f"| [{head}](benchmarks/{p.name}) | {f'`{script}`' if script else 'named on the page'} |")
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
