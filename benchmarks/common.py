@@ -10,7 +10,8 @@
 6. ``peak_rss_mb()`` and ``write_section(name, lines)`` (docs/benchmarks/<name>.md);
 7. ``write_direct(gc, ...)`` writes labelled faces straight through the store and the index, as a
    perfect clusterer would have placed them, to grow a graph to a size the pipeline would take
-   hours to reach (the growth and Neo4j round-trip benchmarks pad with it).
+   hours to reach (the growth and Neo4j round-trip benchmarks pad with it); ``pad_to(gc, data,
+   through, n)`` pads a bootstrapped graph with it (growth, web).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from quality_core import scores  # noqa: E402  (one metric definition for every benchmark)
 
 __all__ = ["DATA", "DOCS", "machine", "code_version", "load_lfw", "scores", "ingest", "predictions", "peak_rss_mb",
-           "write_section", "say", "fmt_scores", "write_direct"]
+           "write_section", "say", "fmt_scores", "write_direct", "pad_to"]
 
 DATA = Path("/work/shared/data/lfw_dlib128")
 ROOT = Path(__file__).resolve().parent.parent
@@ -185,3 +186,28 @@ def write_direct(gc: Any, vectors: np.ndarray, ids: Sequence[str], labels: np.nd
         say(f"{label}: {stop:,}/{hi:,} faces written directly ({time.perf_counter() - t0:.0f} s)")
     gc.index.flush()
     return time.perf_counter() - t0
+
+
+def pad_to(gc: Any, data: Any, through: int, n: int) -> float:
+    """Grow a graph whose faces ``0..through`` came through ``add_faces`` to ``n`` faces with
+    ``write_direct`` (``data``: a ``graphcluster.synth`` dataset); returns the seconds.
+
+    Each padded face joins the cluster that already holds most of its identity, or a new
+    ``pad<label>`` cluster; an identity seen once stays unassigned. Edge weights come from the
+    thresholds in use.
+    """
+    from graphcluster.clustering.thresholds import edge_weight
+
+    placed = gc.store.memberships(data.ids[:through])
+    votes: dict[int, Counter[str]] = {}
+    for i in range(through):
+        m = placed.get(data.ids[i])
+        if m is not None and m.cluster_id is not None:
+            votes.setdefault(int(data.labels[i]), Counter())[m.cluster_id] += 1
+    home = {lab: c.most_common(1)[0][0] for lab, c in votes.items()}
+    count = Counter(int(x) for x in data.labels[:n])
+    thresholds = gc.thresholds.current()
+    return write_direct(
+        gc, data.vectors, data.ids, data.labels, through, n,
+        cluster_of=lambda lab: home.get(lab) or (f"pad{lab}" if count[lab] >= 2 else None),
+        weight=lambda d: edge_weight(d, thresholds), label=f"pad to {n:,}")

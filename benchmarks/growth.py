@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DOCS, code_version, machine, peak_rss_mb, say, write_direct, write_section  # noqa: E402
+from common import DOCS, code_version, machine, pad_to, peak_rss_mb, say, write_section  # noqa: E402
 
 BATCH = 1000
 TARGETS = {"embedded": 2.0, "neo4j": 5.0}  # seconds for 1,000 faces at 1M (the targets of the page)
@@ -94,7 +94,7 @@ def one(store: str, n: int, dim: int, chunk: int, profile: bool, uri: str | None
             out["bootstrap_s"] = time.perf_counter() - t0
             if through < n:
                 out["pad_from"] = through
-                out["pad_s"] = _pad(gc, data, through, n)
+                out["pad_s"] = pad_to(gc, data, through, n)
             # the measured batch runs without the profiler (cProfile slows Python-heavy code ~2x)
             seen = _watch_region()
             t1 = time.perf_counter()
@@ -131,27 +131,6 @@ def one(store: str, n: int, dim: int, chunk: int, profile: bool, uri: str | None
         shutil.rmtree(tmp, ignore_errors=True)
     out["peak_rss_mb"] = peak_rss_mb()
     return out
-
-
-def _pad(gc: Any, data: Any, through: int, n: int) -> float:
-    """Write faces ``through..n`` directly (see ``one``); returns the seconds."""
-    from collections import Counter
-
-    from graphcluster.clustering.thresholds import edge_weight
-
-    placed = gc.store.memberships(data.ids[:through])
-    votes: dict[int, Counter[str]] = {}
-    for i in range(through):
-        m = placed.get(data.ids[i])
-        if m is not None and m.cluster_id is not None:
-            votes.setdefault(int(data.labels[i]), Counter())[m.cluster_id] += 1
-    home = {lab: c.most_common(1)[0][0] for lab, c in votes.items()}
-    count = Counter(int(x) for x in data.labels[:n])
-    thresholds = gc.thresholds.current()
-    return write_direct(
-        gc, data.vectors, data.ids, data.labels, through, n,
-        cluster_of=lambda lab: home.get(lab) or (f"pad{lab}" if count[lab] >= 2 else None),
-        weight=lambda d: edge_weight(d, thresholds), label=f"pad to {n:,}")
 
 
 class _Watch:

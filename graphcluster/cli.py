@@ -829,13 +829,17 @@ def serve(state: State, db: str | None, host: str, port: int, web_password: str 
         raise click.ClickException(f"the review page needs the web extra: pip install 'graphcluster[web]' ({exc})") from None
     loopback = host in _LOOPBACK
     if not loopback and not web_password:
-        raise click.BadParameter(f"{host!r} is reachable from other machines: give --password (docs/web.md)",
-                                 param_hint="--host")
+        raise _Refused(f"--host {host!r} is reachable from other machines: give --password (docs/web.md)")
+    where = db or state.store
+    if not _URI.match(where) and not (Path(where) / "graph.db").is_file():
+        # opening would make a new, empty store: a mistyped path would serve a page with nobody on it
+        raise _Refused(f"no graphcluster store at {where!r} (no graph.db in it): give the folder "
+                       "`graphcluster ingest` or `ingest-photos` wrote, or a Neo4j URI")
     with state.open(db) as gc:
         app = create_app(gc, password=web_password, by=state.by or "web",
                          allowed_hosts=LOOPBACK_HOSTS if loopback else None)
         shown = f"[{host}]" if ":" in host else host
-        emit(state, {"url": f"http://{shown}:{port}/", "store": db or state.store},
+        emit(state, {"url": f"http://{shown}:{port}/", "store": where},
              f"graphcluster review page on http://{shown}:{port}/ (Ctrl-C stops)")
         uvicorn.run(app, host=host, port=port, log_level="warning")
 
