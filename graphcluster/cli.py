@@ -831,7 +831,10 @@ def serve(state: State, db: str | None, host: str, port: int, web_password: str 
     if not loopback and not web_password:
         raise _Refused(f"--host {host!r} is reachable from other machines: give --password (docs/web.md)")
     where = db or state.store
-    if not _URI.match(where) and not (Path(where) / "graph.db").is_file():
+    from graphcluster.store import is_neo4j_uri
+    from graphcluster.store.sqlite import DB_FILE
+
+    if not is_neo4j_uri(where) and not (Path(where) / DB_FILE).is_file():
         # opening would make a new, empty store: a mistyped path would serve a page with nobody on it
         raise _Refused(f"no graphcluster store at {where!r} (no graph.db in it): give the folder "
                        "`graphcluster ingest` or `ingest-photos` wrote, or a Neo4j URI")

@@ -62,6 +62,8 @@ from graphcluster.store._common import (
 
 __all__ = ["SQLiteStore"]
 
+DB_FILE = "graph.db"  # the database file inside the store folder
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS faces (
     id TEXT PRIMARY KEY, dim INTEGER NOT NULL, source TEXT, image TEXT, bbox TEXT, quality REAL,
@@ -163,7 +165,7 @@ class SQLiteStore:
         self._mutex = threading.RLock()
         try:
             self._conn = sqlite3.connect(
-                self.directory / "graph.db", isolation_level=None, check_same_thread=False, timeout=30
+                self.directory / DB_FILE, isolation_level=None, check_same_thread=False, timeout=30
             )
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoints, never corrupt
@@ -174,7 +176,7 @@ class SQLiteStore:
             self._conn.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             self._release()
-            raise StoreError(f"cannot open {self.directory / 'graph.db'}: {exc}") from exc
+            raise StoreError(f"cannot open {self.directory / DB_FILE}: {exc}") from exc
 
     # -- lifecycle ----------------------------------------------------------------------------
     def _release(self) -> None:
@@ -215,7 +217,7 @@ class SQLiteStore:
                     raise
             except sqlite3.Error as exc:  # disk full, read-only or damaged file: the change is rolled back whole
                 raise StoreError(
-                    f"writing to {self.directory / 'graph.db'} failed ({exc}); nothing of this change was stored, "
+                    f"writing to {self.directory / DB_FILE} failed ({exc}); nothing of this change was stored, "
                     "what was stored before is kept: free disk space or fix the file, then repeat the call"
                 ) from exc
 
