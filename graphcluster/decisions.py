@@ -463,6 +463,14 @@ def _fold(rc: Reclusterer, d: Decision) -> None:
         [gone.id],
     )
     _obsolete_reviews(rc, [gone.id])
+    # "f is not this person" about either cluster now holds for the merged one: such a face
+    # (placed there by the algorithm) leaves it and is re-clustered around its own neighbours
+    members = rc.store.cluster_members([keep.id])[keep.id]
+    banned = sorted(f for f, cs in rc.view.forbidden(members).items() if keep.id in cs)
+    if banned:
+        rc.store.apply_clustering([Membership(face_id=f, cluster_id=None, status="unassigned", confidence=0.0)
+                                   for f in banned])
+        rc.region(banned)
 
 
 def _check_bans(rc: Reclusterer, cluster_a: str, cluster_b: str, members_a: Sequence[str],

@@ -12,8 +12,7 @@ reports, without changing anything:
    means a repair failed;
 3. every human decision holds: must-linked faces share a cluster, cannot-linked faces do
    not, a face placed by hand (``assign``) is in that cluster with status ``manual``, a face
-   banned from a cluster (``remove``) is not in it, every member of a locked cluster is
-   ``manual``;
+   banned from a cluster (``remove``) is not in it;
 4. the neighbour index holds exactly the stored faces.
 
 An ``add_faces`` call that stopped part-way is a note, not a problem: its stored chunks are
@@ -79,10 +78,6 @@ def check(store: Store, index: NeighbourIndex, view: StoreView) -> CheckReport:
     if banned:
         problems.append(f"faces in a cluster they were removed from: {_examples(banned)}")
     clusters = store.get_clusters(None)
-    locked = {cid for cid, c in clusters.items() if c.locked}
-    loose = sorted(f for f, m in members.items() if m.cluster_id in locked and m.status != "manual")
-    if loose:
-        problems.append(f"members of locked clusters whose status is not 'manual': {_examples(loose)}")
     bad_status = sorted(f for f, m in members.items() if (m.cluster_id is None) != (m.status == "unassigned"))
     if bad_status:
         problems.append(f"faces whose status does not match their cluster: {_examples(bad_status)}")
