@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from graphcluster.clustering import ConstraintSet
 from graphcluster.errors import ConstraintConflict, InvalidInput, NotFound
-from graphcluster.models import ClusterRecord, Decision, FaceRecord, Membership, ReviewItem, utcnow
+from graphcluster.models import ClusterRecord, Decision, FaceRecord, Membership, ReviewItem, Status, utcnow
 
 if TYPE_CHECKING:
     from graphcluster.regions import Reclusterer
@@ -212,6 +212,16 @@ def _check_group_homes(rc: Reclusterer, group: set[str], partners: set[str]) -> 
                 f"known to be a different person from a face of that group; unlock it first "
                 f"(unlock({home!r})) or remove the wrong face", conflicts=[_lock_decision(rc, home)])
     homes.update({f: c for f, c in clusters.items() if f in group and c in locked and f not in homes})
+    if len(set(homes.values())) > 1:  # held by hand in two clusters (placed, or locked in)
+        held = sorted(homes.items(), key=lambda fc: (fc[1], fc[0]))
+        (f1, c1), (f2, c2) = held[0], next(fc for fc in held if fc[1] != held[0][1])
+        why = [_lock_decision(rc, c) if c in locked else next(
+            (d.id for d in rc.store.get_decisions(face_ids=[f], kinds=["assign"], active_only=True) if d.a == f), "")
+            for f, c in ((f1, c1), (f2, c2))]
+        raise ConstraintConflict(
+            f"face {f1!r} is held in cluster {c1!r} and face {f2!r} in {c2!r} by human decisions (a placement or "
+            f"a lock); they cannot be one person in two clusters: merge the clusters (merge({c1!r}, {c2!r})) or "
+            "move one of the faces first", conflicts=why)
     partner_pins = rc.view.pinned(partners)
     for p, c in sorted(partner_pins.items()):  # a partner placed by hand where the group is held
         held = sorted(g for g, h in homes.items() if h == c)
@@ -365,11 +375,40 @@ def assign(rc: Reclusterer, face_id: str, cluster_id: str, *, by: str | None, re
             raise ConstraintConflict(
                 f"face {face_id!r} is must-linked to other faces of locked cluster {current!r}; "
                 "undo those links first", conflicts=[_lock_decision(rc, current)])
+    _check_group_follows(rc, face_id, cluster_id)
     did = _decision_id()
     with _journaled(rc, {"op": "assign", "decision": did}):
         d = _record(rc, "assign", face_id, cluster_id, by, reason, decision_id=did, previous=current)
         _apply_placement(rc, d)
     return d
+
+
+def _check_group_follows(rc: Reclusterer, face_id: str, cluster_id: str) -> None:
+    """A face placed by hand takes its must-link group along: refuse when another face of the
+    group is held elsewhere by a human (placed in another cluster, or a member of a locked
+    one) or is banned from ``cluster_id``; the group could not follow, and keeping both
+    decisions would split a must-link."""
+    group = constraint_closure(rc, [face_id]).group(face_id) - {face_id}
+    if not group:
+        return
+    for g, home in sorted(rc.view.pinned(group).items()):
+        if home != cluster_id:
+            pins = [d.id for d in rc.store.get_decisions(face_ids=[g], kinds=["assign"], active_only=True) if d.a == g]
+            raise ConstraintConflict(
+                f"face {face_id!r} is the same person as {g!r}, which was placed in cluster {home!r} by hand; "
+                f"place {g!r} in {cluster_id!r} too, or undo that same-person decision first", conflicts=pins[-1:])
+    homes = {g: m.cluster_id for g, m in rc.store.memberships(group).items() if m.cluster_id}
+    for home in sorted(rc.view.locked({c for c in homes.values() if c != cluster_id})):
+        g = min(f for f, c in homes.items() if c == home)
+        raise ConstraintConflict(
+            f"face {face_id!r} is the same person as {g!r}, a member of locked cluster {home!r}; "
+            f"unlock it first (unlock({home!r})) or undo that same-person decision", conflicts=[_lock_decision(rc, home)])
+    for g, banned in sorted(rc.view.forbidden(group).items()):
+        if cluster_id in banned:
+            bans = [d.id for d in rc.store.get_decisions(face_ids=[g], kinds=["remove"], active_only=True) if d.a == g]
+            raise ConstraintConflict(
+                f"face {face_id!r} is the same person as {g!r}, which a human said is not the person of "
+                f"{cluster_id!r}; undo one of those decisions first", conflicts=bans[-1:])
 
 
 def _apply_placement(rc: Reclusterer, d: Decision) -> None:
@@ -527,6 +566,8 @@ def undo(rc: Reclusterer, decision_id: str, *, by: str | None = None) -> Decisio
     d = rc.store.get_decision(decision_id)
     if d.undone:
         return d
+    if d.kind == "merge":
+        _check_unmerge(rc, d)
     with _journaled(rc, {"op": "undo", "decision": d.id}):
         if d.kind != "merge":
             rc.store.undo_decision(d.id)
@@ -557,19 +598,53 @@ def _after_undo(rc: Reclusterer, d: Decision) -> None:
             rc.store.update_cluster(d.a, name=d.data.get("previous"))
 
 
+def _unmerged(rc: Reclusterer, d: Decision) -> list[str]:
+    """The faces undoing merge ``d`` moves back to its removed cluster: the members it moved
+    that are still in the kept cluster, except the ones a human placed in the kept cluster
+    since (a later placement wins over the undo of an earlier merge)."""
+    moved = [f for f, m in rc.store.memberships(d.data.get("moved", [])).items() if m.cluster_id == d.a]
+    placed = {x.a for x in rc.store.get_decisions(face_ids=moved, kinds=["assign"], active_only=True) if x.b == d.a}
+    return [f for f in moved if f not in placed]
+
+
+def _check_unmerge(rc: Reclusterer, d: Decision) -> None:
+    """Refuse to undo a merge that would split a must-link made since (other than its anchor)."""
+    going = _unmerged(rc, d)
+    if not going:
+        return
+    anchor = d.data.get("anchor_decision")
+    must, _cannot = rc.store.constraint_links(going)
+    back = set(going)
+    for a, b, lid in must:
+        if lid != anchor and (a in back) != (b in back):
+            inside, outside = (a, b) if a in back else (b, a)
+            raise ConstraintConflict(
+                f"undoing merge {d.id} would move {inside!r} back to {d.b!r} and leave {outside!r} in {d.a!r}, but "
+                f"decision {lid} says they are one person; undo that decision first", conflicts=[lid])
+
+
 def _undo_merge(rc: Reclusterer, d: Decision) -> None:
     rc.store.undo_decision(d.id)
     anchor = d.data.get("anchor_decision")
     if _active(rc, anchor) is not None:
         rc.store.undo_decision(anchor)
     gone = d.b or ""
-    moved = [f for f, m in rc.store.memberships(d.data.get("moved", [])).items() if m.cluster_id == d.a]
-    if gone in rc.store.get_clusters([gone]) or not moved:
+    going = _unmerged(rc, d)
+    if gone in rc.store.get_clusters([gone]) or not going:
         return
-    ms = rc.store.memberships(moved)
+    ms = rc.store.memberships(going)
+    locked = bool(d.data.get("gone_locked"))
+    pinned = rc.view.pinned(going)
+
+    def status(f: str) -> Status:
+        # 'manual' only where a human holds the face: the restored cluster's lock or a pin
+        if locked or pinned.get(f) == gone:
+            return "manual"
+        return "auto" if ms[f].status == "manual" else ms[f].status
+
     _place(rc,
-           [Membership(face_id=f, cluster_id=gone, status=ms[f].status, confidence=ms[f].confidence) for f in moved],
-           [ClusterRecord(id=gone, locked=bool(d.data.get("gone_locked")), name=d.data.get("gone_name"))])
+           [Membership(face_id=f, cluster_id=gone, status=status(f), confidence=ms[f].confidence) for f in going],
+           [ClusterRecord(id=gone, locked=locked, name=d.data.get("gone_name"))])
 
 
 # -- review queue --------------------------------------------------------------------------------

@@ -12,7 +12,10 @@ reports, without changing anything:
    means a repair failed;
 3. every human decision holds: must-linked faces share a cluster, cannot-linked faces do
    not, a face placed by hand (``assign``) is in that cluster with status ``manual``, a face
-   banned from a cluster (``remove``) is not in it;
+   banned from a cluster (``remove``) is not in it, and status ``manual`` is held only by
+   faces a human holds (placed by hand, or members of a locked cluster). A locked cluster may
+   grow by automatic members, so its members need not all be ``manual``; the ones a human
+   placed are pins, checked above;
 4. the neighbour index holds exactly the stored faces.
 
 An ``add_faces`` call that stopped part-way is a note, not a problem: its stored chunks are
@@ -71,13 +74,19 @@ def check(store: Store, index: NeighbourIndex, view: StoreView) -> CheckReport:
     joined = [lid for a, b, lid in cannot if cluster_of.get(a) is not None and cluster_of.get(a) == cluster_of.get(b)]
     if joined:
         problems.append(f"cannot-links whose faces share a cluster: {_examples(joined)}")
-    misplaced = [f for f, c in view.pinned(faces).items() if cluster_of.get(f) != c or members[f].status != "manual"]
+    pinned = view.pinned(faces)
+    misplaced = [f for f, c in pinned.items() if cluster_of.get(f) != c or members[f].status != "manual"]
     if misplaced:
         problems.append(f"faces placed by hand that are not in their cluster as 'manual': {_examples(misplaced)}")
     banned = [f for f, cs in view.forbidden(faces).items() if cluster_of.get(f) in cs]
     if banned:
         problems.append(f"faces in a cluster they were removed from: {_examples(banned)}")
     clusters = store.get_clusters(None)
+    locked = {cid for cid, c in clusters.items() if c.locked}
+    unheld = sorted(f for f, m in members.items()
+                    if m.status == "manual" and f not in pinned and m.cluster_id not in locked)
+    if unheld:
+        problems.append(f"faces marked 'manual' that no placement or lock holds: {_examples(unheld)}")
     bad_status = sorted(f for f, m in members.items() if (m.cluster_id is None) != (m.status == "unassigned"))
     if bad_status:
         problems.append(f"faces whose status does not match their cluster: {_examples(bad_status)}")

@@ -200,6 +200,74 @@ def test_remove_is_remembered(open_gc: Opener) -> None:
         assert [d.id for d in gc.decisions(face_id=face) if not d.undone] == [assign.id]
 
 
+def _two_people(gc: GraphCluster) -> tuple[list[str], list[str], str, str]:
+    """Adds three well separated people; returns the faces of two of them and their clusters."""
+    vecs, ids, _ = _identities(3, 8)
+    gc.add_faces(vecs, ids=ids)
+    p0 = sorted(f for f in ids if f.startswith("p0_"))
+    p1 = sorted(f for f in ids if f.startswith("p1_"))
+    c0, c1 = _cluster(gc, p0[0]), _cluster(gc, p1[0])
+    assert c0 and c1 and c0 != c1
+    return p0, p1, c0, c1
+
+
+def _refused(gc: GraphCluster, call: Callable[[], object]) -> ConstraintConflict:
+    """``call`` raises ConstraintConflict and changes no membership and no decision."""
+    before = (gc.assignments(detail=True), gc.decisions())
+    with pytest.raises(ConstraintConflict) as err:
+        call()
+    assert (gc.assignments(detail=True), gc.decisions()) == before
+    return err.value
+
+
+def test_a_face_placed_by_hand_takes_its_must_link_group_or_is_refused(open_gc: Opener) -> None:
+    # two faces a human said are one person, one of them placed by hand: placing the other in
+    # a different cluster would split the must-link whichever way the next pass went
+    with open_gc() as gc:
+        (a, b, *_), _, c0, c1 = _two_people(gc)
+        gc.same_person(a, b)
+        pin = gc.assign(b, c0)
+        err = _refused(gc, lambda: gc.assign(a, c1))
+        assert b in str(err) and pin.id in err.conflicts
+        gc.assign(a, c0)  # the group's own cluster is fine
+        gc.cleanup()
+        assert _cluster(gc, a) == _cluster(gc, b) == c0
+        assert gc.check().ok, gc.check().problems
+
+
+def test_same_person_is_refused_between_a_placed_face_and_a_locked_cluster_elsewhere(open_gc: Opener) -> None:
+    with open_gc() as gc:
+        p0, p1, c0, c1 = _two_people(gc)
+        lock = gc.lock(c0)
+        pin = gc.assign(p1[0], c1)
+        err = _refused(gc, lambda: gc.same_person(p0[0], p1[0]))
+        assert set(err.conflicts) == {lock.id, pin.id}
+        assert gc.check().ok, gc.check().problems
+
+
+def test_undoing_a_merge_keeps_what_humans_decided_since(open_gc: Opener) -> None:
+    # a face placed in the merged cluster after the merge stays there when the merge is undone
+    # (the later placement wins); a same-person decision made across the two former clusters
+    # since makes the undo refuse, naming it, instead of splitting the pair
+    with open_gc() as gc:
+        p0, p1, c0, c1 = _two_people(gc)
+        merge = gc.merge(c0, c1)
+        kept, gone = merge.a, merge.b
+        gc.assign(p1[0], kept)
+        link = gc.same_person(p0[1], p1[1])
+        err = _refused(gc, lambda: gc.undo(merge.id))
+        assert link.id in err.conflicts
+        gc.undo(link.id)
+        gc.undo(merge.id)
+        detail = gc.assignments(detail=True)
+        assert detail[p1[0]].cluster_id == kept and detail[p1[0]].status == "manual"
+        assert {detail[f].cluster_id for f in p1[1:]} == {gone}
+        assert {detail[f].status for f in p1[1:]} <= {"auto", "review"}
+        gc.cleanup()
+        assert _cluster(gc, p1[0]) == kept
+        assert gc.check().ok, gc.check().problems
+
+
 def test_a_placement_follows_its_cluster_through_a_merge(open_gc: Opener) -> None:
     # a face assigned to a cluster that a merge then folds away follows it into the merged
     # cluster; naming the deleted cluster, the next recluster touching it would be refused
