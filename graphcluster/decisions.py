@@ -598,13 +598,23 @@ def _after_undo(rc: Reclusterer, d: Decision) -> None:
             rc.store.update_cluster(d.a, name=d.data.get("previous"))
 
 
+def _pins_named(rc: Reclusterer, faces: Sequence[str]) -> dict[str, str]:
+    """Face -> the cluster id its latest active placement names, as written (not followed
+    through merges: undoing a merge needs the names as they were)."""
+    out: dict[str, str] = {}
+    for x in rc.store.get_decisions(face_ids=faces, kinds=["assign"], active_only=True):  # oldest first
+        if x.a in faces and x.b is not None:
+            out[x.a] = x.b
+    return out
+
+
 def _unmerged(rc: Reclusterer, d: Decision) -> list[str]:
     """The faces undoing merge ``d`` moves back to its removed cluster: the members it moved
     that are still in the kept cluster, except the ones a human placed in the kept cluster
     since (a later placement wins over the undo of an earlier merge)."""
     moved = [f for f, m in rc.store.memberships(d.data.get("moved", [])).items() if m.cluster_id == d.a]
-    placed = {x.a for x in rc.store.get_decisions(face_ids=moved, kinds=["assign"], active_only=True) if x.b == d.a}
-    return [f for f in moved if f not in placed]
+    pins = _pins_named(rc, moved)
+    return [f for f in moved if pins.get(f) != d.a]
 
 
 def _check_unmerge(rc: Reclusterer, d: Decision) -> None:
@@ -634,11 +644,12 @@ def _undo_merge(rc: Reclusterer, d: Decision) -> None:
         return
     ms = rc.store.memberships(going)
     locked = bool(d.data.get("gone_locked"))
-    pinned = rc.view.pinned(going)
+    pins = _pins_named(rc, going)
+    named = rc.view.resolve(set(pins.values()))  # this merge is undone: a pin of ``gone`` names it again
 
     def status(f: str) -> Status:
         # 'manual' only where a human holds the face: the restored cluster's lock or a pin
-        if locked or pinned.get(f) == gone:
+        if locked or (f in pins and named[pins[f]] == gone):
             return "manual"
         return "auto" if ms[f].status == "manual" else ms[f].status
 

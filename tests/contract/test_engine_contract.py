@@ -251,8 +251,10 @@ def test_undoing_a_merge_keeps_what_humans_decided_since(open_gc: Opener) -> Non
     # since makes the undo refuse, naming it, instead of splitting the pair
     with open_gc() as gc:
         p0, p1, c0, c1 = _two_people(gc)
+        gc.assign(p1[2], c1)  # placed before the merge: it goes back with its cluster, still placed
         merge = gc.merge(c0, c1)
         kept, gone = merge.a, merge.b
+        assert gone == c1
         gc.assign(p1[0], kept)
         link = gc.same_person(p0[1], p1[1])
         err = _refused(gc, lambda: gc.undo(merge.id))
@@ -262,7 +264,8 @@ def test_undoing_a_merge_keeps_what_humans_decided_since(open_gc: Opener) -> Non
         detail = gc.assignments(detail=True)
         assert detail[p1[0]].cluster_id == kept and detail[p1[0]].status == "manual"
         assert {detail[f].cluster_id for f in p1[1:]} == {gone}
-        assert {detail[f].status for f in p1[1:]} <= {"auto", "review"}
+        assert detail[p1[2]].status == "manual"
+        assert {detail[f].status for f in [p1[1], *p1[3:]]} <= {"auto", "review"}
         gc.cleanup()
         assert _cluster(gc, p1[0]) == kept
         assert gc.check().ok, gc.check().problems
