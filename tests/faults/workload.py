@@ -612,9 +612,53 @@ def final_batch(target: str, index_dir: str | None, workdir: Path, seed: int, ma
     return problems
 
 
+# -- one add_faces call killed at a chosen point (the crash contract) ---------------------------
+KILL_POINTS = {
+    "after chunk 1": "the first chunk stored and clustered, the second not begun",
+    "chunk 2 indexed, not stored": "the second chunk in the index's log, not yet in the store",
+    "chunk 2 stored, not clustered": "the second chunk's faces and edges stored, its region not re-clustered",
+}
+
+
+def add_call_main(argv: list[str]) -> None:
+    """``workload.py add-call``: one ``add_faces`` call of ``--n`` faces, SIGKILLed at ``--kill``."""
+    p = argparse.ArgumentParser(prog="workload.py add-call")
+    p.add_argument("--target", required=True)
+    p.add_argument("--index-dir")
+    p.add_argument("--n", type=int, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--kill", choices=sorted(KILL_POINTS), required=True)
+    args = p.parse_args(argv)
+    faces = load_faces(args.seed, args.n)
+    gc = open_database(args.target, args.index_dir)
+    die = lambda: os.kill(os.getpid(), signal.SIGKILL)  # noqa: E731
+    real_add = gc.store.add_faces
+    calls = [0]
+
+    def add_faces(*a: Any, **kw: Any) -> Any:
+        calls[0] += 1
+        if calls[0] == 2 and args.kill == "chunk 2 indexed, not stored":
+            die()
+        out = real_add(*a, **kw)
+        if calls[0] == 2 and args.kill == "chunk 2 stored, not clustered":
+            die()
+        return out
+
+    gc.store.add_faces = add_faces
+
+    def progress(done: int, total: int) -> None:
+        if done == CHUNK and args.kill == "after chunk 1":
+            die()
+
+    pos = faces.position
+    gc.add_faces(faces.vectors, ids=faces.ids, metadata=[metadata_for(f, pos[f]) for f in faces.ids],
+                 progress=progress)
+    sys.exit("the add_faces call ended without being killed")
+
+
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "child":
+    if len(sys.argv) > 1 and sys.argv[1] in ("child", "add-call"):
         sys.path.insert(0, str(REPO))
-        child_main(sys.argv[2:])
+        (child_main if sys.argv[1] == "child" else add_call_main)(sys.argv[2:])
     else:
-        sys.exit("usage: workload.py child --target T --log L --run N --seed S [...]")
+        sys.exit("usage: workload.py child --target T --log L --run N --seed S [...] | add-call --target T --n N --kill K")
