@@ -121,7 +121,7 @@ def open_database(target: str, index_dir: str | None) -> Any:
     return GraphCluster.open(target, settings=settings)
 
 
-def _die_after_writes(store: Any, n: int, log: AckLog) -> None:
+def _die_after_writes(store: Any, n: int, log: AckLog, run: int) -> None:
     """SIGKILL this process right after its ``n``-th write to the store has returned."""
     count = [0]
     for name in WRITES:
@@ -131,7 +131,7 @@ def _die_after_writes(store: Any, n: int, log: AckLog) -> None:
             out = _real(*args, **kwargs)
             count[0] += 1
             if count[0] >= n:
-                log.write(phase="kill", after=_name, writes=count[0])
+                log.write(phase="kill", run=run, after=_name, writes=count[0])
                 os.kill(os.getpid(), signal.SIGKILL)
             return out
 
@@ -253,7 +253,7 @@ class Child:
         self.gc = open_database(self.args.target, self.args.index_dir)
         self.log.write(phase="open", run=self.run)
         if self.args.die_after:
-            _die_after_writes(self.gc.store, self.args.die_after, self.log)
+            _die_after_writes(self.gc.store, self.args.die_after, self.log, self.run)
         # a user re-sends a call that was cut off; a fresh run starts with a batch
         unfinished = last_unacked_add(read_log(Path(self.args.log)))
         if unfinished is not None and self.gc.stats().interrupted_add:
