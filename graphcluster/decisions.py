@@ -608,6 +608,20 @@ def _pins_named(rc: Reclusterer, faces: Sequence[str]) -> dict[str, str]:
     return out
 
 
+def _folds_into(rc: Reclusterer, cluster_id: str, target: str) -> bool:
+    """Whether ``cluster_id`` is ``target`` or was folded into it by active merges (followed
+    through chains; ``target`` need not exist yet: an undo of a merge is about to restore it)."""
+    seen: set[str] = set()
+    while cluster_id != target and cluster_id not in seen:
+        seen.add(cluster_id)
+        into = [x.a for x in rc.store.get_decisions(cluster_ids=[cluster_id], kinds=["merge"], active_only=True)
+                if x.b == cluster_id and x.a is not None]
+        if not into:
+            return False
+        cluster_id = into[-1]
+    return cluster_id == target
+
+
 def _unmerged(rc: Reclusterer, d: Decision) -> list[str]:
     """The faces undoing merge ``d`` moves back to its removed cluster: the members it moved
     that are still in the kept cluster, except the ones a human placed in the kept cluster
@@ -645,11 +659,11 @@ def _undo_merge(rc: Reclusterer, d: Decision) -> None:
     ms = rc.store.memberships(going)
     locked = bool(d.data.get("gone_locked"))
     pins = _pins_named(rc, going)
-    named = rc.view.resolve(set(pins.values()))  # this merge is undone: a pin of ``gone`` names it again
+    held = {c for c in set(pins.values()) if _folds_into(rc, c, gone)}
 
     def status(f: str) -> Status:
         # 'manual' only where a human holds the face: the restored cluster's lock or a pin
-        if locked or (f in pins and named[pins[f]] == gone):
+        if locked or pins.get(f) in held:
             return "manual"
         return "auto" if ms[f].status == "manual" else ms[f].status
 
