@@ -364,7 +364,9 @@ def check_point(gc: Any, entries: list[dict[str, Any]], faces: Faces, run: int) 
     extra = stored - p.faces - p.tolerated_faces
     outcome = "nothing in flight"
     if flight is not None and flight["op"] == "add":
-        fresh = [f for f in flight["fresh"] if f not in p.faces and f not in p.tolerated_faces]
+        # the ids the call found unstored (faces of an earlier cut-off call included: a batch
+        # may send them again), in the order its chunks take them
+        fresh = list(flight["fresh"])
         got = [f for f in fresh if f in stored]
         extra -= set(fresh)
         whole = {len(fresh)} | set(range(0, len(fresh), CHUNK))
