@@ -24,6 +24,7 @@ _EXPORTS = {
     "AddReport": "graphcluster.models",
     "FaceReport": "graphcluster.models",
     "CleanupReport": "graphcluster.models",
+    "CheckReport": "graphcluster.models",
     "ClusterRecord": "graphcluster.models",
     "Decision": "graphcluster.models",
     "FaceRecord": "graphcluster.models",
@@ -54,6 +55,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from graphcluster.models import (
         AddReport,
         Assignment,
+        CheckReport,
         CleanupReport,
         ClusterRecord,
         Decision,

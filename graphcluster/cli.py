@@ -308,8 +308,36 @@ def status(state: State) -> None:
                 click.echo("            -> answer a few same-person questions: graphcluster review --calibration "
                            "(or set the link distance: --threshold)")
         click.echo("index       " + ", ".join(f"{k}={_short(v)}" for k, v in s.index.items() if not isinstance(v, (dict, list))))
+        if s.interrupted_add:
+            i = s.interrupted_add
+            click.echo(f"interrupted add_faces call {i['batch']} (started {i['started_at']}): {i['stored']} of "
+                       f"{i['faces']} faces stored, {i['missing']} missing -> send that call again to complete it")
 
     emit(state, s, text)
+
+
+@cli.command()
+@click.argument("store", required=False)
+@pass_state
+def check(state: State, store: str | None) -> None:
+    """Check that a database is sound (exit 1 when it is not); STORE defaults to --store.
+
+    Reads the whole database, changes nothing (opening it repairs what a crash left half-done).
+    """
+    with state.open(store) as gc:
+        report = gc.check()
+
+    def text() -> None:
+        click.echo(f"{report.faces} faces, {report.clusters} clusters, {report.decisions} active decisions "
+                   f"checked in {report.seconds:.1f} s: " + ("sound" if report.ok else f"{len(report.problems)} problems"))
+        for line in report.problems:
+            click.echo(f"problem: {line}")
+        for line in report.notes:
+            click.echo(f"note: {line}")
+
+    emit(state, report, text)
+    if not report.ok:
+        sys.exit(1)
 
 
 cli.add_command(status, name="stats")

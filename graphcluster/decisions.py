@@ -17,24 +17,32 @@ Decisions and what enforces them:
 - merge: moves the members of one cluster into the other and must-links an anchor face of
   each, so no later pass splits them; undo restores the cluster it removed;
 - lock / unlock / name: fields of the cluster; a locked cluster's members are clamped.
+
+A decision is several store writes (record it, then re-cluster what it touches). Each call
+notes itself in the store's meta (``decision_journal``: the operation and the ids it will
+record) before its first write and clears the note after its last; a crash in between leaves
+the note, and the next open finishes the call from what was recorded (``repair_journal``), so
+a recorded decision is always in force. A call that recorded nothing leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from graphcluster.clustering import ConstraintSet
 from graphcluster.errors import ConstraintConflict, InvalidInput, NotFound
-from graphcluster.models import ClusterRecord, Decision, FaceRecord, Membership, ReviewItem, utcnow
+from graphcluster.models import ClusterRecord, Decision, FaceRecord, Membership, ReviewItem, Status, utcnow
 
 if TYPE_CHECKING:
     from graphcluster.regions import Reclusterer
     from graphcluster.store.base import Store
 
 SYSTEM = "graphcluster"
+JOURNAL = "decision_journal"
 
 
 def _decision_id() -> str:
@@ -65,10 +73,93 @@ def constraint_closure(rc: Reclusterer, faces: Iterable[str]) -> ConstraintSet:
 
 
 def _record(rc: Reclusterer, kind: str, a: str, b: str | None, by: str | None, reason: str | None,
-            **data: Any) -> Decision:
-    d = Decision(id=_decision_id(), kind=kind, a=a, b=b, by=by, reason=reason, data=data)
+            decision_id: str | None = None, **data: Any) -> Decision:
+    d = Decision(id=decision_id or _decision_id(), kind=kind, a=a, b=b, by=by, reason=reason, data=data)
     rc.store.add_decision(d)
     return d
+
+
+@contextmanager
+def _journaled(rc: Reclusterer, entry: dict[str, Any]) -> Iterator[None]:
+    """Note ``entry`` in the decision journal for the writes of the block, then drop it.
+
+    The journal is a stack (an answer notes itself, then the decisions it records note
+    themselves). When the block fails the note stays, and the next open finishes the call.
+    """
+    stack = list(rc.store.get_meta().get(JOURNAL) or [])
+    rc.store.set_meta({JOURNAL: [*stack, entry]})
+    try:
+        yield
+    except (ConstraintConflict, InvalidInput, NotFound):
+        # a refusal: the checks come before the first write, so the call changed nothing
+        rc.store.set_meta({JOURNAL: stack or None})
+        raise
+    rc.store.set_meta({JOURNAL: stack or None})
+
+
+def repair_journal(rc: Reclusterer) -> list[str]:
+    """Finish the calls a crash interrupted (innermost first); returns their operations.
+
+    Each note names the decision its call records: when that decision is stored (and active)
+    its effects are applied again — they are idempotent — and when it is not, the call changed
+    nothing that needs finishing. The labelled-pair distances a same / different decision adds
+    to the calibration are not re-added (they refine the thresholds; the decision itself holds).
+    """
+    stack = rc.store.get_meta().get(JOURNAL) or []
+    for entry in reversed(stack):
+        _finish(rc, entry)
+    if stack:
+        rc.store.set_meta({JOURNAL: None})
+    return [str(e.get("op")) for e in stack]
+
+
+def _finish(rc: Reclusterer, entry: dict[str, Any]) -> None:
+    op = entry.get("op")
+    if op == "answer":
+        item = rc.store.get_review(entry["review"])
+        why = f"review {item.id}"
+        faces = item.faces_a + item.faces_b
+        clusters = [c for c in (item.cluster_a, item.cluster_b) if c]
+        recorded = [d for d in rc.store.get_decisions(face_ids=faces) + rc.store.get_decisions(cluster_ids=clusters)
+                    if d.reason == why]
+        if recorded and item.status == "open":
+            rc.store.set_review_status([item.id], "answered", answer=entry.get("reply"))
+        return
+    if op == "undo":
+        try:
+            target = rc.store.get_decision(entry["decision"])
+        except NotFound:
+            return
+        if target.undone:
+            _after_undo(rc, target)
+        return
+    d = _active(rc, entry.get("decision"))
+    if d is None:  # interrupted before it recorded anything
+        return
+    if op == "same_person":
+        rc.region([d.a, d.b or d.a])
+    elif op == "different_person":
+        _split(rc, d)
+    elif op in ("assign", "remove"):
+        _apply_placement(rc, d)
+    elif op == "merge":
+        _fold(rc, d)
+    elif op in ("lock", "unlock"):
+        if d.a in rc.store.get_clusters([d.a]):
+            _apply_lock(rc, d.a, op == "lock")
+    elif op == "name" and d.a in rc.store.get_clusters([d.a]):
+        rc.store.update_cluster(d.a, name=d.data.get("name"))
+
+
+def _active(rc: Reclusterer, decision_id: str | None) -> Decision | None:
+    """The decision with that id when it is recorded and not undone."""
+    if not decision_id:
+        return None
+    try:
+        d = rc.store.get_decision(decision_id)
+    except NotFound:
+        return None
+    return None if d.undone else d
 
 
 def _cluster_of(rc: Reclusterer, face_id: str) -> str | None:
@@ -121,6 +212,16 @@ def _check_group_homes(rc: Reclusterer, group: set[str], partners: set[str]) -> 
                 f"known to be a different person from a face of that group; unlock it first "
                 f"(unlock({home!r})) or remove the wrong face", conflicts=[_lock_decision(rc, home)])
     homes.update({f: c for f, c in clusters.items() if f in group and c in locked and f not in homes})
+    if len(set(homes.values())) > 1:  # held by hand in two clusters (placed, or locked in)
+        held = sorted(homes.items(), key=lambda fc: (fc[1], fc[0]))
+        (f1, c1), (f2, c2) = held[0], next(fc for fc in held if fc[1] != held[0][1])
+        why = [_lock_decision(rc, c) if c in locked else next(
+            (d.id for d in rc.store.get_decisions(face_ids=[f], kinds=["assign"], active_only=True) if d.a == f), "")
+            for f, c in ((f1, c1), (f2, c2))]
+        raise ConstraintConflict(
+            f"face {f1!r} is held in cluster {c1!r} and face {f2!r} in {c2!r} by human decisions (a placement or "
+            f"a lock); they cannot be one person in two clusters: merge the clusters (merge({c1!r}, {c2!r})) or "
+            "move one of the faces first", conflicts=why)
     partner_pins = rc.view.pinned(partners)
     for p, c in sorted(partner_pins.items()):  # a partner placed by hand where the group is held
         held = sorted(g for g, h in homes.items() if h == c)
@@ -155,10 +256,12 @@ def same_person(rc: Reclusterer, a: str, b: str, *, by: str | None, reason: str 
                 f"merge on their own: merge them explicitly with merge({ca!r}, {cb!r})",
                 conflicts=[_lock_decision(rc, ca), _lock_decision(rc, cb)],
             )
-    d = _record(rc, "same_person", a, b, by, reason, **data)
-    if recluster:
-        rc.thresholds.learn(same=[(a, b)])
-        rc.region([a, b])
+    did = _decision_id()
+    with _journaled(rc, {"op": "same_person", "decision": did}):
+        d = _record(rc, "same_person", a, b, by, reason, decision_id=did, **data)
+        if recluster:
+            rc.thresholds.learn(same=[(a, b)])
+            rc.region([a, b])
     return d
 
 
@@ -186,17 +289,29 @@ def different_person(rc: Reclusterer, a: str, b: str, *, by: str | None, reason:
             conflicts=[_lock_decision(rc, ca)],
         )
     _check_placed_apart(rc, a, b)
-    d = _record(rc, "different_person", a, b, by, reason, **data)
-    rc.thresholds.learn(different=[(a, b)])
-    seeds = {a, b}
-    if ca is not None and ca == cb:  # the cluster holding both is split at once
-        seeds |= set(rc.store.cluster_members([ca])[ca])
-    rc.whole(sorted(seeds))
+    did = _decision_id()
+    with _journaled(rc, {"op": "different_person", "decision": did}):
+        d = _record(rc, "different_person", a, b, by, reason, decision_id=did, **data)
+        rc.thresholds.learn(different=[(a, b)])
+        _split(rc, d)
     return d
 
 
+def _split(rc: Reclusterer, d: Decision) -> None:
+    """Re-cluster the two faces of a cannot-link; a cluster holding both is split at once."""
+    ca, cb = _cluster_of(rc, d.a), _cluster_of(rc, d.b or d.a)
+    seeds = {d.a, d.b or d.a}
+    if ca is not None and ca == cb:
+        seeds |= set(rc.store.cluster_members([ca])[ca])
+    rc.whole(sorted(seeds))
+
+
 def same_image_links(rc: Reclusterer, faces: Sequence[FaceRecord]) -> None:
-    """Two faces in one image are two people: a cannot-link made by graphcluster itself."""
+    """Two faces in one image are two people: a cannot-link made by graphcluster itself.
+
+    A pair that has one already (an interrupted batch repaired on open calls this again; an
+    undone link stays undone) is left alone.
+    """
     by_image: dict[str, list[str]] = {}
     for f in faces:
         if f.image:
@@ -205,12 +320,14 @@ def same_image_links(rc: Reclusterer, faces: Sequence[FaceRecord]) -> None:
         return
     stored = rc.store.faces_by_image(list(by_image))
     new_ids = {f.id for f in faces}
+    known = {frozenset((d.a, d.b)) for d in rc.store.get_decisions(face_ids=new_ids, kinds=["different_person"])
+             if d.by == SYSTEM}
     for image, ids in stored.items():
         ids = sorted(set(ids))
         fresh = [x for x in ids if x in new_ids]
-        for i, x in enumerate(fresh):
+        for x in fresh:
             for y in ids:
-                if y == x or (y in new_ids and y <= x):
+                if y == x or (y in new_ids and y <= x) or frozenset((x, y)) in known:
                     continue
                 rc.store.add_decision(
                     Decision(id=_decision_id(), kind="different_person", a=x, b=y, by=SYSTEM,
@@ -258,11 +375,51 @@ def assign(rc: Reclusterer, face_id: str, cluster_id: str, *, by: str | None, re
             raise ConstraintConflict(
                 f"face {face_id!r} is must-linked to other faces of locked cluster {current!r}; "
                 "undo those links first", conflicts=[_lock_decision(rc, current)])
-    d = _record(rc, "assign", face_id, cluster_id, by, reason, previous=current)
-    _supersede(rc, face_id, d)
-    _place(rc, [Membership(face_id=face_id, cluster_id=cluster_id, status="manual", confidence=1.0)])
-    rc.region([face_id])
+    _check_group_follows(rc, face_id, cluster_id)
+    did = _decision_id()
+    with _journaled(rc, {"op": "assign", "decision": did}):
+        d = _record(rc, "assign", face_id, cluster_id, by, reason, decision_id=did, previous=current)
+        _apply_placement(rc, d)
     return d
+
+
+def _check_group_follows(rc: Reclusterer, face_id: str, cluster_id: str) -> None:
+    """A face placed by hand takes its must-link group along: refuse when another face of the
+    group is held elsewhere by a human (placed in another cluster, or a member of a locked
+    one) or is banned from ``cluster_id``; the group could not follow, and keeping both
+    decisions would split a must-link."""
+    group = constraint_closure(rc, [face_id]).group(face_id) - {face_id}
+    if not group:
+        return
+    for g, home in sorted(rc.view.pinned(group).items()):
+        if home != cluster_id:
+            pins = [d.id for d in rc.store.get_decisions(face_ids=[g], kinds=["assign"], active_only=True) if d.a == g]
+            raise ConstraintConflict(
+                f"face {face_id!r} is the same person as {g!r}, which was placed in cluster {home!r} by hand; "
+                f"place {g!r} in {cluster_id!r} too, or undo that same-person decision first", conflicts=pins[-1:])
+    homes = {g: m.cluster_id for g, m in rc.store.memberships(group).items() if m.cluster_id}
+    for home in sorted(rc.view.locked({c for c in homes.values() if c != cluster_id})):
+        g = min(f for f, c in homes.items() if c == home)
+        raise ConstraintConflict(
+            f"face {face_id!r} is the same person as {g!r}, a member of locked cluster {home!r}; "
+            f"unlock it first (unlock({home!r})) or undo that same-person decision", conflicts=[_lock_decision(rc, home)])
+    for g, banned in sorted(rc.view.forbidden(group).items()):
+        if cluster_id in banned:
+            bans = [d.id for d in rc.store.get_decisions(face_ids=[g], kinds=["remove"], active_only=True) if d.a == g]
+            raise ConstraintConflict(
+                f"face {face_id!r} is the same person as {g!r}, which a human said is not the person of "
+                f"{cluster_id!r}; undo one of those decisions first", conflicts=bans[-1:])
+
+
+def _apply_placement(rc: Reclusterer, d: Decision) -> None:
+    """Apply an assign (a pin) or a remove (a ban) that is recorded."""
+    _supersede(rc, d.a, d)
+    if d.kind == "assign":
+        if d.b in rc.store.get_clusters([d.b or ""]):
+            _place(rc, [Membership(face_id=d.a, cluster_id=d.b, status="manual", confidence=1.0)])
+    elif _cluster_of(rc, d.a) == d.b:
+        _place(rc, [Membership(face_id=d.a, cluster_id=None, status="unassigned", confidence=0.0)])
+    rc.region([d.a])
 
 
 def remove(rc: Reclusterer, face_id: str, *, by: str | None, reason: str | None,
@@ -282,11 +439,13 @@ def remove(rc: Reclusterer, face_id: str, *, by: str | None, reason: str | None,
             raise ConstraintConflict(
                 f"face {face_id!r} is must-linked to {same[0]!r}, also in cluster {current!r}; "
                 "undo that same-person decision first", conflicts=links)
-    d = _record(rc, "remove", face_id, current, by, reason)
-    _supersede(rc, face_id, d)
-    if held == current:
-        _place(rc, [Membership(face_id=face_id, cluster_id=None, status="unassigned", confidence=0.0)])
-        rc.region([face_id])
+    did = _decision_id()
+    with _journaled(rc, {"op": "remove", "decision": did}):
+        d = _record(rc, "remove", face_id, current, by, reason, decision_id=did)
+        if held == current:
+            _apply_placement(rc, d)
+        else:
+            _supersede(rc, face_id, d)
     return d
 
 
@@ -315,11 +474,26 @@ def merge(rc: Reclusterer, cluster_a: str, cluster_b: str, *, by: str | None, re
     moved = members[gone.id]
     anchor_keep = _anchor(rc, keep.id, members[keep.id])
     anchor_gone = _anchor(rc, gone.id, moved)
-    d = _record(rc, "merge", keep.id, gone.id, by, reason, moved=moved, gone_locked=gone.locked,
-                gone_name=gone.name, anchors=[anchor_keep, anchor_gone])
-    link = _record(rc, "same_person", anchor_keep, anchor_gone, by, f"merge {d.id}", merge=d.id)
-    d.data["anchor_decision"] = link.id
-    rc.store.add_decision(d)  # idempotent upsert: record the anchor link on the merge
+    did, link_id = _decision_id(), _decision_id()
+    with _journaled(rc, {"op": "merge", "decision": did}):
+        d = _record(rc, "merge", keep.id, gone.id, by, reason, decision_id=did, moved=moved,
+                    gone_locked=gone.locked, gone_name=gone.name, anchors=[anchor_keep, anchor_gone],
+                    anchor_decision=link_id)
+        _fold(rc, d)
+    return d
+
+
+def _fold(rc: Reclusterer, d: Decision) -> None:
+    """Apply a recorded merge: the anchor must-link, then the members of ``d.b`` into ``d.a``."""
+    anchor_keep, anchor_gone = d.data["anchors"]
+    link_id = d.data["anchor_decision"]
+    if _active(rc, link_id) is None and rc.store.existing_face_ids([anchor_keep, anchor_gone]) == {anchor_keep, anchor_gone}:
+        _record(rc, "same_person", anchor_keep, anchor_gone, d.by, f"merge {d.id}", decision_id=link_id, merge=d.id)
+    found = rc.store.get_clusters([d.a, d.b or ""])
+    keep, gone = found.get(d.a), found.get(d.b or "")
+    if keep is None or gone is None:  # folded already
+        return
+    moved = rc.store.cluster_members([gone.id])[gone.id]
     ms = rc.store.memberships(moved)
     rc.store.apply_clustering(
         [Membership(face_id=f, cluster_id=keep.id, status=ms[f].status, confidence=ms[f].confidence) for f in moved],
@@ -328,7 +502,14 @@ def merge(rc: Reclusterer, cluster_a: str, cluster_b: str, *, by: str | None, re
         [gone.id],
     )
     _obsolete_reviews(rc, [gone.id])
-    return d
+    # "f is not this person" about either cluster now holds for the merged one: such a face
+    # (placed there by the algorithm) leaves it and is re-clustered around its own neighbours
+    members = rc.store.cluster_members([keep.id])[keep.id]
+    banned = sorted(f for f, cs in rc.view.forbidden(members).items() if keep.id in cs)
+    if banned:
+        rc.store.apply_clustering([Membership(face_id=f, cluster_id=None, status="unassigned", confidence=0.0)
+                                   for f in banned])
+        rc.region(banned)
 
 
 def _check_bans(rc: Reclusterer, cluster_a: str, cluster_b: str, members_a: Sequence[str],
@@ -347,8 +528,11 @@ def _check_bans(rc: Reclusterer, cluster_a: str, cluster_b: str, members_a: Sequ
 
 def set_lock(rc: Reclusterer, cluster_id: str, locked: bool, *, by: str | None, reason: str | None) -> Decision:
     record = rc.view.cluster_record(cluster_id)
-    d = _record(rc, "lock" if locked else "unlock", cluster_id, None, by, reason, previous=record.locked)
-    _apply_lock(rc, cluster_id, locked)
+    did = _decision_id()
+    with _journaled(rc, {"op": "lock" if locked else "unlock", "decision": did}):
+        d = _record(rc, "lock" if locked else "unlock", cluster_id, None, by, reason, decision_id=did,
+                    previous=record.locked)
+        _apply_lock(rc, cluster_id, locked)
     return d
 
 
@@ -370,8 +554,10 @@ def set_name(rc: Reclusterer, cluster_id: str, name: str, *, by: str | None, rea
     record = rc.view.cluster_record(cluster_id)
     if not isinstance(name, str) or not name.strip():
         raise InvalidInput(f"a cluster name must be a non-empty string, got {name!r}")
-    d = _record(rc, "name", cluster_id, None, by, reason, name=name.strip(), previous=record.name)
-    rc.store.update_cluster(cluster_id, name=name.strip())
+    did = _decision_id()
+    with _journaled(rc, {"op": "name", "decision": did}):
+        d = _record(rc, "name", cluster_id, None, by, reason, decision_id=did, name=name.strip(), previous=record.name)
+        rc.store.update_cluster(cluster_id, name=name.strip())
     return d
 
 
@@ -380,8 +566,18 @@ def undo(rc: Reclusterer, decision_id: str, *, by: str | None = None) -> Decisio
     d = rc.store.get_decision(decision_id)
     if d.undone:
         return d
+    if d.kind == "merge":
+        _check_unmerge(rc, d)
+    with _journaled(rc, {"op": "undo", "decision": d.id}):
+        if d.kind != "merge":
+            rc.store.undo_decision(d.id)
+        _after_undo(rc, d)
+    return rc.store.get_decision(d.id)
+
+
+def _after_undo(rc: Reclusterer, d: Decision) -> None:
+    """What undoing ``d`` changes besides marking it undone (``_undo_merge`` does both)."""
     if d.kind in ("same_person", "different_person"):
-        rc.store.undo_decision(d.id)
         rc.thresholds.refresh()  # an undone calibration answer no longer places the link
         rc.follow_change()
         seeds = [d.a, d.b or d.a]
@@ -391,34 +587,89 @@ def undo(rc: Reclusterer, decision_id: str, *, by: str | None = None) -> Decisio
                 seeds += members
         rc.region(sorted(set(seeds)), limit=max(len(seeds) + 1, rc.settings.region_limit))
     elif d.kind in ("assign", "remove"):
-        rc.store.undo_decision(d.id)
         rc.region([d.a])
     elif d.kind == "merge":
         _undo_merge(rc, d)
     elif d.kind in ("lock", "unlock"):
-        rc.store.undo_decision(d.id)
         if d.a in rc.store.get_clusters([d.a]):
             _apply_lock(rc, d.a, bool(d.data.get("previous", d.kind == "unlock")))
     elif d.kind == "name":
-        rc.store.undo_decision(d.id)
         if d.a in rc.store.get_clusters([d.a]):
             rc.store.update_cluster(d.a, name=d.data.get("previous"))
-    return rc.store.get_decision(d.id)
+
+
+def _pins_named(rc: Reclusterer, faces: Sequence[str]) -> dict[str, str]:
+    """Face -> the cluster id its latest active placement names, as written (not followed
+    through merges: undoing a merge needs the names as they were)."""
+    out: dict[str, str] = {}
+    for x in rc.store.get_decisions(face_ids=faces, kinds=["assign"], active_only=True):  # oldest first
+        if x.a in faces and x.b is not None:
+            out[x.a] = x.b
+    return out
+
+
+def _folds_into(rc: Reclusterer, cluster_id: str, target: str) -> bool:
+    """Whether ``cluster_id`` is ``target`` or was folded into it by active merges (followed
+    through chains; ``target`` need not exist yet: an undo of a merge is about to restore it)."""
+    seen: set[str] = set()
+    while cluster_id != target and cluster_id not in seen:
+        seen.add(cluster_id)
+        into = [x.a for x in rc.store.get_decisions(cluster_ids=[cluster_id], kinds=["merge"], active_only=True)
+                if x.b == cluster_id and x.a is not None]
+        if not into:
+            return False
+        cluster_id = into[-1]
+    return cluster_id == target
+
+
+def _unmerged(rc: Reclusterer, d: Decision) -> list[str]:
+    """The faces undoing merge ``d`` moves back to its removed cluster: the members it moved
+    that are still in the kept cluster, except the ones a human placed in the kept cluster
+    since (a later placement wins over the undo of an earlier merge)."""
+    moved = [f for f, m in rc.store.memberships(d.data.get("moved", [])).items() if m.cluster_id == d.a]
+    pins = _pins_named(rc, moved)
+    return [f for f in moved if pins.get(f) != d.a]
+
+
+def _check_unmerge(rc: Reclusterer, d: Decision) -> None:
+    """Refuse to undo a merge that would split a must-link made since (other than its anchor)."""
+    going = _unmerged(rc, d)
+    if not going:
+        return
+    anchor = d.data.get("anchor_decision")
+    must, _cannot = rc.store.constraint_links(going)
+    back = set(going)
+    for a, b, lid in must:
+        if lid != anchor and (a in back) != (b in back):
+            inside, outside = (a, b) if a in back else (b, a)
+            raise ConstraintConflict(
+                f"undoing merge {d.id} would move {inside!r} back to {d.b!r} and leave {outside!r} in {d.a!r}, but "
+                f"decision {lid} says they are one person; undo that decision first", conflicts=[lid])
 
 
 def _undo_merge(rc: Reclusterer, d: Decision) -> None:
     rc.store.undo_decision(d.id)
     anchor = d.data.get("anchor_decision")
-    if anchor:
+    if _active(rc, anchor) is not None:
         rc.store.undo_decision(anchor)
     gone = d.b or ""
-    moved = [f for f, m in rc.store.memberships(d.data.get("moved", [])).items() if m.cluster_id == d.a]
-    if gone in rc.store.get_clusters([gone]) or not moved:
+    going = _unmerged(rc, d)
+    if gone in rc.store.get_clusters([gone]) or not going:
         return
-    ms = rc.store.memberships(moved)
+    ms = rc.store.memberships(going)
+    locked = bool(d.data.get("gone_locked"))
+    pins = _pins_named(rc, going)
+    held = {c for c in set(pins.values()) if _folds_into(rc, c, gone)}
+
+    def status(f: str) -> Status:
+        # 'manual' only where a human holds the face: the restored cluster's lock or a pin
+        if locked or pins.get(f) in held:
+            return "manual"
+        return "auto" if ms[f].status == "manual" else ms[f].status
+
     _place(rc,
-           [Membership(face_id=f, cluster_id=gone, status=ms[f].status, confidence=ms[f].confidence) for f in moved],
-           [ClusterRecord(id=gone, locked=bool(d.data.get("gone_locked")), name=d.data.get("gone_name"))])
+           [Membership(face_id=f, cluster_id=gone, status=status(f), confidence=ms[f].confidence) for f in going],
+           [ClusterRecord(id=gone, locked=locked, name=d.data.get("gone_name"))])
 
 
 # -- review queue --------------------------------------------------------------------------------
@@ -555,16 +806,17 @@ def answer(rc: Reclusterer, item_id: str, reply: str, *, name: str | None, by: s
             rc.store.set_review_status([item.id], "answered", answer=reply)
         return None
     why = f"review {item.id}"
-    try:
-        if current:
-            decision = _apply_answer(rc, item, reply, name=name, by=by, why=why)
-        else:
-            decision = _apply_shown(rc, item, reply, name=name, by=by, why=why)
-    except ConstraintConflict:
-        if item.status == "open":  # the question was moot: ask it no more
-            rc.store.set_review_status([item.id], "obsolete", answer=reply)
-        raise
-    rc.store.set_review_status([item.id], "answered", answer=reply)
+    with _journaled(rc, {"op": "answer", "review": item.id, "reply": reply}):
+        try:
+            if current:
+                decision = _apply_answer(rc, item, reply, name=name, by=by, why=why)
+            else:
+                decision = _apply_shown(rc, item, reply, name=name, by=by, why=why)
+        except ConstraintConflict:
+            if item.status == "open":  # the question was moot: ask it no more
+                rc.store.set_review_status([item.id], "obsolete", answer=reply)
+            raise
+        rc.store.set_review_status([item.id], "answered", answer=reply)
     return decision
 
 

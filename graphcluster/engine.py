@@ -10,6 +10,10 @@ One batch (``add_faces``), as in docs/architecture.md:
    ``graphcluster.regions``: ``build_region`` + ``recluster`` + ``apply_result``);
 6. clear the journal. A crash between 3 and 6 is repaired on the next open (``_reconcile``).
 
+A call of more than ``CHUNK`` faces runs steps 3-6 once per chunk: a crash keeps the chunks
+done whole and clustered, the next open reports the call in ``stats().interrupted_add``, and
+re-sending it stores exactly the missing faces (docs/reliability.md, "Crash contract").
+
 Human decisions live in ``graphcluster.decisions``; this module calls them with its
 ``Reclusterer``, which they re-cluster through, as this module does.
 """
@@ -32,9 +36,11 @@ from graphcluster.clustering import Thresholds, edge_weight
 from graphcluster.crops import CropStore
 from graphcluster.errors import InvalidInput, NotFound, StoreError
 from graphcluster.index import NeighbourIndex, open_index, validate_vectors
+from graphcluster.integrity import check as _check
 from graphcluster.models import (
     AddReport,
     Assignment,
+    CheckReport,
     CleanupReport,
     ClusterRecord,
     Decision,
@@ -44,6 +50,7 @@ from graphcluster.models import (
     ReviewItem,
     SimilarEdge,
     Stats,
+    utcnow,
 )
 from graphcluster.regions import Reclusterer
 from graphcluster.settings import Settings
@@ -262,6 +269,10 @@ class GraphCluster:
             already stored and ``skipped_changed`` those of them sent with a different vector (the
             stored one is kept: a face's vector never changes under its id).
 
+        A call of more than 1,000 faces is stored a chunk at a time: after a crash the chunks
+        done stay (whole, clustered), ``stats().interrupted_add`` names the call, and sending
+        it again stores exactly the rest (docs/reliability.md).
+
         Raises:
             InvalidInput: a bad row (wrong dimension, NaN/inf, zero vector, duplicate or bad id,
                 metadata that is not a dict); the whole batch is refused and nothing is written.
@@ -281,20 +292,25 @@ class GraphCluster:
         fresh = [i for i, fid in enumerate(ids) if fid not in existing]
         report = AddReport(added=len(fresh), skipped=[fid for fid in ids if fid in existing])
         report.skipped_changed = self._changed_vectors(ids, matrix, existing)
-        if not fresh:
-            report.seconds = time.perf_counter() - started
-            return report
-        if self.dim is None:
-            self.store.set_meta({"dim": int(matrix.shape[1])})
-
-        batch_tag = uuid.uuid4().hex[:12]
-        for start in range(0, len(fresh), CHUNK):
-            rows = fresh[start : start + CHUNK]
-            self._add_chunk(
-                [ids[i] for i in rows], matrix[rows], [metas[i] for i in rows], batch_tag, report
-            )
-            if progress is not None:
-                progress(min(start + CHUNK, len(fresh)), len(fresh))
+        if fresh:
+            if self.dim is None:
+                self.store.set_meta({"dim": int(matrix.shape[1])})
+            batch_tag = uuid.uuid4().hex[:12]
+            fresh_ids = [ids[i] for i in fresh]
+            if len(fresh) > CHUNK:  # more than one transaction: note the call until its last chunk is in
+                self.store.set_meta(
+                    {"add_call": {"batch": batch_tag, "ids": fresh_ids, "started_at": utcnow().isoformat()}}
+                )
+            for start in range(0, len(fresh), CHUNK):
+                rows = fresh[start : start + CHUNK]
+                self._add_chunk(
+                    [ids[i] for i in rows], matrix[rows], [metas[i] for i in rows], batch_tag, report
+                )
+                if progress is not None:
+                    progress(min(start + CHUNK, len(fresh)), len(fresh))
+            if len(fresh) > CHUNK:
+                self.store.set_meta({"add_call": None})
+        report.completed_interrupted = self._settle_interrupted()
         report.seconds = time.perf_counter() - started
         return report
 
@@ -343,6 +359,20 @@ class GraphCluster:
         from graphcluster import photos  # dlib and Pillow: loaded on use
 
         return photos.add_photos(self, paths, root=root, detector=detector, progress=progress)
+
+    def _settle_interrupted(self) -> bool:
+        """Clear the note of an interrupted call once all its faces are stored; True when this
+        call did that."""
+        interrupted = self.store.get_meta().get("interrupted_add")
+        if not interrupted:
+            return False
+        stored = len(self.store.existing_face_ids(interrupted["ids"]))
+        if stored == len(interrupted["ids"]):
+            self.store.set_meta({"interrupted_add": None})
+            return True
+        if stored != interrupted["stored"]:
+            self.store.set_meta({"interrupted_add": {**interrupted, "stored": stored}})
+        return False
 
     def _check_metadata(
         self, metadata: Sequence[Mapping[str, Any] | None] | None, ids: Sequence[str]
@@ -466,7 +496,8 @@ class GraphCluster:
         self.regions.follow(self.thresholds.plan(old, new))
 
     def _reconcile(self) -> None:
-        """Repair what a crash between the index write and the graph write left behind."""
+        """Repair what a crash left half-done: a batch chunk, an ``add_faces`` call of several
+        chunks, a human decision (``decisions.repair_journal``), a threshold move, the index."""
         meta = self.store.get_meta()
         pending = meta.get("pending") or []
         if pending:
@@ -475,9 +506,23 @@ class GraphCluster:
             if orphans:  # in the index but never written to the graph: the caller re-sends them
                 self.index.delete(orphans)
                 self.index.flush()
-            if stored:  # written but not clustered
+            if stored:  # written but not clustered, maybe without their same-image cannot-links
+                if self.settings.same_image_cannot_link:
+                    faces = self.store.get_faces(sorted(stored))
+                    _decisions.same_image_links(self.regions, [faces[f] for f in sorted(stored)])
                 self.regions.region(sorted(stored))
             self.store.set_meta({"pending": None})
+        call = meta.get("add_call")
+        if call:  # a call of several chunks stopped part-way: keep its note until it is re-sent
+            old = meta.get("interrupted_add") or {}
+            ids = list(dict.fromkeys([*old.get("ids", []), *call["ids"]]))
+            stored_n = len(self.store.existing_face_ids(ids))
+            note = None
+            if 0 < stored_n < len(ids):
+                note = {"batch": old.get("batch", call["batch"]), "ids": ids, "stored": stored_n,
+                        "started_at": old.get("started_at", call["started_at"])}
+            self.store.set_meta({"add_call": None, "interrupted_add": note})
+        _decisions.repair_journal(self.regions)
         change = self.thresholds.stored_change()
         if change is not None:  # a re-fit moved the thresholds, the affected faces were not re-clustered
             self._recluster_affected(*change)
@@ -623,8 +668,10 @@ class GraphCluster:
         return self.crops.get(face_id)
 
     def stats(self) -> Stats:
-        """Counts, the thresholds in use (and where they came from) and the index state."""
+        """Counts, the thresholds in use (and where they came from), the index state, and an
+        ``add_faces`` call a crash interrupted (``interrupted_add``, None when there is none)."""
         c = self.store.counts()
+        interrupted = self.store.get_meta().get("interrupted_add")
         return Stats(
             faces=c.faces,
             clusters=c.clusters,
@@ -635,7 +682,23 @@ class GraphCluster:
             thresholds=self.thresholds.describe(),
             store=self.store.kind,
             index=self.index.info(),
+            interrupted_add=None if not interrupted else {
+                "batch": interrupted["batch"],
+                "faces": len(interrupted["ids"]),
+                "stored": interrupted["stored"],
+                "missing": len(interrupted["ids"]) - interrupted["stored"],
+                "started_at": interrupted["started_at"],
+            },
         )
+
+    def check(self) -> CheckReport:
+        """Check that the database is sound: the store's bookkeeping, the journals, every human
+        decision in force, the index in step with the store (graphcluster/integrity.py).
+
+        It reads the whole database and changes nothing; ``report.ok`` is False and
+        ``report.problems`` says what is wrong when something is.
+        """
+        return _check(self.store, self.index, self.view)
 
     # -- human decisions (graphcluster/decisions.py) -------------------------------------------
     @_exclusive

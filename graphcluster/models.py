@@ -24,6 +24,7 @@ __all__ = [
     "CleanupReport",
     "PhotoOutcome",
     "PhotoReport",
+    "CheckReport",
     "Stats",
     "StoreCounts",
 ]
@@ -143,6 +144,9 @@ class AddReport(_Model):
         default_factory=list,
         description="of the skipped ids, those re-sent with a different vector; the stored vector was kept",
     )
+    completed_interrupted: bool = Field(
+        default=False, description="this call stored the last missing faces of an interrupted add_faces call"
+    )
     faces: list[FaceReport] = Field(default_factory=list)
     clusters_created: int = 0
     clusters_changed: int = 0
@@ -186,6 +190,19 @@ class CleanupReport(_Model):
     seconds: float = 0.0
 
 
+class CheckReport(_Model):
+    """What ``GraphCluster.check`` found: ``problems`` (empty when the database is sound) and
+    ``notes`` (states that are not damage, such as an interrupted ``add_faces`` call)."""
+
+    ok: bool
+    problems: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    faces: int = 0
+    clusters: int = 0
+    decisions: int = 0
+    seconds: float = 0.0
+
+
 class StoreCounts(_Model):
     """What ``Store.counts`` returns: aggregates the store computes itself."""
 
@@ -209,3 +226,6 @@ class Stats(_Model):
     thresholds: dict[str, Any]
     store: str
     index: dict[str, Any]
+    # an add_faces call that stopped part-way (a crash): {"batch", "faces", "stored", "missing",
+    # "started_at"}; re-sending the call stores the missing faces and clears it
+    interrupted_add: dict[str, Any] | None = None

@@ -1,8 +1,8 @@
 """Suite-wide fixtures: test layers by folder, and one real Neo4j for the whole test run.
 
 Layers: a test's folder decides its marker (tests/unit -> ``unit``, tests/contract ->
-``contract``, tests/integration -> ``integration``), so ``pytest -m unit`` runs the pure tests
-and a file cannot drift out of its layer.
+``contract``, tests/integration -> ``integration``, tests/faults -> ``faults``), so
+``pytest -m unit`` runs the pure tests and a file cannot drift out of its layer.
 
 Where the Neo4j comes from (fixture ``neo4j_uri``), first that applies:
 
@@ -32,7 +32,7 @@ from neo4j import Driver, GraphDatabase
 from graphcluster.credentials import neo4j_auth
 
 TESTS_DIR = Path(__file__).resolve().parent
-LAYERS = ("unit", "contract", "integration")
+LAYERS = ("unit", "contract", "integration", "faults")
 NEO4J_IMAGE = "neo4j:5.26-community"
 _DELETE_CHUNK = 2_000
 

@@ -12,6 +12,7 @@ from graphcluster.errors import InvalidInput
 from graphcluster.models import Decision, FaceRecord, Membership, SimilarEdge
 
 __all__ = [
+    "INTEGRITY_KEYS",
     "LINK_KINDS",
     "REVIEW_STATUSES",
     "aware",
@@ -28,6 +29,16 @@ LINK_KINDS = {"same_person": "must", "different_person": "cannot"}
 """Decision kinds that create a typed relationship, and the link kind each creates."""
 
 REVIEW_STATUSES = ("open", "answered", "obsolete")
+
+INTEGRITY_KEYS = (
+    "faces_in_two_clusters",
+    "membership_without_cluster",
+    "empty_clusters",
+    "cluster_size_wrong",
+    "link_without_decision",
+    "decision_without_link",
+)
+"""The problems ``Store.integrity`` reports, in this order."""
 _CLUSTER_FIELDS: dict[str, type | tuple[type, ...]] = {"locked": bool, "name": (str, type(None))}
 
 

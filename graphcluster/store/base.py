@@ -72,6 +72,14 @@ class Store(Protocol):
         """Faces, clusters (and locked ones), faces by membership status, open review items
         and active decisions, counted by the store itself (no row per face is read)."""
 
+    def integrity(self) -> dict[str, list[str]]:
+        """Problems of the store's own bookkeeping, each key -> up to 10 example ids (empty
+        lists when sound): ``faces_in_two_clusters``, ``membership_without_cluster``,
+        ``empty_clusters``, ``cluster_size_wrong``, ``link_without_decision`` (a MUST_LINK /
+        CANNOT_LINK whose decision is missing or undone) and ``decision_without_link`` (an
+        active same/different-person decision without its relationship). It reads the whole
+        store (``GraphCluster.check``)."""
+
     def similar_edges(self, face_ids: Collection[str]) -> list[SimilarEdge]:
         """Every SIMILAR edge with at least one endpoint in ``face_ids``."""
 

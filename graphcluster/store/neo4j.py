@@ -45,6 +45,7 @@ from graphcluster.models import (
 )
 from graphcluster.store.neo4j_lease import WriterLease
 from graphcluster.store._common import (
+    INTEGRITY_KEYS,
     LINK_KINDS,
     aware,
     canonical_edges,
@@ -361,6 +362,11 @@ class Neo4jStore:
         by_status["unassigned"] += int(r["faces"]) - sum(v for k, v in by_status.items() if k != "unassigned")
         return StoreCounts(faces=int(r["faces"]), clusters=int(r["clusters"]), locked_clusters=int(r["locked"]),
                            by_status=by_status, open_reviews=int(r["open_reviews"]), decisions=int(r["decisions"]))
+
+    def integrity(self) -> dict[str, list[str]]:
+        """Bookkeeping problems with example ids (cypher/integrity.cypher; see ``Store.integrity``)."""
+        r = self._run("integrity", examples=10)[0]
+        return {key: [str(x) for x in r[key]] for key in INTEGRITY_KEYS}
 
     def similar_edges(self, face_ids: Collection[str]) -> list[SimilarEdge]:
         """Every SIMILAR edge with at least one endpoint in ``face_ids`` (each once)."""

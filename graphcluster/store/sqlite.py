@@ -332,6 +332,23 @@ class SQLiteStore:
         return StoreCounts(faces=faces, clusters=int(clusters), locked_clusters=int(locked), by_status=by_status,
                            open_reviews=int(reviews), decisions=int(decisions))
 
+    def integrity(self) -> dict[str, list[str]]:
+        """Bookkeeping problems with example ids (see ``Store.integrity``)."""
+        queries = {
+            "faces_in_two_clusters": "SELECT face_id FROM memberships GROUP BY face_id HAVING count(*) > 1",
+            "membership_without_cluster": "SELECT m.face_id FROM memberships m LEFT JOIN clusters c "
+            "ON c.id = m.cluster_id WHERE c.id IS NULL ORDER BY m.face_id",
+            "empty_clusters": "SELECT c.id FROM clusters c WHERE NOT EXISTS "
+            "(SELECT 1 FROM memberships m WHERE m.cluster_id = c.id) ORDER BY c.id",
+            "cluster_size_wrong": "SELECT c.id FROM clusters c JOIN (SELECT cluster_id, count(*) AS n FROM memberships "
+            "GROUP BY cluster_id) m ON m.cluster_id = c.id WHERE c.size <> m.n ORDER BY c.id",
+            "link_without_decision": "SELECT l.id FROM links l LEFT JOIN decisions d ON d.id = l.id AND d.undone = 0 "
+            "WHERE d.id IS NULL ORDER BY l.id",
+            "decision_without_link": "SELECT d.id FROM decisions d LEFT JOIN links l ON l.id = d.id "
+            "WHERE d.kind IN ('same_person', 'different_person') AND d.undone = 0 AND l.id IS NULL ORDER BY d.id",
+        }
+        return {key: [str(r[0]) for r in self._read(sql + " LIMIT 10")] for key, sql in queries.items()}
+
     def similar_edges(self, face_ids: Collection[str]) -> list[SimilarEdge]:
         """Every SIMILAR edge with at least one endpoint in ``face_ids`` (each once)."""
         p = _ids(face_ids)

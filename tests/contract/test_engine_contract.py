@@ -200,6 +200,95 @@ def test_remove_is_remembered(open_gc: Opener) -> None:
         assert [d.id for d in gc.decisions(face_id=face) if not d.undone] == [assign.id]
 
 
+def _two_people(gc: GraphCluster) -> tuple[list[str], list[str], str, str]:
+    """Adds three well separated people; returns the faces of two of them and their clusters."""
+    vecs, ids, _ = _identities(3, 8)
+    gc.add_faces(vecs, ids=ids)
+    p0 = sorted(f for f in ids if f.startswith("p0_"))
+    p1 = sorted(f for f in ids if f.startswith("p1_"))
+    c0, c1 = _cluster(gc, p0[0]), _cluster(gc, p1[0])
+    assert c0 and c1 and c0 != c1
+    return p0, p1, c0, c1
+
+
+def _refused(gc: GraphCluster, call: Callable[[], object]) -> ConstraintConflict:
+    """``call`` raises ConstraintConflict and changes no membership and no decision."""
+    before = (gc.assignments(detail=True), gc.decisions())
+    with pytest.raises(ConstraintConflict) as err:
+        call()
+    assert (gc.assignments(detail=True), gc.decisions()) == before
+    return err.value
+
+
+def test_a_face_placed_by_hand_takes_its_must_link_group_or_is_refused(open_gc: Opener) -> None:
+    # two faces a human said are one person, one of them placed by hand: placing the other in
+    # a different cluster would split the must-link whichever way the next pass went
+    with open_gc() as gc:
+        (a, b, *_), _, c0, c1 = _two_people(gc)
+        gc.same_person(a, b)
+        pin = gc.assign(b, c0)
+        err = _refused(gc, lambda: gc.assign(a, c1))
+        assert b in str(err) and pin.id in err.conflicts
+        gc.assign(a, c0)  # the group's own cluster is fine
+        gc.cleanup()
+        assert _cluster(gc, a) == _cluster(gc, b) == c0
+        assert gc.check().ok, gc.check().problems
+
+
+def test_same_person_is_refused_between_a_placed_face_and_a_locked_cluster_elsewhere(open_gc: Opener) -> None:
+    with open_gc() as gc:
+        p0, p1, c0, c1 = _two_people(gc)
+        lock = gc.lock(c0)
+        pin = gc.assign(p1[0], c1)
+        err = _refused(gc, lambda: gc.same_person(p0[0], p1[0]))
+        assert set(err.conflicts) == {lock.id, pin.id}
+        assert gc.check().ok, gc.check().problems
+
+
+def test_undoing_a_merge_keeps_what_humans_decided_since(open_gc: Opener) -> None:
+    # a face placed in the merged cluster after the merge stays there when the merge is undone
+    # (the later placement wins); a same-person decision made across the two former clusters
+    # since makes the undo refuse, naming it, instead of splitting the pair
+    with open_gc() as gc:
+        p0, p1, c0, c1 = _two_people(gc)
+        gc.assign(p1[2], c1)  # placed before the merge: it goes back with its cluster, still placed
+        merge = gc.merge(c0, c1)
+        kept, gone = merge.a, merge.b
+        assert gone == c1
+        gc.assign(p1[0], kept)
+        link = gc.same_person(p0[1], p1[1])
+        err = _refused(gc, lambda: gc.undo(merge.id))
+        assert link.id in err.conflicts
+        gc.undo(link.id)
+        gc.undo(merge.id)
+        detail = gc.assignments(detail=True)
+        assert detail[p1[0]].cluster_id == kept and detail[p1[0]].status == "manual"
+        assert {detail[f].cluster_id for f in p1[1:]} == {gone}
+        assert detail[p1[2]].status == "manual"
+        assert {detail[f].status for f in [p1[1], *p1[3:]]} <= {"auto", "review"}
+        gc.cleanup()
+        assert _cluster(gc, p1[0]) == kept
+        assert gc.check().ok, gc.check().problems
+
+
+def test_undoing_the_later_of_two_merges_keeps_a_placement_made_before_both(open_gc: Opener) -> None:
+    # f placed in c1; c1 merged into c0; c0 merged into a locked c2; undoing the second merge
+    # restores c0 with f still placed (its placement names c1, which the first merge folded in)
+    with open_gc() as gc:
+        _, p1, c0, c1 = _two_people(gc)
+        c2 = _cluster(gc, "p2_0")
+        assert c2 and c2 not in (c0, c1)
+        gc.assign(p1[0], c1)
+        assert gc.merge(c0, c1).a == c0
+        gc.lock(c2)
+        later = gc.merge(c2, c0)
+        assert (later.a, later.b) == (c2, c0)
+        gc.undo(later.id)
+        detail = gc.assignments(detail=True)
+        assert (detail[p1[0]].cluster_id, detail[p1[0]].status) == (c0, "manual")
+        assert gc.check().ok, gc.check().problems
+
+
 def test_a_placement_follows_its_cluster_through_a_merge(open_gc: Opener) -> None:
     # a face assigned to a cluster that a merge then folds away follows it into the merged
     # cluster; naming the deleted cluster, the next recluster touching it would be refused
@@ -269,6 +358,55 @@ def test_interrupted_batch_is_reconciled_on_open(open_gc: Opener) -> None:
         assert len(again.index) == 6
         assert again.add_faces(vecs[6:], ids=ids[6:]).added == 6
         assert again.stats().faces == 12
+
+
+def test_a_decision_cut_off_after_it_was_recorded_is_finished_on_open(open_gc: Opener) -> None:
+    # what a crash between recording a placement and applying it leaves: the decision and its
+    # journal note; opening the database applies it, so a recorded decision is always in force
+    from graphcluster.decisions import JOURNAL
+    from graphcluster.models import Decision
+
+    gc = open_gc()
+    _, p1, c0, c1 = _two_people(gc)
+    d = Decision(id="d-cut-off", kind="assign", a=p1[0], b=c0, by="someone", data={"previous": c1})
+    gc.store.set_meta({JOURNAL: [{"op": "assign", "decision": d.id}]})
+    gc.store.add_decision(d)
+    assert _cluster(gc, p1[0]) == c1
+    gc.close()
+    with open_gc() as again:
+        assert again.store.get_meta().get(JOURNAL) is None
+        assert again.assignments(detail=True)[p1[0]].cluster_id == c0
+        assert again.assignments(detail=True)[p1[0]].status == "manual"
+        assert again.check().ok, again.check().problems
+
+
+def test_check_names_what_a_foreign_writer_broke(open_gc: Opener) -> None:
+    from graphcluster.decisions import JOURNAL
+    from graphcluster.models import Membership
+
+    with open_gc() as gc:
+        p0, p1, c0, c1 = _two_people(gc)
+        link = gc.same_person(p0[0], p0[1])
+        gc.assign(p1[0], c1)
+        assert gc.check().ok
+        # behind the engine's back: split the must-link, move the placed face, mark a face
+        # 'manual' that nobody placed, leave a journal note, drop a face from the index
+        gc.store.apply_clustering([
+            Membership(face_id=p0[1], cluster_id=c1, status="auto", confidence=1.0),
+            Membership(face_id=p1[0], cluster_id=c0, status="manual", confidence=1.0),
+            Membership(face_id=p1[2], cluster_id=c1, status="manual", confidence=1.0),
+        ])
+        gc.store.set_meta({JOURNAL: [{"op": "merge", "decision": "d-nothing"}]})
+        gc.index.delete([p1[3]])
+        report = gc.check()
+        assert not report.ok
+        text = "\n".join(report.problems)
+        for expected in (f"must-links whose faces are in different clusters: {link.id!r}",
+                         f"faces placed by hand that are not in their cluster as 'manual': {p1[0]!r}",
+                         f"faces marked 'manual' that no placement or lock holds: {p1[2]!r}",
+                         "the decision journal still holds a 'merge' call",
+                         f"not indexed: {p1[3]!r}"):
+            assert expected in text, text
 
 
 def test_embedded_store_refuses_a_second_writer(tmp_path: Path) -> None:

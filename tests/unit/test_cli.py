@@ -513,3 +513,23 @@ def test_stats_shows_the_calibration_confidence_and_review_asks_calibration_ques
     assert answers == {"same": 1, "different": 1}
     kinds = [d["kind"] for d in run_json("--store", store, "decisions")]
     assert "same_person" in kinds and "different_person" in kinds
+
+
+def test_check_says_sound_or_names_each_problem_and_exits_1(store: str) -> None:
+    text = run("--store", store, "check").output
+    assert text.strip().endswith("sound") and "problem" not in text
+    report = run_json("--store", store, "check")
+    assert report["ok"] is True and report["problems"] == [] and report["faces"] == N_FACES
+
+    from graphcluster import GraphCluster
+    from graphcluster.models import Membership
+
+    cluster = biggest_cluster(store)["id"]
+    with GraphCluster.open(store) as gc:  # a foreign writer moves a face a human placed
+        face = gc.store.cluster_members([cluster])[cluster][0]
+        gc.assign(face, cluster)
+        gc.store.apply_clustering([Membership(face_id=face, cluster_id=None, status="unassigned", confidence=0.0)])
+    result = run("--store", store, "check", ok=False)
+    assert result.exit_code == 1
+    assert f"problem: faces placed by hand that are not in their cluster as 'manual': {face!r}" in result.output
+    assert "Traceback" not in result.output
