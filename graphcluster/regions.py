@@ -101,13 +101,9 @@ class Reclusterer:
         (``split_weak``) while one person stays whole. A cluster is re-checked each time it
         grows by ``RECHECK_GROWTH``, so over its life the re-checks cost a few times its final
         size: a constant per face, whatever the size of the database.
-
-        Only while the calibration's confidence is high: the re-check splits by the calibrated
-        nearest-impostor mode (``split_weak``'s local scale), and on a small sample or a
-        fallback that mode is not known well enough (on 300 faces a re-check split one person).
         """
         due = [cid for cid, (old, new) in applied.grown.items() if recheck_level(new) > recheck_level(old)]
-        if not due or self.thresholds.describe()["confidence"]["level"] != "high":
+        if not due:
             return 0
         records = self.store.get_clusters(due)
         done = 0
