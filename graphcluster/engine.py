@@ -442,6 +442,7 @@ class GraphCluster:
             _decisions.same_image_links(self.regions, faces)
 
         result = self.regions.region(ids)
+        self.regions.recheck_grown(result)
         self.store.set_meta({"pending": None})
         change = self.thresholds.take_change()
         if change is not None:
@@ -510,7 +511,7 @@ class GraphCluster:
                 if self.settings.same_image_cannot_link:
                     faces = self.store.get_faces(sorted(stored))
                     _decisions.same_image_links(self.regions, [faces[f] for f in sorted(stored)])
-                self.regions.region(sorted(stored))
+                self.regions.recheck_grown(self.regions.region(sorted(stored)))
             self.store.set_meta({"pending": None})
         call = meta.get("add_call")
         if call:  # a call of several chunks stopped part-way: keep its note until it is re-sent

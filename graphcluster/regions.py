@@ -10,6 +10,7 @@ counter that names new clusters. It calls the pure clustering core (``build_regi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from graphcluster.calibration import BACKLOG_PER_BATCH, Move, ThresholdKeeper
@@ -20,7 +21,20 @@ from graphcluster.store.base import Store
 from graphcluster.view import StoreView
 from graphcluster.writer import Applied, apply_result
 
-__all__ = ["Reclusterer"]
+__all__ = ["Reclusterer", "RECHECK_MIN", "RECHECK_GROWTH", "recheck_level"]
+
+# A cluster is re-checked whole (``Reclusterer.recheck_grown``) when a batch makes it cross a
+# size level RECHECK_MIN x RECHECK_GROWTH**j; 0: never.
+RECHECK_MIN = 10
+RECHECK_GROWTH = 1.25
+
+
+def recheck_level(size: int) -> int:
+    """The size level of a cluster of ``size`` faces: -1 below ``RECHECK_MIN``, then j for
+    sizes in ``[RECHECK_MIN x RECHECK_GROWTH**j, RECHECK_MIN x RECHECK_GROWTH**(j+1))``."""
+    if not RECHECK_MIN or size < RECHECK_MIN:
+        return -1
+    return int(math.floor(math.log(size / RECHECK_MIN) / math.log(RECHECK_GROWTH) + 1e-9))
 
 
 class Reclusterer:
@@ -75,6 +89,31 @@ class Reclusterer:
         ``len(seeds) + 1``: a cluster no larger than that enters whole, so a decision about a
         whole cluster (its members are the seeds) sees all of it."""
         return self.region(seeds, limit=max(len(seeds) + 1, self.settings.region_limit))
+
+    def recheck_grown(self, applied: Applied) -> int:
+        """Re-check whole every unlocked cluster that a write (``applied``) made cross a size
+        level (``recheck_level``); returns how many were re-checked.
+
+        A batch's region holds a large cluster only in part (``build_region``), so a chain of
+        look-alikes that grows a little at a time is never seen whole there. Re-clustered as
+        its own region (``whole``: its members are the seeds, and the clusters around it enter
+        whole too, so each member's nearest outsider is known), a crowd falls apart
+        (``split_weak``) while one person stays whole. A cluster is re-checked each time it
+        grows by ``RECHECK_GROWTH``, so over its life the re-checks cost a few times its final
+        size: a constant per face, whatever the size of the database.
+        """
+        due = [cid for cid, (old, new) in applied.grown.items() if recheck_level(new) > recheck_level(old)]
+        if not due:
+            return 0
+        records = self.store.get_clusters(due)
+        done = 0
+        for cid in sorted((c for c in due if c in records and not records[c].locked),
+                          key=lambda c: (-records[c].size, c)):
+            members = self.view.members([cid]).get(cid, [])  # an earlier re-check may have changed it
+            if len(members) >= RECHECK_MIN:
+                self.whole(members)
+                done += 1
+        return done
 
     def everything(self, faces: Sequence[str] | None = None) -> None:
         """Re-cluster every face of the store as one region; the backlog is then empty.

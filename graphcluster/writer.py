@@ -6,7 +6,7 @@ review items. A question already answered (same stable id) is never asked again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphcluster.decisions import emptied_clusters, review_id
@@ -16,11 +16,13 @@ from graphcluster.store.base import Store
 
 @dataclass
 class Applied:
-    """What one ``apply_result`` wrote: clusters created, clusters that gained members, questions asked."""
+    """What one ``apply_result`` wrote: clusters created, clusters that gained members, questions
+    asked, and ``grown``: cluster -> (size before, size after) for each cluster that grew."""
 
     created: int = 0
     changed: int = 0
     reviews: int = 0
+    grown: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 def apply_result(store: Store, result: Any) -> Applied:
@@ -31,9 +33,12 @@ def apply_result(store: Store, result: Any) -> Applied:
     ]
     created = [ClusterRecord(id=cid) for cid in result.new_clusters]
     emptied = emptied_clusters(store, memberships, result.emptied_clusters)
+    touched = sorted({m.cluster_id for m in memberships if m.cluster_id})
+    before = {cid: k.size for cid, k in store.get_clusters(touched).items()} if touched else {}
     if memberships or created or emptied:
         store.apply_clustering(memberships, created, emptied)
-    touched = {m.cluster_id for m in memberships if m.cluster_id}
+    after = store.get_clusters(touched) if touched else {}
+    grown = {cid: (before.get(cid, 0), k.size) for cid, k in after.items() if k.size > before.get(cid, 0)}
 
     items: list[ReviewItem] = []
     proposals = [(review_id(*p[:5]), p) for p in result.reviews]
@@ -46,4 +51,4 @@ def apply_result(store: Store, result: Any) -> Applied:
                                 faces_b=list(faces_b), cluster_a=cluster_a, cluster_b=cluster_b))
     if items:
         store.put_reviews(items)
-    return Applied(created=len(created), changed=len(touched), reviews=len(items))
+    return Applied(created=len(created), changed=len(touched), reviews=len(items), grown=grown)

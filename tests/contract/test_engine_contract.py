@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from graphcluster import ConstraintConflict, GraphCluster, InvalidInput, NotFound, Settings, StoreBusy
-from graphcluster.models import ReviewItem
+from graphcluster.models import ClusterRecord, Membership, ReviewItem
 
 DIM = 32
 Opener = Callable[[], GraphCluster]  # the open_gc fixture (tests/contract/conftest.py)
@@ -751,3 +751,65 @@ def test_photos_of_two_people_are_two_faces_cannot_linked_with_crops(
     assert all(gc.face_crop(f) is not None and gc.face_crop(f)[:2] == b"\xff\xd8" for f in ids)
     assert gc.add_photos(folder).counts == {"unchanged": 1}
     assert gc.stats().faces == len(ids)
+
+
+def _crowd(people: int, per: int, *, seed: int) -> tuple[np.ndarray, list[str]]:
+    """``people`` look-alikes around one direction: faces of a person lie within ~0.05 of each
+    other and every two people ~0.39 apart, just inside a link of 0.4 (a crowd that Chinese
+    Whispers chains together, and that the cluster re-check takes apart)."""
+    rng = np.random.default_rng(seed)
+    basis = np.linalg.qr(np.random.default_rng(99).standard_normal((64, 64)))[0]
+    vecs, ids = [], []
+    for k in range(people):
+        centre = basis[0] + 0.2869 * basis[k + 1]
+        centre /= np.linalg.norm(centre)
+        for j in range(per):
+            v = centre + 0.04 * rng.standard_normal(64) / 8.0
+            vecs.append(v / np.linalg.norm(v))
+            ids.append(f"p{k}_{j}")
+    return np.asarray(vecs, dtype=np.float32), ids
+
+
+@pytest.mark.parametrize("recheck", [True, False], ids=["rechecked", "without-recheck"])
+@pytest.mark.parametrize("kind", ["sqlite", "neo4j"])
+def test_a_crowd_that_grows_past_a_size_level_is_rechecked_whole_and_split(
+    kind: str, recheck: bool, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crowd of 12 look-alike people held in one cluster (as batches that each saw only part
+    of it can leave one) is larger than the region limit, so a batch's region holds it only in
+    part. When a batch makes it cross a size level it is re-clustered whole: it falls apart
+    into groups of a few look-alikes and no person is split. Without the re-check (the
+    ``without-recheck`` case, which shows the scenario is real) the crowd stays one cluster."""
+    from graphcluster import regions
+
+    if not recheck:
+        monkeypatch.setattr(regions, "RECHECK_MIN", 0)
+    settings = Settings(index="exact", index_dir=tmp_path / "index", k=8, threshold=0.4, region_limit=10)
+    if kind == "sqlite":
+        gc = GraphCluster.open(tmp_path / "db", settings=settings)
+    else:
+        uri, user, password = request.getfixturevalue("neo4j_uri")
+        request.getfixturevalue("clean_neo4j")
+        gc = GraphCluster.open(uri, settings=settings, auth=(user, password))
+    try:
+        vecs, ids = _crowd(12, 3, seed=0)
+        gc.add_faces(vecs, ids=ids)
+        stale = sorted({c for c in gc.assignments().values() if c})
+        gc.store.apply_clustering(
+            [Membership(face_id=f, cluster_id="c-crowd", status="auto", confidence=0.9) for f in ids],
+            [ClusterRecord(id="c-crowd")], stale)
+        more, _ = _crowd(3, 1, seed=1)  # one more photo each of p0, p1, p2: 36 -> 39 faces
+        gc.add_faces(more, ids=["p0_new", "p1_new", "p2_new"])
+        placed = gc.assignments()
+        people: dict[str | None, set[str]] = {}
+        homes: dict[str, set[str | None]] = {}
+        for face, cluster in placed.items():
+            people.setdefault(cluster, set()).add(face.split("_")[0])
+            homes.setdefault(face.split("_")[0], set()).add(cluster)
+        if recheck:
+            assert max(len(p) for p in people.values()) <= 6, people
+            assert all(len(h) == 1 for h in homes.values()), homes
+        else:
+            assert len(people) == 1 and len(next(iter(people.values()))) == 12
+    finally:
+        gc.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import random
 
 import networkx as nx
@@ -581,3 +582,18 @@ def test_a_must_link_group_only_partly_in_the_region_is_reclustered() -> None:
     counter = ids()
     result = recluster(region, T, new_id=lambda: f"x{next(counter)}")
     assert result.labels["b0"] == result.labels["b1"] is not None
+
+
+def test_recheck_levels_grow_geometrically_from_the_minimum() -> None:
+    """A cluster is re-checked when it crosses RECHECK_MIN x RECHECK_GROWTH**j: a crossing
+    is due once per growth by the factor, never below the minimum."""
+    from graphcluster.regions import RECHECK_GROWTH, RECHECK_MIN, recheck_level
+
+    assert recheck_level(RECHECK_MIN - 1) == -1
+    assert recheck_level(RECHECK_MIN) == 0
+    levels = [recheck_level(n) for n in range(RECHECK_MIN, 2000)]
+    assert levels == sorted(levels)
+    crossings = sum(b > a for a, b in zip(levels, levels[1:]))
+    expected = int(math.log(1999 / RECHECK_MIN) / math.log(RECHECK_GROWTH))
+    assert crossings == expected
+    assert recheck_level(int(RECHECK_MIN * RECHECK_GROWTH ** 3) + 1) == 3
