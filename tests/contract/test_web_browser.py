@@ -89,7 +89,12 @@ def test_answer_a_page_of_questions_by_clicking(page: tuple[GraphCluster, Any, s
     assert [s.get_attribute("data-item") for s in sections] == asked
     for s in sections:
         images = s.find_elements(By.CSS_SELECTOR, "img")
-        assert images and all(browser.execute_script("return arguments[0].naturalWidth", im) > 0 for im in images)
+        assert images
+        for im in images:  # the crops load lazily: each one once it is scrolled into view
+            browser.execute_script("arguments[0].scrollIntoView()", im)
+            assert _wait(browser, lambda b, im=im: b.execute_script(
+                "return arguments[0].complete && arguments[0].naturalWidth > 0", im))
+        browser.execute_script("window.scrollTo(0, 0)")
     replies = {}
     for i, s in enumerate(sections[:-1]):
         reply = "no" if i == 1 else "yes"
