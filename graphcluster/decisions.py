@@ -861,10 +861,8 @@ def _bulk_reply(item: ReviewItem, reply: str, faces: Sequence[str] | None) -> tu
     (``yes``, ``no``, or ``some:`` and the JSON list of the *yes* faces)."""
     shown = list(item.faces_a)
     if faces is None:
-        if item.kind == "split" and reply == "no":
-            raise InvalidInput(
-                f"review item {item.id!r} asks whether cluster {item.cluster_a!r} is one person; a 'no' must name "
-                "the faces shown that do not belong: answer 'no' with faces=[...] (or 'yes' with the ones that do)")
+        if item.kind == "split" and reply == "no":  # "not one person", naming no one: closes the question
+            return [], "no"
         picked = shown if reply == "yes" else []
     else:
         if isinstance(faces, str) or not all(isinstance(f, str) for f in faces):
@@ -877,8 +875,8 @@ def _bulk_reply(item: ReviewItem, reply: str, faces: Sequence[str] | None) -> tu
         picked = [f for f in shown if (f in named) == (reply == "yes")]
     if len(picked) == len(shown):
         return picked, "yes"
-    if not picked:
-        return picked, "no"
+    if not picked and not (item.kind == "split" and faces is not None):
+        return picked, "no"  # (a split's "none of these belong" names them: kept apart from a plain "no")
     return picked, "some:" + json.dumps(sorted(picked))
 
 
@@ -925,7 +923,9 @@ def answer(rc: Reclusterer, item_id: str, reply: str, *, name: str | None, by: s
     why = f"review {item.id}"
     with _journaled(rc, {"op": "answer", "review": item.id, "reply": stored}):
         try:
-            if bulk:
+            if bulk and item.kind == "split" and stored == "no":
+                decision = None  # "not one person", naming no face: nothing to decide
+            elif bulk:
                 decision = _rebulk(rc, item, picked, name=name, by=by, why=why)
             elif current:
                 decision = _apply_answer(rc, item, reply, name=name, by=by, why=why)
@@ -982,7 +982,8 @@ def _apply_bulk(rc: Reclusterer, item: ReviewItem, picked: list[str], *, name: s
       (``assign``), any other is "not this person" (``remove``: a ban); with the person's id
       gone, must-link / cannot-link with the member shown beside the face (``faces_b``);
     - split (members faces_a of cluster_a): a picked face is placed in the cluster (it was
-      checked), any other is taken out and banned from it; with the cluster gone, the picked
+      checked), any other is taken out and banned from it (a plain "no", naming no face,
+      closes the question and decides nothing); with the cluster gone, the picked
       faces are must-linked and each other one cannot-linked with the first picked;
     - new_identity: the picked faces are must-linked (a cluster, named when ``name`` is given);
       any other face is taken out of the question's cluster when it is in it, else
