@@ -766,7 +766,7 @@ def review_queue(rc: Reclusterer, limit: int, *, sweep: bool = True) -> list[Rev
     """
     out: list[ReviewItem] = []
     stale: list[str] = []
-    shown: set[str] = set()  # faces asked about on this page: an answer settles them for the rest
+    shown: set[str] = set()  # faces a bulk question of this page asks about: its answer settles them
     seen, page = 0, max(2 * limit, 20)
     while len(out) < limit:
         items = rc.store.get_reviews(status="open", limit=page)
@@ -776,6 +776,8 @@ def review_queue(rc: Reclusterer, limit: int, *, sweep: bool = True) -> list[Rev
                 break
             if not ok:
                 stale.append(item.id)
+            elif item.kind not in BULK_KINDS:
+                out.append(item)
             elif not shown & set(item.faces_a):
                 out.append(item)
                 shown |= set(item.faces_a)
