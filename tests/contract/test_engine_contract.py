@@ -725,12 +725,13 @@ def test_two_clients_answering_the_same_page_at_once_lose_no_answer(neo4j_uri: t
         page = _ambiguous_page(first)
     with client("first") as first, client("second") as second:
         given = {item.id: _truthful(first, item) for item in page}
+        subsets = {item.id: _bulk_truth(first, item) for item in page}
         errors: list[BaseException] = []
 
         def review(gc: GraphCluster, items: list[ReviewItem]) -> None:
             try:
                 for item in items:
-                    gc.answer(item.id, given[item.id], by=f"reviewer-{id(gc)}")
+                    gc.answer(item.id, given[item.id], by=f"reviewer-{id(gc)}", faces=subsets[item.id])
             except BaseException as exc:  # reported below, with the thread's failure
                 errors.append(exc)
 
