@@ -615,6 +615,8 @@ def _assert_answers_hold(gc: GraphCluster, given: list[tuple[ReviewItem, str]]) 
     for item, reply in given:
         if item.kind == "new_identity" and reply == "yes":
             assert len({where[f] for f in item.faces_a}) == 1 and where[item.faces_a[0]] is not None
+        elif item.kind == "face" and item.cluster_b in where.values():  # placed in / banned from the cluster
+            assert (where[item.faces_a[0]] == item.cluster_b) == (reply == "yes"), (item, reply)
         elif item.kind in ("merge", "face") and item.faces_b:
             a, b = item.faces_a[0], item.faces_b[0]
             together = where[a] is not None and where[a] == where[b]
