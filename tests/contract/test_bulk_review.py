@@ -173,6 +173,32 @@ def test_an_undone_bulk_answer_restores_the_faces_and_asks_again(open_gc: Opener
         assert gc.undo_answer("q-split") == []  # nothing left to undo
 
 
+def test_an_undo_answer_cut_off_midway_is_finished_on_open(open_gc: Opener) -> None:
+    # what a crash between two of an undo_answer's undos leaves: its journal note and one
+    # decision of the answer still active; opening the database undoes the rest and asks again
+    from graphcluster.decisions import JOURNAL
+
+    gc = open_gc()
+    p0, p1, c0, _vecs, _ids = _setup(gc)
+    asked = [p0[0], p0[1], p1[0]]
+    _place(gc, asked, None)
+    gc.store.put_reviews([ReviewItem(id="q-join", kind="join", priority=5.0, faces_a=asked,
+                                     faces_b=[p0[5], p0[5], p0[5]], cluster_b=c0)])
+    gc.answer("q-join", "yes", faces=[p0[0], p0[1]], by="ann")
+    made = [d for d in gc.decisions() if d.by == "ann" and not d.undone]
+    assert len(made) == 3
+    gc.store.set_meta({JOURNAL: [{"op": "undo_answer", "review": "q-join", "by": "ann"}]})
+    gc.undo(made[-1].id, by="ann")
+    assert len(_by(gc, "ann")) == 2 and gc.store.get_review("q-join").status == "answered"
+    gc.close()
+    with open_gc() as again:
+        assert again.store.get_meta().get(JOURNAL) is None
+        assert _by(again, "ann") == []
+        assert again.store.get_review("q-join").status == "open"
+        assert all(again.assignments(detail=True)[f].status != "manual" for f in asked)
+        assert again.check().ok, again.check().problems
+
+
 def test_faces_are_only_for_bulk_questions(open_gc: Opener) -> None:
     with open_gc() as gc:
         p0, _p1, c0, _vecs, _ids = _setup(gc)
