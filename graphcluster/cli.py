@@ -703,7 +703,30 @@ def _question(item: ReviewItem) -> str:
         return "Is face A the person B?"
     if item.kind == "pair":
         return "Are faces A and B the same person?"
+    if item.kind == "join":
+        return "Which of the faces A are the person B?"
+    if item.kind == "split":
+        return "Is cluster A one person? (name the faces that do not belong)"
     return "Are these faces one (new) person?"
+
+
+def _bulk_answer(raw: str, item: ReviewItem) -> tuple[str, list[str] | None]:
+    """``y`` / ``n`` alone, or with the numbers of faces shown: ``n 3 7 12`` says "no" about
+    faces 3, 7 and 12 and "yes" about the others (``y 1 2``: the other way round)."""
+    word, *numbers = raw.split()
+    choice = _ANSWERS.get(word.lower())
+    if choice is None:
+        raise click.BadParameter(f"{word!r} is not one of y / n / s / q (with face numbers after y or n)")
+    if not numbers:
+        return choice, None
+    if choice not in ("yes", "no"):
+        raise click.BadParameter(f"face numbers go after y or n, not after {word!r}")
+    picked = []
+    for n in numbers:
+        if not n.isdigit() or not 1 <= int(n) <= len(item.faces_a):
+            raise click.BadParameter(f"{n!r} is not the number of a face shown (1 to {len(item.faces_a)})")
+        picked.append(item.faces_a[int(n) - 1])
+    return choice, picked
 
 
 @cli.command()
@@ -737,28 +760,41 @@ def review(state: State, limit: int | None, show: int, open_images: bool, image_
             item = queue[0]
             seen.add(item.id)
             say(f"\n[{item.kind}] {item.id}  priority {item.priority:.2f}  {_question(item)}")
+            bulk = item.kind in ("join", "split", "new_identity")  # answered with a subset of the faces shown
             sides = [("A", item.cluster_a, item.faces_a)]
-            if item.kind != "new_identity":
+            if item.kind not in ("new_identity", "split"):
                 sides.append(("B", item.cluster_b, item.faces_b))
             for label, cid, faces in sides:
-                title, shown = _side(gc, cid, faces, show, exclude=item.faces_a if label == "B" else ())
+                many = bulk and label == "A"  # every face of a bulk question is shown, numbered
+                title, shown = _side(gc, cid if not many or item.kind == "split" else None, faces,
+                                     len(faces) if many else show, exclude=item.faces_a if label == "B" else ())
                 say(f"  {label}: {title}")
-                for fid, photo in shown:
-                    say(f"     {fid:<20} {photo or ''}".rstrip())
+                for n, (fid, photo) in enumerate(shown, start=1):
+                    say((f"  {n:>3}. " if many else "     ") + f"{fid:<20} {photo or ''}".rstrip())
                     if open_images and photo:
                         path = (image_root / photo) if image_root and not Path(photo).is_absolute() else Path(photo)
                         click.launch(str(path))
-            raw = click.prompt("yes / no / skip / quit", type=click.Choice(sorted(_ANSWERS), case_sensitive=False),
-                               show_choices=False, err=state.as_json)
-            choice = _ANSWERS[raw.lower()]
+            faces: list[str] | None = None
+            if bulk:
+                choice, faces = click.prompt("yes / no / skip / quit (y or n with face numbers: n 3 7 = those do not)",
+                                             value_proc=lambda raw, item=item: _bulk_answer(raw, item), err=state.as_json)
+            else:
+                raw = click.prompt("yes / no / skip / quit", type=click.Choice(sorted(_ANSWERS), case_sensitive=False),
+                                   show_choices=False, err=state.as_json)
+                choice = _ANSWERS[raw.lower()]
             if choice == "quit":
                 break
             name_given = None
             if choice == "yes" and item.kind == "new_identity":
                 name_given = click.prompt("name (empty: none)", default="", show_default=False, err=state.as_json) or None
-            decision = gc.answer(item.id, choice, name=name_given, by=_who(state))
-            log.append({"item": item.id, "kind": item.kind, "answer": choice, "decision": decision.id if decision else None})
-            say(f"  saved: {choice}" + (f" -> decision {decision.id}" if decision else ""))
+            decision = gc.answer(item.id, choice, name=name_given, by=_who(state), faces=faces)
+            log.append({"item": item.id, "kind": item.kind, "answer": choice, "faces": faces,
+                        "decision": decision.id if decision else None})
+            say(f"  saved: {choice}" + (f" about {len(faces)} faces, the opposite about the rest" if faces else "")
+                + (f" -> decision {decision.id}" if decision else ""))
+            counts = gc.stats()
+            say(f"  progress: {len(log)} answered here, {counts.open_reviews} questions open, "
+                f"{counts.by_status.get('review', 0)} faces tentative, {counts.by_status.get('unassigned', 0)} unassigned")
         remaining = len(gc.review_queue(limit=1000))
     summary = {"answered": sum(e["answer"] != "skip" for e in log), "skipped": sum(e["answer"] == "skip" for e in log),
                "remaining": remaining, "answers": log}

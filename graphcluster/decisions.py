@@ -28,6 +28,7 @@ a recorded decision is always in force. A call that recorded nothing leaves noth
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -124,6 +125,18 @@ def _finish(rc: Reclusterer, entry: dict[str, Any]) -> None:
                     if d.reason == why]
         if recorded and item.status == "open":
             rc.store.set_review_status([item.id], "answered", answer=entry.get("reply"))
+        if item.kind in BULK_KINDS:  # its placements re-cluster once, after the last of them
+            placed = sorted(rc.store.existing_face_ids(
+                [d.a for d in recorded if d.kind in ("assign", "remove") and not d.undone]))
+            if placed:
+                rc.region(placed)
+        return
+    if op == "undo_answer":
+        item = rc.store.get_review(entry["review"])
+        for d in reversed(answer_decisions(rc, item)):
+            undo(rc, d.id, by=entry.get("by"))
+        if item.status != "open":
+            rc.store.set_review_status([item.id], "open", answer=None)
         return
     if op == "undo":
         try:
@@ -360,7 +373,10 @@ def _place(rc: Reclusterer, memberships: Sequence[Membership], clusters: Sequenc
         _obsolete_reviews(rc, emptied)
 
 
-def assign(rc: Reclusterer, face_id: str, cluster_id: str, *, by: str | None, reason: str | None) -> Decision:
+def assign(rc: Reclusterer, face_id: str, cluster_id: str, *, by: str | None, reason: str | None,
+           recluster: bool = True) -> Decision:
+    """Place a face in a cluster by hand (``recluster=False``: the caller re-clusters once for
+    several placements)."""
     _require_faces(rc, face_id)
     rc.view.cluster_record(cluster_id)
     members = rc.store.cluster_members([cluster_id])[cluster_id]
@@ -379,7 +395,7 @@ def assign(rc: Reclusterer, face_id: str, cluster_id: str, *, by: str | None, re
     did = _decision_id()
     with _journaled(rc, {"op": "assign", "decision": did}):
         d = _record(rc, "assign", face_id, cluster_id, by, reason, decision_id=did, previous=current)
-        _apply_placement(rc, d)
+        _apply_placement(rc, d, recluster=recluster)
     return d
 
 
@@ -411,20 +427,23 @@ def _check_group_follows(rc: Reclusterer, face_id: str, cluster_id: str) -> None
                 f"{cluster_id!r}; undo one of those decisions first", conflicts=bans[-1:])
 
 
-def _apply_placement(rc: Reclusterer, d: Decision) -> None:
-    """Apply an assign (a pin) or a remove (a ban) that is recorded."""
+def _apply_placement(rc: Reclusterer, d: Decision, *, recluster: bool = True) -> None:
+    """Apply an assign (a pin) or a remove (a ban) that is recorded (``recluster=False``: the
+    caller re-clusters the region once for several of them)."""
     _supersede(rc, d.a, d)
     if d.kind == "assign":
         if d.b in rc.store.get_clusters([d.b or ""]):
             _place(rc, [Membership(face_id=d.a, cluster_id=d.b, status="manual", confidence=1.0)])
     elif _cluster_of(rc, d.a) == d.b:
         _place(rc, [Membership(face_id=d.a, cluster_id=None, status="unassigned", confidence=0.0)])
-    rc.region([d.a])
+    if recluster:
+        rc.region([d.a])
 
 
 def remove(rc: Reclusterer, face_id: str, *, by: str | None, reason: str | None,
-           cluster_id: str | None = None) -> Decision:
-    """Take a face out of its cluster (or, with ``cluster_id``, ban it from that cluster)."""
+           cluster_id: str | None = None, recluster: bool = True) -> Decision:
+    """Take a face out of its cluster (or, with ``cluster_id``, ban it from that cluster);
+    ``recluster=False``: the caller re-clusters once for several of them."""
     _require_faces(rc, face_id)
     held = _cluster_of(rc, face_id)
     current = cluster_id or held
@@ -443,7 +462,7 @@ def remove(rc: Reclusterer, face_id: str, *, by: str | None, reason: str | None,
     with _journaled(rc, {"op": "remove", "decision": did}):
         d = _record(rc, "remove", face_id, current, by, reason, decision_id=did)
         if held == current:
-            _apply_placement(rc, d)
+            _apply_placement(rc, d, recluster=recluster)
         else:
             _supersede(rc, face_id, d)
     return d
@@ -680,6 +699,8 @@ def review_id(kind: str, faces_a: Sequence[str], faces_b: Sequence[str], cluster
         key = "|".join(sorted([cluster_a or "", cluster_b or ""]))
     elif kind == "face":
         key = f"{faces_a[0] if faces_a else ''}|{cluster_b or ''}"
+    elif kind in ("join", "split"):  # a person and the faces shown with it
+        key = f"{cluster_b or cluster_a or ''}|" + "|".join(sorted(faces_a))
     else:
         key = "|".join(sorted(faces_a))
     return "r" + hashlib.sha1(f"{kind}:{key}".encode()).hexdigest()[:12]
@@ -701,6 +722,8 @@ def _relevant(rc: Reclusterer, items: Sequence[ReviewItem]) -> list[bool]:
     faces = sorted({f for it in items for f in it.faces_a + it.faces_b})
     ms = rc.store.memberships(faces)  # unknown (deleted) faces are left out
     clusters = rc.store.get_clusters(sorted({c for it in items for c in (it.cluster_a, it.cluster_b) if c}))
+    asked = sorted({f for it in items if it.kind in ("face", "join") for f in it.faces_a})
+    banned = rc.view.forbidden(asked) if asked else {}
     out = []
     for item in items:
         mine = item.faces_a + item.faces_b
@@ -713,24 +736,37 @@ def _relevant(rc: Reclusterer, items: Sequence[ReviewItem]) -> list[bool]:
         elif item.kind == "face":  # a tentative member, or an unassigned face near the cluster
             m = ms[item.faces_a[0]]
             in_question = m.cluster_id == item.cluster_b and m.status == "review"
-            out.append((in_question or m.cluster_id is None) and item.cluster_b in clusters)
+            out.append((in_question or m.cluster_id is None) and item.cluster_b in clusters
+                       and item.cluster_b not in banned.get(item.faces_a[0], ()))
+        elif item.kind == "join":  # faces still outside the person, free, and not ruled out of it
+            out.append(item.cluster_b in clusters and all(
+                ms[f].cluster_id != item.cluster_b and ms[f].status != "manual"
+                and item.cluster_b not in banned.get(f, ()) for f in item.faces_a))
+        elif item.kind == "split":  # the members shown are still in the cluster, none placed by hand
+            out.append(item.cluster_a in clusters and not clusters[item.cluster_a].locked and all(
+                ms[f].cluster_id == item.cluster_a and ms[f].status != "manual" for f in item.faces_a))
         elif item.kind == "pair":  # calibration: asks something as long as both faces exist
             out.append(True)
         else:  # new identity: still unassigned, or still exactly the one unverified cluster it was asked about
             held = {ms[f].cluster_id for f in item.faces_a}
             cid = item.cluster_a
-            out.append(held == {None} or (held == {cid} and cid in clusters and not clusters[cid].locked))
+            out.append(held == {None} or (held == {cid} and cid in clusters and not clusters[cid].locked
+                                          and all(ms[f].status != "manual" for f in item.faces_a)))
     return out
 
 
-def review_queue(rc: Reclusterer, limit: int) -> list[ReviewItem]:
+def review_queue(rc: Reclusterer, limit: int, *, sweep: bool = True) -> list[ReviewItem]:
     """The ``limit`` most useful open items; items that no longer ask anything are marked obsolete.
+
+    When fewer than ``limit`` are open, the clusters and unassigned faces are swept for more
+    (``_sweep``), so the queue runs dry only once no region has a question left to ask.
 
     Open items are read a page at a time, best first (the page doubles while too many of them
     turn out stale), so the cost follows ``limit``, not the number of open items.
     """
     out: list[ReviewItem] = []
     stale: list[str] = []
+    shown: set[str] = set()  # faces a bulk question of this page asks about: its answer settles them
     seen, page = 0, max(2 * limit, 20)
     while len(out) < limit:
         items = rc.store.get_reviews(status="open", limit=page)
@@ -738,17 +774,55 @@ def review_queue(rc: Reclusterer, limit: int) -> list[ReviewItem]:
         for item, ok in zip(fresh, _relevant(rc, fresh)):
             if len(out) >= limit:
                 break
-            if ok:
-                out.append(item)
-            else:
+            if not ok:
                 stale.append(item.id)
+            elif item.kind not in BULK_KINDS:
+                out.append(item)
+            elif not shown & set(item.faces_a):
+                out.append(item)
+                shown |= set(item.faces_a)
         seen = len(items)
         if len(items) < page:
             break
         page *= 2
     if stale:
         rc.store.set_review_status(stale, "obsolete")
+    if len(out) < limit and sweep and _sweep(rc, limit - len(out)):
+        return review_queue(rc, limit, sweep=False)
     return out
+
+
+SWEEP_CLUSTERS = 40  # clusters looked at per sweep step, largest first
+SWEEP_FACES = 200  # unassigned faces looked at per sweep step
+
+
+def _sweep(rc: Reclusterer, wanted: int) -> int:
+    """Look for questions the regions re-clustered so far did not leave: walk the clusters
+    (largest first) and the unassigned faces with a cursor kept in meta (``review_sweep``),
+    proposing the questions around each (``Reclusterer.ask_around``), until ``wanted`` new
+    ones are open or a whole pass found none. A pass that found none is not repeated until
+    the store's decisions or faces change. Returns how many questions were written."""
+    counts = rc.store.counts()
+    state = [counts.faces, counts.decisions]
+    cursor = rc.store.get_meta().get("review_sweep") or {}
+    if cursor.get("dry") == state:
+        return 0
+    at_c, at_f = int(cursor.get("clusters", 0)), int(cursor.get("faces", 0))
+    steps = max(-(-counts.clusters // SWEEP_CLUSTERS), -(-counts.by_status.get("unassigned", 0) // SWEEP_FACES), 1)
+    made, idle = 0, 0
+    while made < wanted and idle <= steps:
+        page = rc.store.cluster_page(at_c, SWEEP_CLUSTERS)
+        members = rc.store.cluster_members([c.id for c in page]) if page else {}
+        found = sum(rc.ask_around(members[c.id][: rc.settings.region_limit]) for c in page)
+        faces = rc.store.unassigned_faces(at_f, SWEEP_FACES)
+        if faces:
+            found += rc.ask_around(faces)
+        at_c = at_c + len(page) if len(page) == SWEEP_CLUSTERS else 0
+        at_f = at_f + len(faces) if len(faces) == SWEEP_FACES else 0
+        made += found
+        idle = 0 if found else idle + 1
+    rc.store.set_meta({"review_sweep": {"clusters": at_c, "faces": at_f, "dry": state if not made else None}})
+    return made
 
 
 def calibration_questions(rc: Reclusterer, limit: int) -> list[ReviewItem]:
@@ -781,7 +855,35 @@ def calibration_questions(rc: Reclusterer, limit: int) -> list[ReviewItem]:
     return out
 
 
-def answer(rc: Reclusterer, item_id: str, reply: str, *, name: str | None, by: str | None) -> Decision | None:
+BULK_KINDS = ("join", "split", "new_identity")  # answered with a subset of the faces shown
+
+
+def _bulk_reply(item: ReviewItem, reply: str, faces: Sequence[str] | None) -> tuple[list[str], str]:
+    """The faces of a bulk question the answer says *yes* about, and the answer as stored
+    (``yes``, ``no``, or ``some:`` and the JSON list of the *yes* faces)."""
+    shown = list(item.faces_a)
+    if faces is None:
+        if item.kind == "split" and reply == "no":  # "not one person", naming no one: closes the question
+            return [], "no"
+        picked = shown if reply == "yes" else []
+    else:
+        if isinstance(faces, str) or not all(isinstance(f, str) for f in faces):
+            raise InvalidInput(f"faces must be a list of face ids, got {faces!r}")
+        unknown = [f for f in faces if f not in shown]
+        if unknown:
+            raise InvalidInput(f"face {unknown[0]!r} was not shown in review item {item.id!r}; "
+                               f"pick among the faces it shows: {shown}")
+        named = set(faces)
+        picked = [f for f in shown if (f in named) == (reply == "yes")]
+    if len(picked) == len(shown):
+        return picked, "yes"
+    if not picked and not (item.kind == "split" and faces is not None):
+        return picked, "no"  # (a split's "none of these belong" names them: kept apart from a plain "no")
+    return picked, "some:" + json.dumps(sorted(picked))
+
+
+def answer(rc: Reclusterer, item_id: str, reply: str, *, name: str | None, by: str | None,
+           faces: Sequence[str] | None = None) -> Decision | None:
     """Record the answer to a review item; an answer to a question that was shown is never lost.
 
     A question the graph has moved past since it was asked (its faces moved, its clusters
@@ -791,12 +893,27 @@ def answer(rc: Reclusterer, item_id: str, reply: str, *, name: str | None, by: s
     new decision. Refused only: a reply other than yes / no / skip (``InvalidInput``), an
     unknown item (``NotFound``), and an answer that contradicts an earlier human decision
     (``ConstraintConflict``, naming it: undo it first if it was wrong).
+
+    ``faces`` (join, split and new_identity questions): the faces shown that the reply is
+    about; every other face shown gets the opposite reply ("no" with three faces of a split:
+    these three do not belong, the rest do). One decision per face (``_apply_bulk``); the
+    decisions of one answer are undone together by ``undo_answer``.
     """
     reply = reply.strip().lower() if isinstance(reply, str) else reply
     if reply not in ("yes", "no", "skip"):
         raise InvalidInput(f"answer must be 'yes', 'no' or 'skip', got {reply!r}")
     item = rc.store.get_review(item_id)
-    if item.status == "answered" and item.answer == reply:
+    bulk = item.kind in ("join", "split") or (item.kind == "new_identity" and faces is not None)
+    if faces is not None and not bulk:
+        raise InvalidInput(f"review item {item.id!r} is a {item.kind} question, answered yes or no as a whole; "
+                           "faces=[...] picks faces of join, split and new_identity questions")
+    if faces is not None and reply == "skip":
+        raise InvalidInput(f"a skip of review item {item.id!r} takes no faces; got {list(faces)!r}")
+    picked: list[str] = []
+    stored = reply
+    if bulk and reply != "skip":
+        picked, stored = _bulk_reply(item, reply, faces)
+    if item.status == "answered" and item.answer == stored:
         return None  # recorded already (a second click, a second client)
     current = item.status == "open" and _still_relevant(rc, item)
     if reply == "skip":
@@ -806,18 +923,122 @@ def answer(rc: Reclusterer, item_id: str, reply: str, *, name: str | None, by: s
             rc.store.set_review_status([item.id], "answered", answer=reply)
         return None
     why = f"review {item.id}"
-    with _journaled(rc, {"op": "answer", "review": item.id, "reply": reply}):
+    with _journaled(rc, {"op": "answer", "review": item.id, "reply": stored}):
         try:
-            if current:
+            if bulk and item.kind == "split" and stored == "no":
+                decision = None  # "not one person", naming no face: nothing to decide
+            elif bulk:
+                decision = _rebulk(rc, item, picked, name=name, by=by, why=why)
+            elif current:
                 decision = _apply_answer(rc, item, reply, name=name, by=by, why=why)
             else:
                 decision = _apply_shown(rc, item, reply, name=name, by=by, why=why)
         except ConstraintConflict:
             if item.status == "open":  # the question was moot: ask it no more
-                rc.store.set_review_status([item.id], "obsolete", answer=reply)
+                rc.store.set_review_status([item.id], "obsolete", answer=stored)
             raise
-        rc.store.set_review_status([item.id], "answered", answer=reply)
+        rc.store.set_review_status([item.id], "answered", answer=stored)
     return decision
+
+
+def answer_decisions(rc: Reclusterer, item: ReviewItem) -> list[Decision]:
+    """The active decisions an answer to ``item`` recorded, oldest first."""
+    about = {*item.faces_a, *item.faces_b, *(c for c in (item.cluster_a, item.cluster_b) if c)}
+    return [d for d in rc.store.get_decisions(face_ids=sorted(about), active_only=True)
+            if d.reason == f"review {item.id}"]
+
+
+def undo_answer(rc: Reclusterer, item_id: str, *, by: str | None = None) -> list[Decision]:
+    """Undo every decision an answer recorded (newest first) and open the question again.
+    Returns the undone decisions; an item never answered undoes nothing."""
+    item = rc.store.get_review(item_id)
+    with _journaled(rc, {"op": "undo_answer", "review": item.id, "by": by}):
+        done = [undo(rc, d.id, by=by) for d in reversed(answer_decisions(rc, item))]
+        if item.status != "open":
+            rc.store.set_review_status([item.id], "open", answer=None)
+    return done
+
+
+def _rebulk(rc: Reclusterer, item: ReviewItem, picked: list[str], *, name: str | None, by: str | None,
+            why: str) -> Decision | None:
+    """A bulk answer; a changed answer replaces the earlier one's decisions (restored when the
+    new one is refused)."""
+    earlier = answer_decisions(rc, item) if item.status == "answered" else []
+    for d in reversed(earlier):
+        undo(rc, d.id, by=by)
+    try:
+        return _apply_bulk(rc, item, picked, name=name, by=by, why=why)
+    except ConstraintConflict:
+        if earlier and item.answer:  # the reviewer's earlier answer stands
+            before, _ = _bulk_reply(item, "yes", json.loads(item.answer[5:]) if item.answer.startswith("some:")
+                                    else (item.faces_a if item.answer == "yes" else []))
+            _apply_bulk(rc, item, before, name=None, by=by, why=why)
+        raise
+
+
+def _apply_bulk(rc: Reclusterer, item: ReviewItem, picked: list[str], *, name: str | None, by: str | None,
+                why: str) -> Decision | None:
+    """One decision per face shown, as a person would state them about what they saw:
+
+    - join (faces_a against person cluster_b): a picked face is placed in the person
+      (``assign``), any other is "not this person" (``remove``: a ban); with the person's id
+      gone, must-link / cannot-link with the member shown beside the face (``faces_b``);
+    - split (members faces_a of cluster_a): a picked face is placed in the cluster (it was
+      checked), any other is taken out and banned from it (a plain "no", naming no face,
+      closes the question and decides nothing); with the cluster gone, the picked
+      faces are must-linked and each other one cannot-linked with the first picked;
+    - new_identity: the picked faces are must-linked (a cluster, named when ``name`` is given);
+      any other face is taken out of the question's cluster when it is in it, else
+      cannot-linked with the first picked.
+
+    Faces deleted since are left out. All or nothing: when one decision contradicts an
+    earlier human decision, those made for this answer are undone and the conflict raised.
+    """
+    alive = rc.store.existing_face_ids(item.faces_a + item.faces_b)
+    yes = [f for f in item.faces_a if f in alive and f in picked]
+    no = [f for f in item.faces_a if f in alive and f not in picked]
+    beside = dict(zip(item.faces_a, item.faces_b))
+    made: list[Decision] = []
+    try:
+        if item.kind == "new_identity":
+            if len(yes) >= 2:
+                d = _apply_answer(rc, item.model_copy(update={"faces_a": yes}), "yes", name=name, by=by, why=why)
+                made += answer_decisions(rc, item)
+            cid = item.cluster_a if item.cluster_a and rc.store.get_clusters([item.cluster_a]) else None
+            held = rc.store.memberships(no)
+            for f in no:
+                if cid and held[f].cluster_id == cid:
+                    made.append(remove(rc, f, by=by, reason=why, cluster_id=cid, recluster=False))
+                elif yes:
+                    made.append(different_person(rc, f, yes[0], by=by, reason=why))
+            if no:
+                rc.region(no)
+            return made[0] if made else None
+        person = item.cluster_b if item.kind == "join" else item.cluster_a
+        if person and rc.store.get_clusters([person]):
+            for f in yes:
+                made.append(assign(rc, f, person, by=by, reason=why, recluster=False))
+            for f in no:
+                made.append(remove(rc, f, by=by, reason=why, cluster_id=person, recluster=False))
+            if yes or no:
+                rc.region(yes + no)
+        elif item.kind == "join":  # the person's id is gone: hold on to the member shown beside each face
+            for f in yes + no:
+                other = beside.get(f)
+                if other in alive and other != f:
+                    made.append(same_person(rc, f, other, by=by, reason=why) if f in yes
+                                else different_person(rc, f, other, by=by, reason=why))
+        else:  # a split of a cluster that is gone: the faces said to belong are one person
+            for f in yes[1:]:
+                made.append(same_person(rc, yes[0], f, by=by, reason=why))
+            for f in no:
+                if yes:
+                    made.append(different_person(rc, f, yes[0], by=by, reason=why))
+    except ConstraintConflict:
+        for d in reversed(made):
+            undo(rc, d.id, by=by)
+        raise
+    return made[0] if made else None
 
 
 def _apply_shown(rc: Reclusterer, item: ReviewItem, reply: str, *, name: str | None, by: str | None,

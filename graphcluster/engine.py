@@ -783,10 +783,22 @@ class GraphCluster:
 
     @_exclusive
     def answer(
-        self, item_id: str, answer: str, *, name: str | None = None, by: str | None = None
+        self, item_id: str, answer: str, *, name: str | None = None, by: str | None = None,
+        faces: Sequence[str] | None = None,
     ) -> Decision | None:
-        """Answer a review item with "yes", "no" or "skip"; records the decision it implies."""
-        return _decisions.answer(self.regions, item_id, answer, name=name, by=by)
+        """Answer a review item with "yes", "no" or "skip"; records the decision it implies.
+
+        A bulk question (kind ``join``, ``split``, ``new_identity``) takes ``faces``: the faces
+        shown that the answer is about, every other face shown getting the opposite answer
+        (``answer(id, "no", faces=["f3", "f7"])`` on a split: these two do not belong, the rest
+        do). Each face gets its own decision; :meth:`undo_answer` undoes them together.
+        """
+        return _decisions.answer(self.regions, item_id, answer, name=name, by=by, faces=faces)
+
+    @_exclusive
+    def undo_answer(self, item_id: str, *, by: str | None = None) -> list[Decision]:
+        """Undo every decision the answer to a review item recorded and open it again."""
+        return _decisions.undo_answer(self.regions, item_id, by=by)
 
     # -- global pass ----------------------------------------------------------------------------
     @_exclusive

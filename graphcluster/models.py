@@ -31,7 +31,7 @@ __all__ = [
 
 Status = Literal["auto", "review", "manual", "unassigned"]
 DecisionKind = Literal["same_person", "different_person", "assign", "remove", "merge", "lock", "unlock", "name"]
-ReviewKind = Literal["merge", "face", "new_identity", "pair"]
+ReviewKind = Literal["merge", "face", "new_identity", "pair", "join", "split"]
 
 
 def utcnow() -> datetime:
@@ -108,8 +108,13 @@ class ReviewItem(_Model):
 
     merge: "are clusters A and B one person?" (faces_a / faces_b: faces shown of each);
     face: "is this face (faces_a) really cluster B?" (faces_b: the member of B nearest it);
-    new_identity: "are these faces (faces_a) one person?" (faces_b empty);
-    pair: a calibration question, "are faces_a[0] and faces_b[0] the same person?".
+    new_identity: "are these faces (faces_a) one person?" (faces_b empty; cluster_a: the new
+    cluster they form, if any);
+    pair: a calibration question, "are faces_a[0] and faces_b[0] the same person?";
+    join: "which of these faces (faces_a) are person B?" (faces_b[i]: the member of B shown
+    beside faces_a[i]);
+    split: "is cluster A one person?" (faces_a: the members least tied to it).
+    join, split and new_identity are answered with the subset of faces_a the answer is about.
     """
 
     id: str

@@ -14,7 +14,7 @@ import math
 from collections.abc import Sequence
 
 from graphcluster.calibration import BACKLOG_PER_BATCH, Move, ThresholdKeeper
-from graphcluster.clustering import build_region, recluster
+from graphcluster.clustering import RegionResult, build_region, recluster
 from graphcluster.clustering.questions import askable, propose_questions
 from graphcluster.settings import Settings
 from graphcluster.store.base import Store
@@ -83,6 +83,15 @@ class Reclusterer:
             region, result.labels, thresholds
         )
         return apply_result(self.store, result)
+
+    def ask_around(self, seeds: Sequence[str]) -> int:
+        """Propose review questions about the region around ``seeds`` from the clustering as it
+        stands (nothing is re-clustered); returns how many questions never asked before were written."""
+        thresholds = self.thresholds.current()
+        region = build_region(self.view, list(seeds), thresholds, region_limit=self.settings.region_limit)
+        labels = {f: c for f, (c, _status) in region.labels.items()}
+        result = RegionResult(reviews=propose_questions(region, labels, thresholds), labels=labels)
+        return apply_result(self.store, result).new_reviews
 
     def whole(self, seeds: Sequence[str]) -> Applied:
         """Re-cluster the region around ``seeds`` with the region limit raised to

@@ -22,6 +22,7 @@ class Applied:
     created: int = 0
     changed: int = 0
     reviews: int = 0
+    new_reviews: int = 0  # of ``reviews``, those never asked before
     grown: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
@@ -51,4 +52,6 @@ def apply_result(store: Store, result: Any) -> Applied:
                                 faces_b=list(faces_b), cluster_a=cluster_a, cluster_b=cluster_b))
     if items:
         store.put_reviews(items)
-    return Applied(created=len(created), changed=len(touched), reviews=len(items), grown=grown)
+    fresh = sum(1 for item in items if item.id not in known)
+    return Applied(created=len(created), changed=len(touched), reviews=len(items), new_reviews=fresh,
+                   grown=grown)

@@ -26,9 +26,12 @@ chance that the answer is the one that changes something. Steps:
    unassigned faces) share one probability (``odds / (1 + sum of odds)``), so a face whose
    nearest neighbours sit in several clusters is not asked about each as if it were sure.
 5. Score = that probability x the faces the "yes" brings together; keep the ``limit`` best:
-   ``merge`` (two clusters; the faces of each side on the closest links), ``face`` (an
-   unassigned face into a cluster) and ``new_identity`` (two unassigned faces that are each
-   other's likeliest partner).
+   ``merge`` (two clusters; the faces of each side on the closest links), ``face`` (one
+   unassigned face into a cluster), and the bulk questions a person answers with a subset:
+   ``join`` (up to ``BULK`` unassigned faces and small fragments whose likeliest cluster is
+   one person; the gain is the sum over them), ``new_identity`` (a group of unassigned faces
+   joined by likely pairs) and ``split`` (a cluster's members least tied to it: is this one
+   person? the gain is the expected wrong members x what taking one out adds).
 
 ``askable`` puts the questions the clustering core itself proposes on the same scale: a
 tentative member ('review' status) is worth ``(1 - confidence) x 2(s - 1) / s`` (a "no" takes
@@ -52,6 +55,10 @@ Review = tuple[str, list[str], list[str], str | None, str | None, float]
 EVIDENCE = 3  # closest links that count as evidence for a candidate (weights 1, 1/2, 1/4)
 CONFIRM = 0.01  # priority per face of confirming a new cluster (changes no assignment)
 MAX_LOG_ODDS = 30.0
+BULK = 12  # faces per bulk question (join, split, new person): what one look takes in
+FRAGMENT = 3  # a cluster this small, wholly in the region, is offered as part of a join
+GROUP_PAIR = 0.25  # a new-person group grows along pairs at least this likely
+SPLIT_MIN = 3  # clusters this large get a split question
 
 
 def join_gain(sa: int, sb: int) -> float:
@@ -211,6 +218,7 @@ def propose_questions(
         if cid:
             inside[cid] += 1
     scored: list[tuple[float, Review]] = []
+    merges: list[tuple[tuple[str, str], float, list[str], list[str]]] = []  # pair, chance, faces on the links
     for (ca, cb), edges in pairs.items():
         edges.sort()
         odds = odds_of([d for d, _, _ in edges])
@@ -222,6 +230,7 @@ def propose_questions(
         score = odds / (1.0 + odds) * cover * cover * join_gain(max(1, sizes[ca]), max(1, sizes[cb]))
         fa, fb = side_a[:shown], side_b[:shown]
         scored.append((score, ("merge", fa, fb, ca, cb, round(score, 4))))
+        merges.append(((ca, cb), score / join_gain(max(1, sizes[ca]), max(1, sizes[cb])), side_a, side_b))
 
     # a face belongs to one person at most: its candidates share one probability
     share: dict[str, dict[tuple[str, str], float]] = {}
@@ -229,15 +238,123 @@ def propose_questions(
         odds = {c: odds_of(sorted(d for d, _ in links)) for c, links in cands.items()}
         total = 1.0 + sum(odds.values())
         share[face] = {c: o / total for c, o in odds.items()}
+    # join units per cluster: unassigned faces (at their likeliest cluster) and small fragments
+    units: dict[str, list[tuple[float, list[str], list[str]]]] = defaultdict(list)
+    for face, probs in share.items():
+        clusters = [(p, other) for (kind, other), p in probs.items() if kind == "c"]
+        if clusters:
+            p, best = max(clusters, key=lambda pc: (pc[0], pc[1]))
+            units[best].append((p, [face], [min(lone[face][("c", best)])[1]]))
+    fragment_of: dict[str, tuple[float, str, list[str], list[str]]] = {}
+    for (ca, cb), p, side_a, side_b in merges:
+        small, big, fs, fb = (ca, cb, side_a, side_b) if sizes[ca] <= sizes[cb] else (cb, ca, side_b, side_a)
+        if sizes[small] > FRAGMENT or inside[small] != sizes[small] or sizes[big] <= sizes[small]:
+            continue
+        if small not in fragment_of or p > fragment_of[small][0]:
+            members = sorted(f for f, c in labels.items() if c == small)
+            fragment_of[small] = (p, big, members, [fb[0]] * len(members))
+    for small, (p, big, members, nearest) in fragment_of.items():
+        units[big].append((p, members, nearest))
+    joined: set[str] = set()  # clusters and faces a join question asks about: no one-face question for them
+    for cid, found in units.items():
+        found.sort(key=lambda u: (-u[0], u[1]))
+        faces: list[str] = []
+        shown_b: list[str] = []
+        score = 0.0
+        for p, fs, nb in found:
+            if len(faces) + len(fs) > BULK:
+                continue
+            faces += fs
+            shown_b += nb
+            score += p * join_gain(len(fs), max(1, sizes[cid]))
+        if len(faces) < 2:
+            continue
+        joined |= set(faces) | {labels[f] or "" for f in faces}
+        scored.append((score, ("join", faces, shown_b, None, cid, round(score, 4))))
+    scored = [s for s in scored if not (s[1][0] == "merge" and {s[1][3], s[1][4]} & joined
+                                        and (s[1][3] in fragment_of or s[1][4] in fragment_of))]
     for face, probs in share.items():
         for (kind, other), p in probs.items():
-            if kind == "c":
+            if kind == "c" and face not in joined:
                 score = p * join_gain(1, max(1, sizes[other]))
                 member = min(lone[face][(kind, other)])[1]
                 scored.append((score, ("face", [face], [member], None, other, round(score, 4))))
-            elif face < other:  # each pair once: the weaker of the two faces' views of it
-                q = min(p, share.get(other, {}).get(("f", face), 0.0))
-                score = q * join_gain(1, 1)
-                scored.append((score, ("new_identity", [face, other], [], None, None, round(score, 4))))
+    scored += _groups(share, lone, odds_of)
+    scored += _splits(region, labels, sizes, odds_of)
     scored.sort(key=lambda x: (-x[0], x[1][0], x[1][1], x[1][3] or "", x[1][4] or ""))
     return [review for score, review in scored[:limit] if score > min_score]
+
+
+def _groups(share: dict[str, dict[tuple[str, str], float]],
+            lone: dict[str, dict[tuple[str, str], list[tuple[float, str]]]],
+            odds_of: Callable[[list[float]], float]) -> list[tuple[float, Review]]:
+    """New-person questions: unassigned faces joined by likely pairs, up to ``BULK`` faces per
+    group. A pair's chance is the odds of its link alone (two partners of a face are not
+    exclusive when they are one person too), held to the pair's share when the group is only
+    the two faces; a group's gain is what putting its faces together one by one adds, times the
+    mean chance of its pairs."""
+    pairs: dict[tuple[str, str], float] = {}
+    for face, probs in share.items():
+        for (kind, other), p in probs.items():
+            if kind == "f" and face < other:
+                o = odds_of(sorted(d for d, _ in lone[face][(kind, other)]))
+                pairs[(face, other)] = o / (1.0 + o)
+    shared = {(a, b): min(share[a][("f", b)], share.get(b, {}).get(("f", a), 0.0)) for a, b in pairs}
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    size: dict[str, int] = defaultdict(lambda: 1)
+    for (a, b), q in sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0])):
+        ra, rb = find(a), find(b)
+        if ra != rb and (q >= GROUP_PAIR or size[ra] + size[rb] == 2) and size[ra] + size[rb] <= BULK:
+            parent[rb] = ra
+            size[ra] += size[rb]
+    groups: dict[str, list[str]] = defaultdict(list)
+    for f in sorted({f for ab in pairs for f in ab}):
+        groups[find(f)].append(f)
+    out: list[tuple[float, Review]] = []
+    for faces in groups.values():
+        if len(faces) < 2:
+            continue
+        inner = [q for (a, b), q in pairs.items() if a in faces and b in faces and find(a) == find(faces[0])]
+        chance = shared[(faces[0], faces[1])] if len(faces) == 2 else sum(inner) / len(inner)
+        score = chance * sum(join_gain(k, 1) for k in range(1, len(faces)))
+        out.append((score, ("new_identity", faces, [], None, None, round(score, 4))))
+    return out
+
+
+def _splits(region: Region, labels: dict[str, str | None], sizes: dict[str, int],
+            odds_of: Callable[[list[float]], float]) -> list[tuple[float, Review]]:
+    """"Is this cluster one person?": per cluster, the ``BULK`` members least tied to the rest
+    (the chance that a member is someone else is 1 / (1 + odds) of its links to fellow members);
+    the gain is the expected wrong faces shown x what taking one out adds, ``2(s - 1) / s``.
+    Members a human placed or tied by a must-link, and locked clusters, are not asked about."""
+    tied = set(region.pinned)
+    for a, b, _ in region.constraints.must_links:
+        if labels.get(a) and labels.get(a) == labels.get(b):
+            tied |= {a, b}
+    fellows: dict[str, list[float]] = defaultdict(list)
+    for a, b, d in region.edges:
+        ca, cb = labels.get(a), labels.get(b)
+        if ca and ca == cb:
+            fellows[a].append(d)
+            fellows[b].append(d)
+    members: dict[str, list[tuple[float, str]]] = defaultdict(list)
+    for f, cid in labels.items():
+        if cid and f in fellows and f not in tied and cid not in region.locked:
+            members[cid].append((1.0 / (1.0 + odds_of(sorted(fellows[f]))), f))
+    out: list[tuple[float, Review]] = []
+    for cid, ms in members.items():
+        s = sizes[cid]
+        if s < SPLIT_MIN:
+            continue
+        ms.sort(key=lambda pm: (-pm[0], pm[1]))
+        shown = ms[:BULK]
+        score = sum(p for p, _ in shown) * 2.0 * (s - 1) / s
+        out.append((score, ("split", [f for _, f in shown], [], cid, None, round(score, 4))))
+    return out

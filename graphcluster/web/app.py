@@ -222,7 +222,8 @@ def create_app(gc: Any, *, password: str | None = None, by: str = "web",
         item, reply = field(form, "item", "the question"), field(form, "answer", "the answer")
         name = form.get("name")
         name = name.strip() or None if isinstance(name, str) else None
-        d = await call(lambda: gc.answer(item, reply, name=name, by=by))
+        ticked = [f for f in form.getlist("face") if isinstance(f, str)]  # a bulk question's ticked faces
+        d = await call(lambda: gc.answer(item, reply, name=name, by=by, faces=ticked or None))
         return done(request, form, f"answered {reply}", **decided(d))
 
     def cluster_action(fn: Callable[[str, FormData], Any], message: str) -> Callable[[Request], Any]:

@@ -21,6 +21,8 @@ QUESTION_TEXT = {
     "face": "Is this face the person on the right?",
     "new_identity": "Are these faces one (new) person?",
     "pair": "Are these two faces the same person?",
+    "join": "Which of these faces are the person on the right?",
+    "split": "Is this one person? Tick the faces that are not, then No.",
 }
 COVER_CANDIDATES = 30  # members looked at per cluster when picking its cover faces
 
@@ -64,6 +66,7 @@ class Side:
     title: str
     faces: list[str]
     cluster: ClusterRecord | None = None
+    ticks: bool = False  # each face gets a checkbox: a bulk answer names the ticked faces
 
 
 @dataclass
@@ -100,8 +103,16 @@ def question_views(gc: Any, items: list[ReviewItem], shown: int = 6) -> list[Que
         elif it.kind == "pair":
             q.sides.append(Side("face A", it.faces_a[:1]))
             q.sides.append(Side("face B", it.faces_b[:1]))
+        elif it.kind == "join":
+            cb = clusters.get(it.cluster_b or "")
+            more = [f for f in members.get(it.cluster_b or "", []) if f not in it.faces_a]
+            q.sides.append(Side(f"{len(it.faces_a)} faces", list(it.faces_a), ticks=True))
+            q.sides.append(Side(_cluster_title(cb, it.cluster_b), more[:shown], cb))
+        elif it.kind == "split":
+            ca = clusters.get(it.cluster_a or "")
+            q.sides.append(Side(_cluster_title(ca, it.cluster_a), list(it.faces_a), ca, ticks=True))
         else:
-            q.sides.append(Side(f"{len(it.faces_a)} faces", it.faces_a[: max(shown, 12)]))
+            q.sides.append(Side(f"{len(it.faces_a)} faces", list(it.faces_a), ticks=True))
         out.append(q)
     return out
 

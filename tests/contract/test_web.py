@@ -134,6 +134,22 @@ def test_answers_go_through_gc_answer_and_record_by_web(site: Site) -> None:
     assert made and all(d.by == "web" for d in made)
 
 
+def test_a_bulk_question_shows_checkboxes_and_takes_the_ticked_faces(site: Site) -> None:
+    gc = site.gc
+    cid = max(gc.store.get_clusters(None).values(), key=lambda c: (c.size, c.id)).id
+    members = gc.store.cluster_members([cid])[cid][:4]
+    gc.store.put_reviews([ReviewItem(id="q-split", kind="split", priority=1e6, faces_a=members, cluster_a=cid)])
+    page = site.get("/review").text
+    block = page.split('data-item="q-split"')[1].split("</section>")[0]
+    assert block.count('type="checkbox" name="face"') == 4 and 'form="answer-q-split"' in block
+    r = site.post("/answer", {"item": "q-split", "answer": "no", "face": members[:2], "next": "/review"})
+    assert r.status_code == 303
+    where = gc.assignments(detail=True)
+    assert all(where[f].cluster_id != cid for f in members[:2])
+    assert all(where[f].cluster_id == cid and where[f].status == "manual" for f in members[2:])
+    assert {d.by for d in gc.decisions() if d.reason == "review q-split"} == {"web"}
+
+
 def test_script_posts_get_json_and_bad_answers_are_400(site: Site) -> None:
     item = site.gc.review_queue(limit=1)[0]
     headers = {"X-CSRF-Token": site.token}

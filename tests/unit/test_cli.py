@@ -405,6 +405,25 @@ def test_review_rejects_an_unknown_answer_and_asks_again(store: str) -> None:
     assert "not one of" in result.output or "invalid choice" in result.output.lower()
 
 
+def test_review_takes_a_bulk_answer_with_face_numbers(store: str) -> None:
+    from graphcluster.engine import GraphCluster
+    from graphcluster.models import ReviewItem
+
+    cid = biggest_cluster(store)["id"]
+    with GraphCluster.open(store) as gc:
+        members = gc.store.cluster_members([cid])[cid][:4]
+        gc.store.put_reviews([ReviewItem(id="q-split", kind="split", priority=1e6, faces_a=members, cluster_a=cid)])
+    result = run("--store", store, "review", "--limit", "1", input="n 0\nn 2 4\n")
+    assert "Is cluster A one person?" in result.output and "    2. " in result.output
+    assert "'0' is not the number of a face shown (1 to 4)" in result.output  # asked again
+    assert "saved: no about 2 faces" in result.output and "progress: 1 answered here" in result.output
+    with GraphCluster.open(store) as gc:
+        where = gc.assignments(detail=True)
+        assert where[members[1]].cluster_id != cid and where[members[3]].cluster_id != cid
+        assert where[members[0]].cluster_id == cid and where[members[0]].status == "manual"
+        assert gc.store.get_review("q-split").status == "answered"
+
+
 def test_review_open_launches_the_viewer(store: str, monkeypatch: pytest.MonkeyPatch) -> None:
     opened: list[str] = []
     monkeypatch.setattr(click, "launch", lambda url, **kw: opened.append(url) or 0)

@@ -129,7 +129,7 @@ def test_fallback_thresholds_still_rank_by_distance() -> None:
     labels = {**_cluster("A", 3), "x": None, "y": None}
     edges = [*_tight("A", 3), ("x", "a0", 0.30), ("y", "a1", 0.33)]
     qs = propose_questions(_region(edges, labels), labels, t)
-    assert [q[1][0] for q in qs if q[0] == "face"][:2] == ["x", "y"]
+    assert [q[1][:2] for q in qs if q[0] == "join"] == [["x", "y"]]  # one join question, the nearer face first
 
 
 def test_a_member_tied_by_a_must_link_is_not_asked_about() -> None:
@@ -138,3 +138,43 @@ def test_a_member_tied_by_a_must_link_is_not_asked_about() -> None:
                     constraints=ConstraintSet([("a0", "a1", "d1")], []))
     reviews = [("face", ["a0"], [], None, "A", 0.5), ("face", ["a2"], [], None, "A", 0.5)]
     assert [r[1] for r in askable(reviews, region, labels)] == [["a2"]]
+
+
+def test_unassigned_faces_near_one_person_make_one_join_question() -> None:
+    labels = {**_cluster("A", 6), "x": None, "y": None, "z": None}
+    edges = [*_tight("A", 6), ("x", "a0", 0.31), ("y", "a1", 0.32), ("z", "a2", 0.33)]
+    qs = propose_questions(_region(edges, labels), labels, T)
+    joins = [q for q in qs if q[0] == "join"]
+    assert [(q[1], q[2], q[4]) for q in joins] == [(["x", "y", "z"], ["a0", "a1", "a2"], "A")]
+    assert not [q for q in qs if q[0] == "face"]  # each face is asked once, in the join
+    odds = same_person_odds(T)
+    expected = sum(odds([d]) / (1 + odds([d])) * join_gain(1, 6) for d in (0.31, 0.32, 0.33))
+    assert math.isclose(joins[0][5], expected, rel_tol=1e-3)
+
+
+def test_a_small_fragment_joins_the_person_it_touches_instead_of_a_merge_question() -> None:
+    labels = {**_cluster("A", 8), **_cluster("B", 2), "x": None}
+    edges = [*_tight("A", 8), *_tight("B", 2), ("b0", "a0", 0.31), ("b1", "a1", 0.31), ("x", "a2", 0.31)]
+    qs = propose_questions(_region(edges, labels), labels, T)
+    assert [(q[0], sorted(q[1]), q[4]) for q in qs if q[0] in ("join", "merge")] == [("join", ["b0", "b1", "x"], "A")]
+
+
+def test_unassigned_faces_that_are_likely_one_person_make_one_new_person_question() -> None:
+    labels: dict[str, str | None] = {"x": None, "y": None, "z": None, "w": None}
+    edges = [("x", "y", 0.28), ("y", "z", 0.29), ("x", "z", 0.3), ("w", "q", 0.9)]
+    qs = propose_questions(_region(edges, labels), labels, T)
+    assert [(q[0], q[1]) for q in qs] == [("new_identity", ["x", "y", "z"])]
+    assert qs[0][5] > propose_questions(_region([("x", "y", 0.28)], labels), labels, T)[0][5]
+
+
+def test_a_cluster_with_a_loosely_tied_member_makes_a_split_question_showing_it_first() -> None:
+    labels = {**_cluster("A", 6), "o": "A"}
+    edges = [*_tight("A", 6), ("o", "a0", 0.32)]
+    qs = propose_questions(_region(edges, labels), labels, T)
+    splits = [q for q in qs if q[0] == "split"]
+    assert len(splits) == 1 and splits[0][1][0] == "o" and splits[0][3] == "A"
+    odds = same_person_odds(T)
+    assert splits[0][5] >= 1 / (1 + odds([0.32])) * 2 * 6 / 7 * 0.999
+    # a tight cluster with nothing loose in it asks nothing
+    tight = _cluster("A", 6)
+    assert not [q for q in propose_questions(_region(_tight("A", 6), tight), tight, T) if q[0] == "split"]
