@@ -513,6 +513,15 @@ def test_the_same_input_gives_the_same_cluster_ids_in_an_empty_store(open_gc: Op
     assert all(c is None or (c.startswith("c-") and c[2:].isdigit()) for c in first.values())
 
 
+def _open_kind(kind: str, settings: Settings, request: pytest.FixtureRequest, tmp_path: Path) -> GraphCluster:
+    """A GraphCluster with ``settings`` of its own on the embedded store or the test Neo4j (emptied)."""
+    if kind == "sqlite":
+        return GraphCluster.open(tmp_path / "db", settings=settings)
+    uri, user, password = request.getfixturevalue("neo4j_uri")
+    request.getfixturevalue("clean_neo4j")
+    return GraphCluster.open(uri, settings=settings, auth=(user, password))
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "neo4j"])
 def test_calibration_questions_are_durable_decisions_that_place_the_link(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path
@@ -521,12 +530,7 @@ def test_calibration_questions_are_durable_decisions_that_place_the_link(
     undoable) and move a link threshold that started far too low towards the answers."""
     vecs, ids, _ = _identities(8, 12, spread=0.35)
     settings = Settings(index="exact", index_dir=tmp_path / "index", k=8)  # calibrated, no threshold
-    if kind == "sqlite":
-        gc = GraphCluster.open(tmp_path / "db", settings=settings)
-    else:
-        uri, user, password = request.getfixturevalue("neo4j_uri")
-        request.getfixturevalue("clean_neo4j")
-        gc = GraphCluster.open(uri, settings=settings, auth=(user, password))
+    gc = _open_kind(kind, settings, request, tmp_path)
     try:
         gc.add_faces(vecs, ids=ids)
         base = gc.stats().thresholds
@@ -803,12 +807,7 @@ def test_a_crowd_that_grows_past_a_size_level_is_rechecked_whole_and_split(
     if not recheck:
         monkeypatch.setattr(regions, "RECHECK_MIN", 0)
     settings = Settings(index="exact", index_dir=tmp_path / "index", k=8, threshold=0.4, region_limit=10)
-    if kind == "sqlite":
-        gc = GraphCluster.open(tmp_path / "db", settings=settings)
-    else:
-        uri, user, password = request.getfixturevalue("neo4j_uri")
-        request.getfixturevalue("clean_neo4j")
-        gc = GraphCluster.open(uri, settings=settings, auth=(user, password))
+    gc = _open_kind(kind, settings, request, tmp_path)
     try:
         vecs, ids = _crowd(12, 3, seed=0)
         gc.add_faces(vecs, ids=ids)
