@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from graphcluster import ConstraintConflict, GraphCluster, InvalidInput, NotFound, Settings, StoreBusy
+from graphcluster.clustering import Tuning
 from graphcluster.models import ClusterRecord, Membership, ReviewItem
 
 DIM = 32
@@ -795,18 +796,15 @@ def _crowd(people: int, per: int, *, seed: int) -> tuple[np.ndarray, list[str]]:
 @pytest.mark.parametrize("recheck", [True, False], ids=["rechecked", "without-recheck"])
 @pytest.mark.parametrize("kind", ["sqlite", "neo4j"])
 def test_a_crowd_that_grows_past_a_size_level_is_rechecked_whole_and_split(
-    kind: str, recheck: bool, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    kind: str, recheck: bool, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     """A crowd of 12 look-alike people held in one cluster (as batches that each saw only part
     of it can leave one) is larger than the region limit, so a batch's region holds it only in
     part. When a batch makes it cross a size level it is re-clustered whole: it falls apart
     into groups of a few look-alikes and no person is split. Without the re-check (the
     ``without-recheck`` case, which shows the scenario is real) the crowd stays one cluster."""
-    from graphcluster import regions
-
-    if not recheck:
-        monkeypatch.setattr(regions, "RECHECK_MIN", 0)
-    settings = Settings(index="exact", index_dir=tmp_path / "index", k=8, threshold=0.4, region_limit=10)
+    settings = Settings(index="exact", index_dir=tmp_path / "index", k=8, threshold=0.4, region_limit=10,
+                        tuning=Tuning() if recheck else Tuning(recheck_min=0))
     gc = _open_kind(kind, settings, request, tmp_path)
     try:
         vecs, ids = _crowd(12, 3, seed=0)
