@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DOCS, code_version, machine, pad_to, peak_rss_mb, say, write_section  # noqa: E402
+from common import DOCS, code_version, machine, pad_to, peak_rss_mb, say, watch_recheck, write_section  # noqa: E402
 
 BATCH = 1000
 TARGETS = {"embedded": 2.0, "neo4j": 5.0}  # seconds for 1,000 faces at 1M (the targets of the page)
@@ -80,6 +80,7 @@ def one(store: str, n: int, dim: int, chunk: int, profile: bool, uri: str | None
             gc = GraphCluster.open(uri or "", settings=Settings(index_dir=Path(tmp) / "index", threshold=threshold, **extra))
         else:
             gc = GraphCluster.open(tmp, settings=Settings(threshold=threshold, **extra))
+        recheck = watch_recheck()
         with gc:
             t0 = time.perf_counter()
             last = [t0]
@@ -92,6 +93,7 @@ def one(store: str, n: int, dim: int, chunk: int, profile: bool, uri: str | None
                     say(f"{store} {dim}-D: bootstrap {stop:,}/{n:,} faces, {el:.0f} s ({stop / el:.0f} faces/s)")
                     last[0] = time.perf_counter()
             out["bootstrap_s"] = time.perf_counter() - t0
+            out["recheck_boot_s"], out["recheck_boot_clusters"] = recheck.take()
             if through < n:
                 out["pad_from"] = through
                 out["pad_s"] = pad_to(gc, data, through, n)
@@ -101,6 +103,7 @@ def one(store: str, n: int, dim: int, chunk: int, profile: bool, uri: str | None
             rep = gc.add_faces(data.vectors[n:n + BATCH], ids=data.ids[n:n + BATCH])
             out["add_s"] = time.perf_counter() - t1
             out.update(seen.pop())
+            out["recheck_add_s"], out["recheck_add_clusters"] = recheck.take()
             out["add_created"] = rep.clusters_created
             if profile:  # a second batch of 1,000, profiled, only to show where the time goes
                 prof = cProfile.Profile()
@@ -290,16 +293,28 @@ def region_table(rows: list[dict[str, Any]]) -> list[str]:
     out = ["The clustering part of the measured batch (its cost must not grow with N): the faces of",
            "its region (`build_region`) by where they came from (`Region.parts`: the seeds' neighbours closer",
            "than `review`, whole small clusters, the nearest members of large clusters, whole-cluster audits),",
-           "and the seconds of `build_region` and `recluster` within the add.", "",
-           "| store | N | region faces (per new face) | " + " | ".join(PARTS) + " | SIMILAR edges | build_region s | recluster s | code |",
-           "|" + "---|" * (7 + len(PARTS))]
+           "and the seconds of `build_region` and `recluster` within the add. The growth re-check",
+           "(`Reclusterer.recheck_grown`: clusters that crossed a size level re-clustered whole, docs/clustering.md)",
+           "is part of those seconds; its own seconds (the clusters it re-checked) are shown for the add and for",
+           "the whole bootstrap, with their share of each.", "",
+           "| store | N | region faces (per new face) | " + " | ".join(PARTS) + " | SIMILAR edges | build_region s | recluster s "
+           "| re-check s in the add (clusters, share) | re-check s in the bootstrap (clusters, share) | code |",
+           "|" + "---|" * (9 + len(PARTS))]
     for r in rows:
         parts = r.get("region_parts") or {}
         out.append(f"| {r['store']} | {r['n']:,} | {r['region_faces']:,} ({r['region_faces'] / max(r['region_seeds'], 1):.1f}) | "
                    + " | ".join(f"{parts.get(p, 0):,}" for p in PARTS)
                    + f" | {r['region_edges']:,} | {r['build_region_s']:.2f} | {r['recluster_s']:.2f} | "
+                   f"{_recheck(r, 'add')} | {_recheck(r, 'boot')} | "
                    f"{str(r.get('code', '?')).split(' with')[0].replace('commit ', '')} |")
     return out + [""]
+
+
+def _recheck(r: dict[str, Any], part: str) -> str:
+    seconds, total = r.get(f"recheck_{part}_s"), r["add_s" if part == "add" else "bootstrap_s"]
+    if seconds is None or r.get("pad_from") and part == "boot":
+        return "–"
+    return f"{seconds:.2f} ({r[f'recheck_{part}_clusters']:,}, {seconds / total:.0%})"
 
 
 def write(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:

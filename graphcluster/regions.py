@@ -110,12 +110,16 @@ class Reclusterer:
         whole too, so each member's nearest outsider is known), a crowd falls apart
         (``split_weak``) while one person stays whole. A cluster is re-checked each time it
         grows by ``recheck_growth``, so over its life the re-checks cost a few times its final
-        size: a constant per face, whatever the size of the database.
+        size: a constant per face, whatever the size of the database. Nothing is re-checked
+        while the link is a fallback: ``recluster`` then skips ``split_weak``, so the region
+        would cost a batch's worth of work and change next to nothing.
         """
         tuning = self.settings.tuning
         due = [cid for cid, (old, new) in applied.grown.items()
                if recheck_level(new, tuning) > recheck_level(old, tuning)]
-        if not due:
+        if not due or self.thresholds.current().source == "fallback":
+            # what takes a crowd apart is split_weak, and it does not run under a fallback link
+            # (the same-person mode's upper tail, against which every person looks split)
             return 0
         records = self.store.get_clusters(due)
         done = 0
