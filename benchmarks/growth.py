@@ -370,40 +370,46 @@ def write(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
             lines += [f"Profile of a 1,000-face `add_faces` at N = {r['n'] + BATCH:,} ({r['store']}, {r['dim']}-D, "
                       f"code {str(r.get('code', '?')).split(' with')[0].replace('commit ', '')}), "
                       f"cProfile, cumulative ({r['profiled_add_s']:.1f} s under the profiler):", "", "```", r["profile"], "```", ""]
-    lines += NOTES
+    lines += notes(ok)
     lines.append("![cost vs N](../growth.png)")
     write_section("growth", lines)
     plot(ok, DOCS / "growth.png")
     plot_region(ok, DOCS / "region.png")
 
 
-# Written by hand: how to read the rows, true of any run of this script (the figures of a run
-# are its rows and profiles above; docs/clustering.md explains the region).
-NOTES = [
-    "Reading the table:",
-    "",
-    "- **The 1M rows are padded** (`--pad-from 10000`): 10,000 faces through `add_faces`, the other 990,000",
-    "  written directly with their identity's cluster and edges (`common.write_direct`), into the same SQLite",
-    "  or Neo4j store and the same segmented index. The batch and `cleanup()` columns are measured on that",
-    "  graph; the bootstrap column is not a pipeline rate. At 20,000 faces a padded graph and a bootstrapped",
-    "  one cost 3.14 s and 3.54 s for the same batch (growth.py docstring).",
-    "- **The neighbour search**: Annoy segments scan their vectors when the calibrated effort passes",
-    "  `SCAN_FRACTION` of the segment, and the exact top-k uses chunk maxima (docs/index.md, step 4;",
-    "  docs/benchmarks/annoy_scan.md); segments calibrate to the neighbours closer than `review`.",
-    "  `--set index=hnsw` measures the sublinear index (docs/benchmarks/index.md).",
-    "- **The region is bounded per new face**, not by N: it grows with N only until the seeds of a batch",
-    "  stop sharing clusters (docs/clustering.md, \"The region as the graph grows\"). Part of the",
-    "  10k-to-100k ratio is calibration: at 10k this synthetic data calibrates to a fallback `link`",
-    "  (narrower reach, no re-check), at 100k it does not.",
-    "- **Neo4j**: the region is the same as embedded; reading it over Bolt is the difference (the",
-    "  profile shows it under `build_region`). The driver's Rust codec (`pip install graphcluster[fast]`)",
-    "  decodes the rows faster.",
-    "- **`cleanup()`** (the whole graph reclustered: what a nightly re-run costs) holds the whole graph in",
-    "  memory; the peak RSS column includes it (and the process also holds the generated vectors).",
-    "- **Bootstrap** through `add_faces` slows as the graph grows, so the linear projection of the",
-    "  bootstrap rate to 1M is a lower bound.",
-    "",
-]
+def notes(ok: list[dict[str, Any]]) -> list[str]:
+    """How to read the rows: true of any run of this script, with the parts that depend on the
+    rows (padding, the calibration's source at each N) read from them."""
+    out = ["Reading the table:", ""]
+    if any(r.get("pad_from") for r in ok):
+        out += [
+            "- **Padded rows** (`--pad-from`): the first faces go through `add_faces`, the rest are written",
+            "  directly with their identity's cluster and edges (`common.write_direct`), into the same store and",
+            "  the same segmented index. The batch and `cleanup()` columns are measured on that graph; the",
+            "  bootstrap column is not a pipeline rate.",
+        ]
+    sources = sorted({(r["store"], r["n"], r.get("link_source")) for r in ok}, key=lambda x: (x[0], x[1]))
+    out += [
+        "- **The neighbour search**: Annoy segments scan their vectors when the calibrated effort passes",
+        "  `SCAN_FRACTION` of the segment, and the exact top-k uses chunk maxima (docs/index.md, step 4;",
+        "  docs/benchmarks/annoy_scan.md); segments calibrate to the neighbours closer than `review`.",
+        "  `--set index=hnsw` measures the sublinear index (docs/benchmarks/index.md).",
+        "- **The region is bounded per new face**, not by N: it grows with N only until the seeds of a batch",
+        "  stop sharing clusters (docs/clustering.md, \"The region as the graph grows\").",
+        "- **The calibration** of this synthetic data, by row: "
+        + "; ".join(f"{store} {n:,}: {src}" for store, n, src in sources)
+        + ". Under a fallback link the growth re-check does not run (docs/clustering.md), so these rows",
+        "  do not show its cost; docs/benchmarks/robustness.md times it on real faces.",
+        "- **Neo4j**: the region is the same as embedded; reading it over Bolt is the difference (the",
+        "  profile shows it under `build_region`). The driver's Rust codec (`pip install graphcluster[fast]`)",
+        "  decodes the rows faster.",
+        "- **`cleanup()`** (the whole graph reclustered: what a from-scratch re-run costs) holds the whole",
+        "  graph in memory; the peak RSS column includes it (and the process also holds the generated vectors).",
+        "- **Bootstrap** through `add_faces` slows as the graph grows, so a linear projection of the",
+        "  bootstrap rate to 1M is a lower bound.",
+        "",
+    ]
+    return out
 
 
 def verdicts(args: argparse.Namespace, ok: list[dict[str, Any]]) -> list[str]:
