@@ -195,8 +195,8 @@ def build_region(
         where = view.labels(away)
         for a, b, _ in cannot.values():
             for x, y in ((a, b), (b, a)):
-                if x in faces and y in where and (cid := where[y][0]) is not None:
-                    forbidden.setdefault(x, set()).add(cid)
+                if x in faces and y in where and (partner_cluster := where[y][0]) is not None:
+                    forbidden.setdefault(x, set()).add(partner_cluster)
     return Region(
         seeds=seed_list,
         faces=faces,
