@@ -211,3 +211,55 @@ def pad_to(gc: Any, data: Any, through: int, n: int) -> float:
         gc, data.vectors, data.ids, data.labels, through, n,
         cluster_of=lambda lab: home.get(lab) or (f"pad{lab}" if count[lab] >= 2 else None),
         weight=lambda d: edge_weight(d, thresholds), label=f"pad to {n:,}")
+
+
+class RecheckWatch:
+    """Seconds spent in the growth re-check (``Reclusterer.recheck_grown``) and the clusters it
+    re-checked, since the last ``take``; nothing where the code has no such step."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.clusters = 0
+        self.wrapped = False
+
+    def take(self) -> tuple[float | None, int | None]:
+        if not self.wrapped:
+            return None, None
+        out = (round(self.seconds, 3), self.clusters)
+        self.seconds, self.clusters = 0.0, 0
+        return out
+
+
+_RECHECK: RecheckWatch | None = None
+
+
+def watch_recheck() -> RecheckWatch:
+    """Time every ``recheck_grown`` call of this process from now on; the watch starts at zero.
+
+    The wrapper stays (a benchmark process measures one configuration at a time): a second call
+    resets and returns the same watch instead of wrapping the wrapper."""
+    import importlib
+    import importlib.util
+
+    global _RECHECK
+    if _RECHECK is not None:
+        _RECHECK.take()
+        return _RECHECK
+    watch = _RECHECK = RecheckWatch()
+    if not importlib.util.find_spec("graphcluster.regions"):
+        return watch
+    reclusterer = importlib.import_module("graphcluster.regions").Reclusterer
+    inner = getattr(reclusterer, "recheck_grown", None)
+    if inner is None:
+        return watch
+
+    def timed(self: Any, applied: Any) -> int:
+        t = time.perf_counter()
+        done = inner(self, applied)
+        watch.seconds += time.perf_counter() - t
+        watch.clusters += done
+        return done
+
+    reclusterer.recheck_grown = timed
+    watch.wrapped = True
+    return watch

@@ -764,10 +764,10 @@ def review(state: State, limit: int | None, show: int, open_images: bool, image_
             sides = [("A", item.cluster_a, item.faces_a)]
             if item.kind not in ("new_identity", "split"):
                 sides.append(("B", item.cluster_b, item.faces_b))
-            for label, cid, faces in sides:
+            for label, cid, side_faces in sides:
                 many = bulk and label == "A"  # every face of a bulk question is shown, numbered
-                title, shown = _side(gc, cid if not many or item.kind == "split" else None, faces,
-                                     len(faces) if many else show, exclude=item.faces_a if label == "B" else ())
+                title, shown = _side(gc, cid if not many or item.kind == "split" else None, side_faces,
+                                     len(side_faces) if many else show, exclude=item.faces_a if label == "B" else ())
                 say(f"  {label}: {title}")
                 for n, (fid, photo) in enumerate(shown, start=1):
                     say((f"  {n:>3}. " if many else "     ") + f"{fid:<20} {photo or ''}".rstrip())
@@ -776,8 +776,11 @@ def review(state: State, limit: int | None, show: int, open_images: bool, image_
                         click.launch(str(path))
             faces: list[str] | None = None
             if bulk:
+                def parse(raw: str, item: ReviewItem = item) -> tuple[str, list[str] | None]:
+                    return _bulk_answer(raw, item)
+
                 choice, faces = click.prompt("yes / no / skip / quit (y or n with face numbers: n 3 7 = those do not)",
-                                             value_proc=lambda raw, item=item: _bulk_answer(raw, item), err=state.as_json)
+                                             value_proc=parse, err=state.as_json)
             else:
                 raw = click.prompt("yes / no / skip / quit", type=click.Choice(sorted(_ANSWERS), case_sensitive=False),
                                    show_choices=False, err=state.as_json)

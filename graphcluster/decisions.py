@@ -146,9 +146,10 @@ def _finish(rc: Reclusterer, entry: dict[str, Any]) -> None:
         if target.undone:
             _after_undo(rc, target)
         return
-    d = _active(rc, entry.get("decision"))
-    if d is None:  # interrupted before it recorded anything
+    active = _active(rc, entry.get("decision"))
+    if active is None:  # interrupted before it recorded anything
         return
+    d = active
     if op == "same_person":
         rc.region([d.a, d.b or d.a])
     elif op == "different_person":
@@ -226,8 +227,8 @@ def _check_group_homes(rc: Reclusterer, group: set[str], partners: set[str]) -> 
                 f"(unlock({home!r})) or remove the wrong face", conflicts=[_lock_decision(rc, home)])
     homes.update({f: c for f, c in clusters.items() if f in group and c in locked and f not in homes})
     if len(set(homes.values())) > 1:  # held by hand in two clusters (placed, or locked in)
-        held = sorted(homes.items(), key=lambda fc: (fc[1], fc[0]))
-        (f1, c1), (f2, c2) = held[0], next(fc for fc in held if fc[1] != held[0][1])
+        by_hand = sorted(homes.items(), key=lambda fc: (fc[1], fc[0]))
+        (f1, c1), (f2, c2) = by_hand[0], next(fc for fc in by_hand if fc[1] != by_hand[0][1])
         why = [_lock_decision(rc, c) if c in locked else next(
             (d.id for d in rc.store.get_decisions(face_ids=[f], kinds=["assign"], active_only=True) if d.a == f), "")
             for f, c in ((f1, c1), (f2, c2))]
@@ -669,7 +670,7 @@ def _check_unmerge(rc: Reclusterer, d: Decision) -> None:
 def _undo_merge(rc: Reclusterer, d: Decision) -> None:
     rc.store.undo_decision(d.id)
     anchor = d.data.get("anchor_decision")
-    if _active(rc, anchor) is not None:
+    if anchor and _active(rc, anchor) is not None:
         rc.store.undo_decision(anchor)
     gone = d.b or ""
     going = _unmerged(rc, d)

@@ -330,7 +330,7 @@ def run_demo(
     photo_dir = None if synthetic or vectors else find_sample_photos()
     data = None if synthetic or photo_dir else find_sample_data()
     if photo_dir is None:
-        ids, vectors, meta, labels = sample_faces(faces, seed, data)
+        ids, embeddings, meta, labels = sample_faces(faces, seed, data)
     _prepare(store, opener, reset)
     started = time.perf_counter()
     asked = 0
@@ -347,7 +347,7 @@ def run_demo(
                      f"people -> {store}, in batches of {batch_size}")
             for start in range(0, len(ids), batch_size):
                 stop = min(start + batch_size, len(ids))
-                report = gc.add_faces(vectors[start:stop], ids=ids[start:stop], metadata=meta[start:stop])
+                report = gc.add_faces(embeddings[start:stop], ids=ids[start:stop], metadata=meta[start:stop])
                 asked += report.reviews_opened
                 if progress is not None:
                     progress(stop, len(ids))

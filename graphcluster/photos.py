@@ -156,14 +156,15 @@ def _to_rgb(img: PILImage) -> PILImage:
     mode = img.mode
     if mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
-        flat = Image.new("RGB", rgba.size, (255, 255, 255))  # transparent parts show as on a white page
+        flat: PILImage = Image.new("RGB", rgba.size, (255, 255, 255))  # transparent parts show as on a white page
         flat.paste(rgba, mask=rgba.getchannel("A"))
         return flat
     if mode.startswith("I;16") or mode in ("I", "F"):  # 16-bit / 32-bit grey: scale, do not clip at 255
         arr = np.asarray(img, dtype=np.float64)
         top = float(arr.max()) if arr.size else 0.0
         grey = (arr * (255.0 / top) if top > 255 else arr).clip(0, 255).astype(np.uint8)
-        return Image.fromarray(grey, "L").convert("RGB")
+        grey_rgb: PILImage = Image.fromarray(grey, "L").convert("RGB")
+        return grey_rgb
     return img if mode == "RGB" else img.convert("RGB")  # CMYK, YCbCr, L, P, 1 ...
 
 

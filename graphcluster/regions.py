@@ -16,25 +16,23 @@ from collections.abc import Sequence
 from graphcluster.calibration import BACKLOG_PER_BATCH, Move, ThresholdKeeper
 from graphcluster.clustering import RegionResult, build_region, recluster
 from graphcluster.clustering.questions import askable, propose_questions
+from graphcluster.clustering.tuning import DEFAULT_TUNING, Tuning
 from graphcluster.settings import Settings
 from graphcluster.store.base import Store
 from graphcluster.view import StoreView
 from graphcluster.writer import Applied, apply_result
 
-__all__ = ["Reclusterer", "RECHECK_MIN", "RECHECK_GROWTH", "recheck_level"]
-
-# A cluster is re-checked whole (``Reclusterer.recheck_grown``) when a batch makes it cross a
-# size level RECHECK_MIN x RECHECK_GROWTH**j; 0: never.
-RECHECK_MIN = 10
-RECHECK_GROWTH = 1.25
+__all__ = ["Reclusterer", "recheck_level"]
 
 
-def recheck_level(size: int) -> int:
-    """The size level of a cluster of ``size`` faces: -1 below ``RECHECK_MIN``, then j for
-    sizes in ``[RECHECK_MIN x RECHECK_GROWTH**j, RECHECK_MIN x RECHECK_GROWTH**(j+1))``."""
-    if not RECHECK_MIN or size < RECHECK_MIN:
+def recheck_level(size: int, tuning: Tuning = DEFAULT_TUNING) -> int:
+    """The size level of a cluster of ``size`` faces: -1 below ``tuning.recheck_min`` (or when
+    it is 0: never re-checked), then j for sizes in ``[m x g**j, m x g**(j+1))`` with ``m`` =
+    ``recheck_min`` and ``g`` = ``recheck_growth``."""
+    m, g = tuning.recheck_min, tuning.recheck_growth
+    if not m or size < m:
         return -1
-    return int(math.floor(math.log(size / RECHECK_MIN) / math.log(RECHECK_GROWTH) + 1e-9))
+    return int(math.floor(math.log(size / m) / math.log(g) + 1e-9))
 
 
 class Reclusterer:
@@ -61,7 +59,8 @@ class Reclusterer:
         (``Settings.region_limit`` when None).
         """
         thresholds = self.thresholds.current()
-        region = build_region(self.view, list(seeds), thresholds, region_limit=limit or self.settings.region_limit)
+        region = build_region(self.view, list(seeds), thresholds, region_limit=limit or self.settings.region_limit,
+                              tuning=self.settings.tuning)
         if self._cluster_seq is None:  # read once per open: this process is the only writer
             self._cluster_seq = int(self.store.get_meta().get("cluster_seq") or 0)
         ids = _ClusterIds(self._cluster_seq)
@@ -73,6 +72,7 @@ class Reclusterer:
             auto_confidence=self.thresholds.auto_confidence(),
             min_cluster_size=self.settings.min_cluster_size,
             new_id=ids.take,
+            tuning=self.settings.tuning,
         )
         if ids.last != ids.first:
             # reserved before the clusters are written: a crash in between skips numbers, it
@@ -88,7 +88,8 @@ class Reclusterer:
         """Propose review questions about the region around ``seeds`` from the clustering as it
         stands (nothing is re-clustered); returns how many questions never asked before were written."""
         thresholds = self.thresholds.current()
-        region = build_region(self.view, list(seeds), thresholds, region_limit=self.settings.region_limit)
+        region = build_region(self.view, list(seeds), thresholds, region_limit=self.settings.region_limit,
+                              tuning=self.settings.tuning)
         labels = {f: c for f, (c, _status) in region.labels.items()}
         result = RegionResult(reviews=propose_questions(region, labels, thresholds), labels=labels)
         return apply_result(self.store, result).new_reviews
@@ -101,25 +102,31 @@ class Reclusterer:
 
     def recheck_grown(self, applied: Applied) -> int:
         """Re-check whole every unlocked cluster that a write (``applied``) made cross a size
-        level (``recheck_level``); returns how many were re-checked.
+        level (``recheck_level`` of ``Settings.tuning``); returns how many were re-checked.
 
         A batch's region holds a large cluster only in part (``build_region``), so a chain of
         look-alikes that grows a little at a time is never seen whole there. Re-clustered as
         its own region (``whole``: its members are the seeds, and the clusters around it enter
         whole too, so each member's nearest outsider is known), a crowd falls apart
         (``split_weak``) while one person stays whole. A cluster is re-checked each time it
-        grows by ``RECHECK_GROWTH``, so over its life the re-checks cost a few times its final
-        size: a constant per face, whatever the size of the database.
+        grows by ``recheck_growth``, so over its life the re-checks cost a few times its final
+        size: a constant per face, whatever the size of the database. Nothing is re-checked
+        while the link is a fallback: ``recluster`` then skips ``split_weak``, so the region
+        would cost a batch's worth of work and change next to nothing.
         """
-        due = [cid for cid, (old, new) in applied.grown.items() if recheck_level(new) > recheck_level(old)]
-        if not due:
+        tuning = self.settings.tuning
+        due = [cid for cid, (old, new) in applied.grown.items()
+               if recheck_level(new, tuning) > recheck_level(old, tuning)]
+        if not due or self.thresholds.current().source == "fallback":
+            # what takes a crowd apart is split_weak, and it does not run under a fallback link
+            # (the same-person mode's upper tail, against which every person looks split)
             return 0
         records = self.store.get_clusters(due)
         done = 0
         for cid in sorted((c for c in due if c in records and not records[c].locked),
                           key=lambda c: (-records[c].size, c)):
             members = self.view.members([cid]).get(cid, [])  # an earlier re-check may have changed it
-            if len(members) >= RECHECK_MIN:
+            if len(members) >= tuning.recheck_min:
                 self.whole(members)
                 done += 1
         return done

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from graphcluster.clustering.tuning import Tuning
+
 __all__ = ["Settings"]
 
 
@@ -36,6 +38,10 @@ class Settings(BaseModel):
     region_limit: int = Field(
         30, ge=10, description="clusters up to this size enter a batch's region whole; a larger one contributes at most "
         "this many faces near the new ones (and enters whole with probability up to region_limit / size)"
+    )
+    tuning: Tuning = Field(
+        default_factory=Tuning, description="constants of the clustering pass's rules (graphcluster.clustering.tuning); "
+        "the defaults are measured, change them to compare variants"
     )
 
     # index

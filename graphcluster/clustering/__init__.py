@@ -12,6 +12,7 @@ from graphcluster.clustering.graph import GraphView, MemoryGraph
 from graphcluster.clustering.recluster import RegionResult, recluster
 from graphcluster.clustering.region import Region, build_region
 from graphcluster.clustering.thresholds import Thresholds, calibrate, edge_weight, fit_to_answers, refine_thresholds
+from graphcluster.clustering.tuning import DEFAULT_TUNING, Tuning
 from graphcluster.clustering.whispers import chinese_whispers
 
 __all__ = [
@@ -28,4 +29,6 @@ __all__ = [
     "RegionResult",
     "recluster",
     "chinese_whispers",
+    "Tuning",
+    "DEFAULT_TUNING",
 ]

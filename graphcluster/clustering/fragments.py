@@ -1,19 +1,21 @@
 """Fragments of one person and crowds of several: the two cluster-level checks of ``recluster``.
 
-1. ``merge_fragments`` (average linkage): two labels joined by at least ``MERGE_SUPPORT`` x
-   the smaller one's size (and at least ``MERGE_MIN_EDGES``) of links, whose mean distance is
-   below ``MERGE_MEAN`` x ``link``, are one person that the sparse kNN graph split; a lone
+1. ``merge_fragments`` (average linkage): two labels joined by at least ``merge_support`` x
+   the smaller one's size (and at least ``merge_min_edges``) of links, whose mean distance is
+   below ``merge_mean`` x ``link``, are one person that the sparse kNN graph split; a lone
    face may join a cluster this way, never the reverse. A merge that a lock or a decision
    forbids becomes a merge question.
-2. ``split_weak``: a cluster of at least ``SPLIT_MIN`` nodes held wholly in the region is
+2. ``split_weak``: a cluster of at least ``split_min`` nodes held wholly in the region is
    re-checked: Chinese Whispers on its mutual top-3 edges finds its tight parts, which rejoin,
-   closest first, while the links between them average below ``SPLIT_JOIN`` x ``link`` and
-   number at least ``MERGE_SUPPORT`` x the smaller part's nodes (the merge rule's support).
+   closest first, while the links between them average below ``split_join`` x ``link`` and
+   number at least ``merge_support`` x the smaller part's nodes (the merge rule's support).
    Measured on lfw (docs/benchmarks/quality_core.md): precision 0.954 -> about 0.99. Not run
    when the link is a fallback (no impostor mode): it would split every person.
-3. ``attach_lone``: a face still alone joins the cluster that all (at least ``ATTACH_MIN``)
+3. ``attach_lone``: a face still alone joins the cluster that all (at least ``attach_min``)
    of its neighbours closer than ``review`` that are in a cluster belong to (unanimous kNN
    agreement; neighbours alone abstain).
+
+The constants are fields of ``Tuning`` (graphcluster/clustering/tuning.py), passed in.
 """
 
 from __future__ import annotations
@@ -25,35 +27,18 @@ from typing import Any
 
 import networkx as nx  # type: ignore[import-untyped]
 
+from graphcluster.clustering.tuning import DEFAULT_TUNING, Tuning
 from graphcluster.clustering.whispers import chinese_whispers
 
-__all__ = ["merge_fragments", "split_weak", "attach_lone", "MERGE_SUPPORT", "MERGE_MEAN", "SPLIT_MIN",
-           "SPLIT_JOIN", "ATTACH_MIN"]
+__all__ = ["merge_fragments", "split_weak", "attach_lone"]
 
 Review = tuple[str, list[str], list[str], str | None, str | None, float]
 Label = tuple[str, str]  # ("c", cluster id) or ("n", node representative)
 
-MERGE_SUPPORT = 1.0
-MERGE_MEAN = 0.85
-MERGE_MIN_EDGES = 2  # a lone face joins a cluster by the merge rule only with two links into it
-SPLIT_MIN = 10  # clusters of at least this many nodes are re-checked (split_weak); 0: never
-SPLIT_JOIN = 0.96  # tight parts rejoin while their links average below SPLIT_JOIN x link
-# A face left alone joins a cluster when at least ATTACH_MIN of its neighbours closer than
-# ``review`` are in it and none is anywhere else (attach_lone); 0: never.
-ATTACH_MIN = 4
-ATTACH_STORED = True  # a neighbour peeled off its cluster in this pass still votes for it
-# A lone neighbour (a face alone now, not peeled off a cluster in this pass) abstains; True: it
-# votes for itself and so blocks the attachment (worse on lfw seeds 0-3 and the FaceNet-like
-# set in precision and recall, docs/clustering.md)
-ATTACH_LONE_VOTES = False
-# split_weak's join limit shrinks in dense neighbourhoods (see split_weak); False: global link only
-LOCAL_SCALE = True
-
-
 def merge_fragments(graph: nx.Graph, label: dict[str, Label], clamped: dict[str, Label],
                      partners: dict[str, set[str]], forbidden: dict[str, set[Label]],
                      size_out: dict[Label, int], nodes: dict[str, list[str]], reviews: list[Review],
-                     link: float) -> None:
+                     link: float, tuning: Tuning = DEFAULT_TUNING) -> None:
     for _ in range(5):
         size: dict[Label, int] = defaultdict(int)
         holders: dict[Label, list[str]] = defaultdict(list)
@@ -77,7 +62,7 @@ def merge_fragments(graph: nx.Graph, label: dict[str, Label], clamped: dict[str,
                 continue
             small = min(size[la], size[lb])
             mean = cross_d[(la, lb)] / n
-            if n < max(MERGE_MIN_EDGES, MERGE_SUPPORT * small) or mean > MERGE_MEAN * link:
+            if n < max(tuning.merge_min_edges, tuning.merge_support * small) or mean > tuning.merge_mean * link:
                 continue
             # the side that moves: fully inside the region, not clamped; prefer the smaller
             cands = [x for x in ((la, lb) if size[la] <= size[lb] else (lb, la))
@@ -106,16 +91,16 @@ def merge_fragments(graph: nx.Graph, label: dict[str, Label], clamped: dict[str,
 def split_weak(graph: nx.Graph, label: dict[str, Label], clamped: dict[str, Label],
                 size_out: dict[Label, int], link: float, seed: int,
                 outsider: Callable[[str, Label], float | None] | None = None,
-                impostor_mode: float | None = None) -> None:
-    """Re-check each cluster of at least ``SPLIT_MIN`` nodes held wholly in the region.
+                impostor_mode: float | None = None, tuning: Tuning = DEFAULT_TUNING) -> None:
+    """Re-check each cluster of at least ``tuning.split_min`` nodes held wholly in the region.
 
     Chinese Whispers on its mutual top-3 edges finds its tight parts; parts are then joined
     again, closest first, while the mean distance of the links between them passes the
-    average-linkage rule ``SPLIT_JOIN x link``, if they are at least ``MERGE_SUPPORT`` x the
+    average-linkage rule ``split_join x link``, if they are at least ``merge_support`` x the
     smaller part's nodes (a few links between two groups are a chain through look-alikes). A cluster that a
     dense crowd of look-alikes chained together falls apart; one person stays whole.
 
-    Local scale (``LOCAL_SCALE``): ``link`` is a global impostor level, and in a dense part of
+    Local scale (``local_scale``): ``link`` is a global impostor level, and in a dense part of
     the embedding space (many look-alikes) impostors sit closer than it. ``outsider(node,
     label)`` gives a member's distance to its nearest face outside the cluster; the median
     over the members, divided by the calibrated nearest-impostor mode (``impostor_mode``),
@@ -127,7 +112,7 @@ def split_weak(graph: nx.Graph, label: dict[str, Label], clamped: dict[str, Labe
     for r, lab in label.items():
         groups[lab].append(r)
     for lab, members in sorted(groups.items(), key=lambda x: repr(x[0])):
-        if len(members) < SPLIT_MIN or size_out.get(lab, 0) or any(r in clamped for r in members):
+        if len(members) < tuning.split_min or size_out.get(lab, 0) or any(r in clamped for r in members):
             continue
         inside = set(members)
         near = {u: sorted((a["dsum"] / a["n"], repr(v), v) for v, a in graph[u].items() if v in inside)[:3]
@@ -142,8 +127,8 @@ def split_weak(graph: nx.Graph, label: dict[str, Label], clamped: dict[str, Labe
             parts[p].add(u)
         if len(parts) < 2:
             continue
-        keys = _join_parts(graph, members, inside, parts, SPLIT_JOIN * link * _local_factor(
-            members, lab, outsider, impostor_mode))
+        factor = _local_factor(members, lab, outsider, impostor_mode) if tuning.local_scale else 1.0
+        keys = _join_parts(graph, members, inside, parts, tuning.split_join * link * factor, tuning.merge_support)
         if len(keys) < 2:
             continue
         # the part that keeps the label: the one holding the node an ("n", node) label is
@@ -162,7 +147,7 @@ def split_weak(graph: nx.Graph, label: dict[str, Label], clamped: dict[str, Labe
 def _local_factor(members: list[str], lab: Label, outsider: Callable[[str, Label], float | None] | None,
                   impostor_mode: float | None) -> float:
     """min(1, median nearest-outsider distance of the members / the nearest-impostor mode)."""
-    if not LOCAL_SCALE or outsider is None or not impostor_mode:
+    if outsider is None or not impostor_mode:
         return 1.0
     ds = sorted(d for u in members if (d := outsider(u, lab)) is not None)
     if len(ds) < max(3, len(members) // 2):
@@ -171,10 +156,10 @@ def _local_factor(members: list[str], lab: Label, outsider: Callable[[str, Label
 
 
 def _join_parts(graph: nx.Graph, members: list[str], inside: set[str], parts: dict[Any, set[str]],
-                limit: float) -> list[Any]:
+                limit: float, support: float) -> list[Any]:
     """Average-linkage agglomeration of ``parts`` (modified in place), closest pair first
     (ties by name), while the mean distance of the links between two parts is at most
-    ``limit``. A heap of candidate pairs with lazily dropped stale entries (an entry carries
+    ``limit``, with at least ``support`` links per node of the smaller part. A heap of candidate pairs with lazily dropped stale entries (an entry carries
     the links it was computed from) keeps this O(E log E) in the links of the cluster: a join
     re-pushes only the pairs whose links it changed (recounting every link per join, or
     re-pushing every pair of the grown part, would be quadratic)."""
@@ -208,7 +193,7 @@ def _join_parts(graph: nx.Graph, members: list[str], inside: set[str], parts: di
             continue  # stale: a side is gone, or the links between them have grown since
         if mean > limit:
             break
-        if n0 < MERGE_SUPPORT * min(len(parts[pa]), len(parts[pb])):
+        if n0 < support * min(len(parts[pa]), len(parts[pb])):
             continue  # the support rule of merge_fragments: fewer links than the smaller part has nodes
             # is a chain through look-alikes, not one person (a later join may bring more links)
         parts[pa] |= parts.pop(pb)
@@ -241,14 +226,14 @@ def attach_lone(label: dict[str, Label], clamped: dict[str, Label], nodes: dict[
                 dist_of: dict[str, list[tuple[float, str]]], rep: dict[str, str],
                 partners: dict[str, set[str]], forbidden: dict[str, set[Label]],
                 size_out: dict[Label, int], review: float,
-                stored: dict[str, str | None] | None = None) -> None:
+                stored: dict[str, str | None] | None = None, tuning: Tuning = DEFAULT_TUNING) -> None:
     """Give a face that no link (closer than ``link``) holds the cluster its neighbours agree on.
 
     A face of a person with many photos often has no neighbour closer than ``link`` (a bad
     photo, an odd angle) but several at the edge, between ``link`` and ``review`` (the
-    calibrated same/impostor crossing). If at least ``ATTACH_MIN`` of its neighbours closer
-    than ``review`` belong to one cluster and *none* to another cluster (faces left alone
-    abstain, ``ATTACH_LONE_VOTES``), the neighbours vote unanimously: a kNN-agreement (shared-neighbour)
+    calibrated same/impostor crossing). If at least ``tuning.attach_min`` of its neighbours
+    closer than ``review`` belong to one cluster and *none* to another cluster (faces left
+    alone abstain: a lone face voting for itself would block the vote), the neighbours vote unanimously: a kNN-agreement (shared-neighbour)
     rule, which a look-alike in a mixed neighbourhood does not pass. Labels are read before
     the pass, so attachments do not cascade; a cannot-link or a "not this person" decision
     blocks the attachment; must-link groups (nodes of several faces) are left to the links.
@@ -291,12 +276,12 @@ def attach_lone(label: dict[str, Label], clamped: dict[str, Label], nodes: dict[
         for d, g in dist_of.get(r, []):
             if d < review and g in rep and rep[g] != r:
                 v = vote(rep[g])
-                if ATTACH_LONE_VOTES or size[v] > 1:
+                if size[v] > 1:
                     votes[v] += 1
         if len(votes) != 1:
             continue
         (target, n), = votes.items()
-        if n < ATTACH_MIN or size[target] < 2 or target in forbidden.get(r, ()):
+        if n < tuning.attach_min or size[target] < 2 or target in forbidden.get(r, ()):
             continue
         if any(before.get(p) == target or label.get(p) == target for p in partners.get(r, ())):
             continue

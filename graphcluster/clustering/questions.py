@@ -235,9 +235,9 @@ def propose_questions(
     # a face belongs to one person at most: its candidates share one probability
     share: dict[str, dict[tuple[str, str], float]] = {}
     for face, cands in lone.items():
-        odds = {c: odds_of(sorted(d for d, _ in links)) for c, links in cands.items()}
-        total = 1.0 + sum(odds.values())
-        share[face] = {c: o / total for c, o in odds.items()}
+        odds_by = {c: odds_of(sorted(d for d, _ in links)) for c, links in cands.items()}
+        total = 1.0 + sum(odds_by.values())
+        share[face] = {c: o / total for c, o in odds_by.items()}
     # join units per cluster: unassigned faces (at their likeliest cluster) and small fragments
     units: dict[str, list[tuple[float, list[str], list[str]]]] = defaultdict(list)
     for face, probs in share.items():

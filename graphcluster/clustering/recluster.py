@@ -5,21 +5,20 @@
 2. Split at once every cluster that holds both ends of a cannot-link: one end keeps the
    cluster, the other starts a new one, and every other free member goes to the side it is
    closer to (shortest path over the SIMILAR edges).
-3. Chinese Whispers over the SIMILAR edges closer than ``link`` (``whispers.py``; with
-   ``MUTUAL_M`` only mutual top-M edges), starting from the current clusters, refusing
-   cannot-linked and forbidden labels.
-4. Merge fragments: two labels joined by at least ``MERGE_SUPPORT`` x the smaller one's size
-   (and at least ``MERGE_MIN_EDGES``) of cross links, whose mean distance is below
-   ``MERGE_MEAN`` x ``link`` (average linkage), are one person split by the sparse kNN graph
+3. Chinese Whispers over the SIMILAR edges closer than ``link`` (``whispers.py``), starting
+   from the current clusters, refusing cannot-linked and forbidden labels.
+4. Merge fragments: two labels joined by at least ``merge_support`` x the smaller one's size
+   (and at least ``merge_min_edges``) of cross links, whose mean distance is below
+   ``merge_mean`` x ``link`` (average linkage), are one person split by the sparse kNN graph
    (not a chain through one look-alike); a lone face may join a cluster this way, never the
    reverse. Merges that a lock or a cannot-link forbids become merge questions.
-   Then every cluster of at least ``SPLIT_MIN`` nodes held wholly in the region is re-checked
+   Then every cluster of at least ``split_min`` nodes held wholly in the region is re-checked
    (``_split_weak``): Chinese Whispers on its mutual top-3 edges finds its tight parts, which
-   rejoin while the links between them average below ``SPLIT_JOIN`` x ``link``; a crowd of
+   rejoin while the links between them average below ``split_join`` x ``link``; a crowd of
    look-alikes chained together falls apart, one person stays whole; the join limit shrinks
    where the cluster's nearest outsiders sit closer than the calibrated nearest-impostor mode
    (local scale). Finally a face still alone joins the cluster that all (at least
-   ``ATTACH_MIN``) of its clustered neighbours closer than ``review`` belong to (``attach_lone``;
+   ``attach_min``) of its clustered neighbours closer than ``review`` belong to (``attach_lone``;
    neighbours alone abstain).
 5. Per face: confidence from the share of its link weight that goes to its cluster, the
    margin over the runner-up cluster and its distance to the cluster's core (mean distance
@@ -27,6 +26,8 @@
    face with no link is unassigned.
 6. Map labels onto stable cluster ids by maximum overlap (locked ids never change, a new id
    only for a genuinely new cluster); report only what changed, and the review questions.
+
+The rules' constants are the fields of ``Tuning`` (``tuning.py``), passed in.
 """
 
 from __future__ import annotations
@@ -38,35 +39,13 @@ from dataclasses import dataclass, field
 
 import networkx as nx  # type: ignore[import-untyped]
 
-from graphcluster.clustering import fragments
-from graphcluster.clustering.fragments import (
-    MERGE_SUPPORT,
-    Label,
-    Review,
-    attach_lone,
-    merge_fragments,
-    split_weak,
-)
+from graphcluster.clustering.fragments import Label, Review, attach_lone, merge_fragments, split_weak
 from graphcluster.clustering.region import Region
 from graphcluster.clustering.thresholds import Thresholds, edge_weight
+from graphcluster.clustering.tuning import DEFAULT_TUNING, Tuning
 from graphcluster.clustering.whispers import chinese_whispers
 
-__all__ = ["RegionResult", "Review", "recluster", "MERGE_SUPPORT", "CORE_NEIGHBOURS"]
-
-HOLD_EXISTING = False
-CORE_NEIGHBOURS = 5
-# Chinese Whispers may use only mutual top-MUTUAL_M edges (0: every edge closer than link);
-# the fragment merge always sees every edge. Measured on lfw (docs/benchmarks/quality_core.md):
-# M = 3 raises precision (0.954 -> 0.984) but costs more recall than it gains, so it is off.
-MUTUAL_M = 0
-# A group that Chinese Whispers formed around a few members of a cluster held partly outside the
-# region takes that cluster's id only with HELD_SUPPORT x its other faces of links into those
-# members (at least MERGE_MIN_EDGES); otherwise the members stay and the rest is a group of its
-# own; members of two held clusters are never put together (_hold_thin_support). 0: off (then
-# new faces can take a large cluster's id through one of its members: tests/unit/test_clustering.py).
-HELD_SUPPORT = 1.0
-
-
+__all__ = ["RegionResult", "Review", "recluster"]
 
 
 @dataclass
@@ -98,6 +77,7 @@ def recluster(
     auto_confidence: float = 0.6,
     min_cluster_size: int = 5,
     new_id: Callable[[], str],
+    tuning: Tuning = DEFAULT_TUNING,
 ) -> RegionResult:
     """Recluster ``region`` and map the result onto stable cluster ids.
 
@@ -109,6 +89,7 @@ def recluster(
         auto_confidence: below this confidence a face is assigned with status 'review'.
         min_cluster_size: a new cluster this large yields a new-identity question.
         new_id: makes a fresh cluster id.
+        tuning: the rules' constants.
 
     Returns:
         The RegionResult; the input is not modified.
@@ -153,12 +134,6 @@ def recluster(
         if a in rep and b in rep:
             dist_of[a].append((d, b))
             dist_of[b].append((d, a))
-    rank = {f: {g: i for i, (_, g) in enumerate(sorted(lst))} for f, lst in dist_of.items()} if MUTUAL_M else {}
-    # without MUTUAL_M Chinese Whispers sees every edge: one graph serves both (nothing below
-    # modifies it), which halves the cost of building them
-    cw_graph = nx.Graph() if MUTUAL_M else graph
-    if MUTUAL_M:
-        cw_graph.add_nodes_from(nodes)
     for a, b, d in region.edges:
         ra, rb = rep.get(a), rep.get(b)
         if ra is None or rb is None or ra == rb or link is None or d >= link:
@@ -171,29 +146,15 @@ def recluster(
             attr["weight"] += w
             attr["n"] += 1
             attr["dsum"] += d
-        if MUTUAL_M and rank[a].get(b, MUTUAL_M) < MUTUAL_M and rank[b].get(a, MUTUAL_M) < MUTUAL_M:
-            if cw_graph.has_edge(ra, rb):
-                cw_graph[ra][rb]["weight"] += w
-                cw_graph[ra][rb]["n"] += 1
-                cw_graph[ra][rb]["dsum"] += d
-            else:
-                cw_graph.add_edge(ra, rb, weight=w, n=1, dsum=d)
 
     # 2. split clusters that hold both ends of a cannot-link
     _split_violations(graph, initial, clamped, partners)
 
-    # 3. Chinese Whispers. With HOLD_EXISTING, faces that are not seeds keep their cluster
-    # while it runs (only newcomers move). Measured on real faces it did not pay: it lowered
-    # precision at the default calibration (newcomers pile onto whatever cluster is held), so
-    # it is off and every face of the region may move.
-    seeds = set(region.seeds)
-    hold = dict(clamped)
-    if HOLD_EXISTING:
-        for r, mem in nodes.items():
-            if r not in hold and initial[r][0] == "c" and not any(f in seeds for f in mem):
-                hold[r] = initial[r]
+    # 3. Chinese Whispers: every face of the region may move (holding the faces that are not
+    # seeds, so that only newcomers move, lowered precision on real faces: newcomers pile onto
+    # whatever cluster is held)
     label: dict[str, Label] = chinese_whispers(
-        cw_graph, seed=seed, max_iterations=max_iterations, initial=initial, clamped=hold,
+        graph, seed=seed, max_iterations=max_iterations, initial=initial, clamped=clamped,
         cannot=partners, forbidden=forbidden, alone=lambda r: ("n", r),
     )
     for r in nodes:  # isolated nodes keep their start (a held cluster) unless nothing holds them
@@ -203,10 +164,10 @@ def recluster(
     reviews: list[Review] = []
     # 4. merge fragments of one person
     if link is not None:
-        merge_fragments(graph, label, clamped, partners, forbidden, size_out, nodes, reviews, link)
+        merge_fragments(graph, label, clamped, partners, forbidden, size_out, nodes, reviews, link, tuning)
         # the re-check measures links against ``link`` as an impostor-tail distance; a fallback
         # link is the same-person mode's upper tail, against which every person looks split
-        if fragments.SPLIT_MIN and thresholds.source != "fallback":
+        if tuning.split_min and thresholds.source != "fallback":
             def outsider(r: str, lab: Label) -> float | None:
                 """Distance of node ``r`` to its nearest face (in the region) outside ``lab``."""
                 return min((d for f in nodes[r] for d, g in dist_of.get(f, ())
@@ -214,23 +175,24 @@ def recluster(
 
             impostor = thresholds.stats.get("impostor_mode")
             split_weak(graph, label, clamped, size_out, link, seed, outsider,
-                       float(impostor) if isinstance(impostor, (int, float)) else None)
+                       float(impostor) if isinstance(impostor, (int, float)) else None, tuning)
         # neighbours vote up to ``review``: the same/impostor crossing, or under a fallback the
         # lower tail of random pairs (the closest that strangers are known to come). Only a
-        # unanimous vote of at least ATTACH_MIN clustered neighbours attaches, so a stranger's
+        # unanimous vote of at least ``attach_min`` clustered neighbours attaches, so a stranger's
         # mixed neighbourhood keeps it alone while a hard photo of a person with many photos
         # (a family album's profile shot) joins them
-        if fragments.ATTACH_MIN and thresholds.review is not None:
+        if tuning.attach_min and thresholds.review is not None:
             # a single face's cluster before this pass, by node (a node's representative may be a
             # must-link partner outside the region)
-            stored = {r: cur[mem[0]] for r, mem in nodes.items() if len(mem) == 1} if fragments.ATTACH_STORED else None
-            attach_lone(label, clamped, nodes, dist_of, rep, partners, forbidden, size_out, thresholds.review, stored)
-    if HELD_SUPPORT and size_out:
-        _hold_thin_support(graph, label, clamped, nodes, cur, size_out, partners, forbidden, link)
+            stored = {r: cur[mem[0]] for r, mem in nodes.items() if len(mem) == 1} if tuning.attach_stored else None
+            attach_lone(label, clamped, nodes, dist_of, rep, partners, forbidden, size_out, thresholds.review, stored,
+                        tuning)
+    if tuning.held_support and size_out:
+        _hold_thin_support(graph, label, clamped, nodes, cur, size_out, partners, forbidden, link, tuning)
 
     # 5./6. statuses, confidences, ids
     return _finish(region, thresholds, nodes, label, graph, dist_of, clamped, size_out, reviews,
-                   auto_confidence, min_cluster_size, new_id)
+                   auto_confidence, min_cluster_size, new_id, tuning.core_neighbours)
 
 
 def _split_violations(graph: nx.Graph, initial: dict[str, Label], clamped: dict[str, Label],
@@ -281,7 +243,7 @@ def _split_violations(graph: nx.Graph, initial: dict[str, Label], clamped: dict[
 def _hold_thin_support(graph: nx.Graph, label: dict[str, Label], clamped: dict[str, Label],
                        nodes: dict[str, list[str]], cur: dict[str, str | None], size_out: dict[Label, int],
                        partners: dict[str, set[str]], forbidden: dict[str, set[Label]],
-                       link: float | None = None) -> None:
+                       link: float | None = None, tuning: Tuning = DEFAULT_TUNING) -> None:
     """Keep held clusters apart, and their ids away from groups that only a few members tie to them.
 
     A cluster larger than ``region_limit`` enters with its members near the seeds only; Chinese
@@ -292,9 +254,9 @@ def _hold_thin_support(graph: nx.Graph, label: dict[str, Label], clamped: dict[s
     clusters on a partial view (``merge_fragments`` never moves a held cluster: it asks).
 
     So in a group holding members of held clusters, the other faces ("the rest") join one of
-    them only with support, like ``merge_fragments``: at least ``HELD_SUPPORT`` x their number
-    (and ``MERGE_MIN_EDGES``) of links into its members; a single face keeps Chinese Whispers'
-    choice. Either way the links must average below ``SPLIT_JOIN`` x ``link``, the join that the
+    them only with support, like ``merge_fragments``: at least ``held_support`` x their number
+    (and ``merge_min_edges``) of links into its members; a single face keeps Chinese Whispers'
+    choice. Either way the links must average below ``split_join`` x ``link``, the join that the
     cluster's re-check (``split_weak``) would keep: faces chained onto a held cluster by
     look-alike links near ``link`` would otherwise grow it into a crowd between its audits.
     Without support the rest stays together under a label of its own (a new cluster,
@@ -352,8 +314,8 @@ def _hold_thin_support(graph: nx.Graph, label: dict[str, Label], clamped: dict[s
             # the join a re-check of the whole cluster would keep (split_weak's average linkage):
             # held partly outside, the cluster is not re-checked now, and faces chained onto it
             # by look-alike links would stay until its next audit
-            close = link is None or mean <= fragments.SPLIT_JOIN * link
-            if close and (faces < 2 or n >= max(fragments.MERGE_MIN_EDGES, HELD_SUPPORT * faces)):
+            close = link is None or mean <= tuning.split_join * link
+            if close and (faces < 2 or n >= max(tuning.merge_min_edges, tuning.held_support * faces)):
                 joined = best
         if len(ours) == 1 and joined is not None and (lab == ("c", joined) or lab[0] != "c"):
             return  # supported: Chinese Whispers' group stands
@@ -421,7 +383,7 @@ def _held_fragment(region: Region, mem: list[str], size_out: dict[Label, int],
 def _finish(region: Region, thresholds: Thresholds, nodes: dict[str, list[str]], label: dict[str, Label],
             graph: nx.Graph, dist_of: dict[str, list[tuple[float, str]]], clamped: dict[str, Label],
             size_out: dict[Label, int], reviews: list[Review], auto_confidence: float,
-            min_cluster_size: int, new_id: Callable[[], str]) -> RegionResult:
+            min_cluster_size: int, new_id: Callable[[], str], core_neighbours: int) -> RegionResult:
     groups: dict[Label, list[str]] = defaultdict(list)
     for r, lab in label.items():
         groups[lab].extend(nodes[r])
@@ -498,7 +460,7 @@ def _finish(region: Region, thresholds: Thresholds, nodes: dict[str, list[str]],
         if cid is None:
             status, conf = "unassigned", 0.0
         else:
-            conf = _confidence(f, cid, face_cluster, dist_of, link, review)
+            conf = _confidence(f, cid, face_cluster, dist_of, link, review, core_neighbours)
             status = "auto" if conf >= auto_confidence else "review"
             if status == "review" and (old_c != cid or old_s != "review"):
                 anchor = min(((d, g) for d, g in dist_of.get(f, ()) if g != f and face_cluster.get(g) == cid),
@@ -519,7 +481,8 @@ def _finish(region: Region, thresholds: Thresholds, nodes: dict[str, list[str]],
 
 
 def _confidence(face: str, cid: str, face_cluster: dict[str, str | None],
-                dist_of: dict[str, list[tuple[float, str]]], link: float, review: float) -> float:
+                dist_of: dict[str, list[tuple[float, str]]], link: float, review: float,
+                core_neighbours: int) -> float:
     """Share of link weight to the own cluster, margin over the runner-up, closeness to the core."""
     mine = 0.0
     others: dict[str | None, float] = defaultdict(float)
@@ -539,6 +502,6 @@ def _confidence(face: str, cid: str, face_cluster: dict[str, str | None],
     share = mine / total
     runner = max(others.values(), default=0.0)
     margin = (mine - runner) / total
-    core_d = sum(sorted(own_d)[:CORE_NEIGHBOURS]) / min(len(own_d), CORE_NEIGHBOURS)
+    core_d = sum(sorted(own_d)[:core_neighbours]) / min(len(own_d), core_neighbours)
     core = min(1.0, max(0.0, (review - core_d) / max(review - 0.6 * link, 1e-9)))
     return float(max(0.0, min(1.0, 0.5 * share + 0.25 * max(margin, 0.0) + 0.25 * core)))

@@ -5,18 +5,18 @@
 3. Close over must-links (a group is never split, so it enters whole).
 4. Add the clusters those faces belong to: a cluster of at most ``region_limit`` faces enters
    whole; a larger one contributes its members already in the region and, one hop along its
-   edges, as many again as ``LARGE_CONTEXT - 1`` times those (at most ``region_limit`` in all),
+   edges, as many again as ``large_context - 1`` times those (at most ``region_limit`` in all),
    and is otherwise held fixed (its outside members are counted, not loaded) -- except that with
    probability ``region_limit / size`` (reproducible: a hash of the cluster and the seeds) it
    enters whole, so large clusters are still reclustered and re-checked now and then. When many
    large clusters share a region, that probability is scaled down so that the expected faces of
-   these audits stay within ``AUDIT_PER_SEED`` per seed.
+   these audits stay within ``audit_per_seed`` per seed (both fields of ``Tuning``).
 5. Load the edges among the region's faces, the constraints, "not this person" decisions,
    pins and locks that touch them; the cluster of a cannot-link partner held outside the
    region is forbidden to its face.
 
-The cost is bounded per seed (its neighbours, their small clusters, ``LARGE_CONTEXT`` x its
-neighbours in each large cluster, ``AUDIT_PER_SEED`` faces of audit in expectation), never by
+The cost is bounded per seed (its neighbours, their small clusters, ``large_context`` x its
+neighbours in each large cluster, ``audit_per_seed`` faces of audit in expectation), never by
 the size of the graph; ``Region.parts`` says where a region's faces came from.
 """
 
@@ -29,18 +29,16 @@ from dataclasses import dataclass, field
 from graphcluster.clustering.constraints import ConstraintSet
 from graphcluster.clustering.graph import GraphView
 from graphcluster.clustering.thresholds import Thresholds
+from graphcluster.clustering.tuning import DEFAULT_TUNING, Tuning
 from graphcluster.errors import InvalidInput
 
 __all__ = ["Region", "build_region"]
 
 MUST_CLOSURE_ROUNDS = 20
-# Per-seed bounds that keep a batch's region flat as the graph grows (docs/clustering.md, "the
-# region"; measured on lfw with 4 shuffles and a FaceNet-like set). AUDIT_PER_SEED = 0: no
-# budget (every large cluster with probability region_limit / size); LARGE_CONTEXT = 0: up to
-# region_limit faces of every large cluster. LARGE_CONTEXT = 1 (only the seeds' neighbours in a
-# large cluster) relies on recluster's support rule for joining a held cluster (HELD_SUPPORT).
-AUDIT_PER_SEED = 4  # expected faces of whole-cluster audits per seed of a region
-LARGE_CONTEXT = 1  # a large cluster contributes at most this many x its faces already in the region
+# The per-seed bounds (``Tuning.audit_per_seed``, ``Tuning.large_context``) keep a batch's region
+# flat as the graph grows (docs/clustering.md, "the region"; measured on lfw with 4 shuffles and a
+# FaceNet-like set). large_context = 1 (only the seeds' neighbours in a large cluster) relies on
+# recluster's support rule for joining a held cluster (``Tuning.held_support``).
 
 
 @dataclass
@@ -83,6 +81,7 @@ def build_region(
     thresholds: Thresholds,
     *,
     region_limit: int = 30,
+    tuning: Tuning = DEFAULT_TUNING,
 ) -> Region:
     """Collect the affected subgraph around ``seeds``.
 
@@ -92,6 +91,7 @@ def build_region(
             graph (the cleanup pass), with ``region_limit`` above the largest cluster.
         thresholds: ``review`` bounds how far the region reaches from a seed.
         region_limit: the most faces a large cluster contributes.
+        tuning: ``audit_per_seed`` and ``large_context`` bound what large clusters add.
 
     Returns:
         The Region.
@@ -142,10 +142,10 @@ def build_region(
         else:
             large[cid] = mem
     # whole-cluster audits: each large cluster with probability region_limit / size, scaled down
-    # so that the expected audit faces stay within AUDIT_PER_SEED per seed
+    # so that the expected audit faces stay within audit_per_seed per seed
     share = 1.0
-    if AUDIT_PER_SEED and large:
-        share = min(1.0, AUDIT_PER_SEED * len(seed_list) / (region_limit * len(large)))
+    if tuning.audit_per_seed and large:
+        share = min(1.0, tuning.audit_per_seed * len(seed_list) / (region_limit * len(large)))
     for cid in sorted(large):
         if _audit(cid, salt, len(large[cid]), region_limit * share):
             parts["audit"] = parts.get("audit", 0) + len(set(large[cid]) - faces)
@@ -154,7 +154,7 @@ def build_region(
     # ``room``, more of its members nearest the seeds, one hop along its edges from those (one
     # read for every large cluster that has room)
     first = {cid: [f for f in mem if f in faces] for cid, mem in large.items()}
-    room = {cid: region_limit if not LARGE_CONTEXT else min(region_limit, LARGE_CONTEXT * len(inside))
+    room = {cid: region_limit if not tuning.large_context else min(region_limit, tuning.large_context * len(inside))
             for cid, inside in first.items()}
     hop = sorted({f for cid, inside in first.items() if room[cid] > len(inside) for f in inside[:region_limit]})
     adj: dict[str, list[tuple[str, float]]] = {}
@@ -195,8 +195,8 @@ def build_region(
         where = view.labels(away)
         for a, b, _ in cannot.values():
             for x, y in ((a, b), (b, a)):
-                if x in faces and y in where and (cid := where[y][0]) is not None:
-                    forbidden.setdefault(x, set()).add(cid)
+                if x in faces and y in where and (partner_cluster := where[y][0]) is not None:
+                    forbidden.setdefault(x, set()).add(partner_cluster)
     return Region(
         seeds=seed_list,
         faces=faces,

@@ -363,7 +363,7 @@ class SQLiteStore:
     def similar_pairs(self, face_ids: Collection[str]) -> list[tuple[str, str, float]]:
         """``similar_edges`` as ``(a, b, distance)`` tuples."""
         p = _ids(face_ids)
-        return self._read(  # type: ignore[return-value]  # rows of (str, str, float)
+        return self._read(  # rows of (str, str, float)
             f"SELECT a, b, distance FROM similar WHERE a IN {_IN} "
             f"UNION SELECT a, b, distance FROM similar INDEXED BY similar_b WHERE b IN {_IN}",
             (p, p),

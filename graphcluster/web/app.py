@@ -174,7 +174,7 @@ def create_app(gc: Any, *, password: str | None = None, by: str = "web",
             raise BadRequest("say which face: /crop?face=<face id>")
 
         def read() -> bytes | None:
-            jpeg = gc.face_crop(fid)
+            jpeg: bytes | None = gc.face_crop(fid)
             if jpeg is None and not gc.store.existing_face_ids([fid]):
                 raise NotFound(f"no face with id {fid!r}")
             return jpeg

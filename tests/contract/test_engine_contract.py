@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from graphcluster import ConstraintConflict, GraphCluster, InvalidInput, NotFound, Settings, StoreBusy
+from graphcluster.clustering import Tuning
 from graphcluster.models import ClusterRecord, Membership, ReviewItem
 
 DIM = 32
@@ -792,29 +793,32 @@ def _crowd(people: int, per: int, *, seed: int) -> tuple[np.ndarray, list[str]]:
     return np.asarray(vecs, dtype=np.float32), ids
 
 
+def _store_as_one_cluster(gc: GraphCluster, faces: tuple[np.ndarray, list[str]], cluster: str) -> None:
+    """Add ``faces`` and store them as one cluster (as batches that each saw only part of a
+    crowd can leave one)."""
+    vecs, ids = faces
+    gc.add_faces(vecs, ids=ids)
+    stale = sorted({c for c in gc.assignments().values() if c})
+    gc.store.apply_clustering(
+        [Membership(face_id=f, cluster_id=cluster, status="auto", confidence=0.9) for f in ids],
+        [ClusterRecord(id=cluster)], stale)
+
+
 @pytest.mark.parametrize("recheck", [True, False], ids=["rechecked", "without-recheck"])
 @pytest.mark.parametrize("kind", ["sqlite", "neo4j"])
 def test_a_crowd_that_grows_past_a_size_level_is_rechecked_whole_and_split(
-    kind: str, recheck: bool, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    kind: str, recheck: bool, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     """A crowd of 12 look-alike people held in one cluster (as batches that each saw only part
     of it can leave one) is larger than the region limit, so a batch's region holds it only in
     part. When a batch makes it cross a size level it is re-clustered whole: it falls apart
     into groups of a few look-alikes and no person is split. Without the re-check (the
     ``without-recheck`` case, which shows the scenario is real) the crowd stays one cluster."""
-    from graphcluster import regions
-
-    if not recheck:
-        monkeypatch.setattr(regions, "RECHECK_MIN", 0)
-    settings = Settings(index="exact", index_dir=tmp_path / "index", k=8, threshold=0.4, region_limit=10)
+    settings = Settings(index="exact", index_dir=tmp_path / "index", k=8, threshold=0.4, region_limit=10,
+                        tuning=Tuning() if recheck else Tuning(recheck_min=0))
     gc = _open_kind(kind, settings, request, tmp_path)
     try:
-        vecs, ids = _crowd(12, 3, seed=0)
-        gc.add_faces(vecs, ids=ids)
-        stale = sorted({c for c in gc.assignments().values() if c})
-        gc.store.apply_clustering(
-            [Membership(face_id=f, cluster_id="c-crowd", status="auto", confidence=0.9) for f in ids],
-            [ClusterRecord(id="c-crowd")], stale)
+        _store_as_one_cluster(gc, _crowd(12, 3, seed=0), "c-crowd")
         more, _ = _crowd(3, 1, seed=1)  # one more photo each of p0, p1, p2: 36 -> 39 faces
         gc.add_faces(more, ids=["p0_new", "p1_new", "p2_new"])
         placed = gc.assignments()
@@ -828,5 +832,43 @@ def test_a_crowd_that_grows_past_a_size_level_is_rechecked_whole_and_split(
             assert all(len(h) == 1 for h in homes.values()), homes
         else:
             assert len(people) == 1 and len(next(iter(people.values()))) == 12
+    finally:
+        gc.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "neo4j"])
+def test_the_growth_recheck_waits_while_the_link_is_a_fallback(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The re-check exists for ``split_weak``, which does not run under a fallback link: with
+    the same crowd and the same growth, a fallback link re-checks nothing and writes nothing,
+    while a calibrated or explicit link of the same value re-checks the crowd and splits it."""
+    from graphcluster.clustering import Thresholds
+    from graphcluster.regions import Reclusterer
+    from graphcluster.writer import Applied
+
+    class Fixed:
+        """The thresholds in use, fixed (the part of ThresholdKeeper a Reclusterer reads)."""
+
+        def __init__(self, source: str) -> None:
+            self.value = Thresholds.from_link(0.4, source=source)  # type: ignore[arg-type]
+
+        def current(self) -> Thresholds:
+            return self.value
+
+        def auto_confidence(self) -> float:
+            return 0.6
+
+    settings = Settings(index="exact", index_dir=tmp_path / "index", k=8, threshold=0.4, region_limit=10)
+    gc = _open_kind(kind, settings, request, tmp_path)
+    try:
+        _store_as_one_cluster(gc, _crowd(12, 3, seed=0), "c-crowd")
+        grown = Applied(grown={"c-crowd": (24, 36)})
+        waiting = Reclusterer(gc.store, gc.view, Fixed("fallback"), gc.settings)  # type: ignore[arg-type]
+        assert waiting.recheck_grown(grown) == 0
+        assert set(gc.assignments().values()) == {"c-crowd"}
+        checking = Reclusterer(gc.store, gc.view, Fixed("settings"), gc.settings)  # type: ignore[arg-type]
+        assert checking.recheck_grown(grown) == 1
+        assert len(set(gc.assignments().values())) > 1
     finally:
         gc.close()

@@ -11,9 +11,11 @@ import pytest
 
 from graphcluster.clustering import fragments
 from graphcluster.clustering import (
+    DEFAULT_TUNING,
     MemoryGraph,
     RegionResult,
     Thresholds,
+    Tuning,
     build_region,
     chinese_whispers,
     recluster,
@@ -190,7 +192,7 @@ def test_large_cluster_contributes_a_bounded_neighbourhood() -> None:
 @pytest.mark.parametrize("d, joins", [(0.30, True), (0.39, False)])
 def test_a_face_joins_a_held_cluster_only_by_a_link_its_re_check_would_keep(d: float, joins: bool) -> None:
     # one link into a 200-face cluster held outside the region: close, the face joins; at
-    # 0.39 (above SPLIT_JOIN x link = 0.384, a look-alike's distance) a re-check of the whole
+    # 0.39 (above split_join x link = 0.384, a look-alike's distance) a re-check of the whole
     # cluster would peel it off, so it does not join between re-checks either
     g = _one_person()
     (cid,) = g.clusters()
@@ -348,7 +350,7 @@ def test_a_lone_face_stays_alone_when_its_neighbours_disagree_or_are_too_few_and
     g = MemoryGraph()
     g.add_edges(clique("a", 6, 0.1) + clique("b", 6, 0.1))
     g.add_edges([("x", f"a{i}", 0.42) for i in range(4)] + [("x", "b0", 0.42)])  # one vote elsewhere
-    g.add_edges([("y", f"a{i}", 0.42) for i in range(fragments.ATTACH_MIN - 1)])  # too few votes
+    g.add_edges([("y", f"a{i}", 0.42) for i in range(DEFAULT_TUNING.attach_min - 1)])  # too few votes
     g.add_edges([("z", f"a{i}", 0.42) for i in range(4)] + [("z", "w", 0.42)])  # a lone face abstains
     run(g)
     assert all(g.labels([f])[f] == (None, "unassigned") for f in "xyw")
@@ -373,7 +375,7 @@ def test_faces_held_by_their_neighbours_votes_stay_when_their_cluster_is_recheck
     """x and y belong to a cluster only through edges at 0.42 (between ``link`` and ``review``),
     three each into its core, and are each other's neighbour. The re-check of the cluster
     (``split_weak``, ten nodes) peels both off at once; each counts the other's vote for the
-    cluster it was in (four votes, ``ATTACH_MIN``), or a face attached in one batch is lost in
+    cluster it was in (four votes, ``attach_min``), or a face attached in one batch is lost in
     the next."""
     g = MemoryGraph()
     g.add_edges(clique("a", 8, 0.1) + [(f, f"a{i}", 0.42) for f in "xy" for i in range(3)] + [("x", "y", 0.42)])
@@ -585,15 +587,17 @@ def test_a_must_link_group_only_partly_in_the_region_is_reclustered() -> None:
 
 
 def test_recheck_levels_grow_geometrically_from_the_minimum() -> None:
-    """A cluster is re-checked when it crosses RECHECK_MIN x RECHECK_GROWTH**j: a crossing
-    is due once per growth by the factor, never below the minimum."""
-    from graphcluster.regions import RECHECK_GROWTH, RECHECK_MIN, recheck_level
+    """A cluster is re-checked when it crosses recheck_min x recheck_growth**j: a crossing
+    is due once per growth by the factor, never below the minimum, never when the minimum is 0."""
+    from graphcluster.regions import recheck_level
 
-    assert recheck_level(RECHECK_MIN - 1) == -1
-    assert recheck_level(RECHECK_MIN) == 0
-    levels = [recheck_level(n) for n in range(RECHECK_MIN, 2000)]
-    assert levels == sorted(levels)
-    crossings = sum(b > a for a, b in zip(levels, levels[1:]))
-    expected = int(math.log(1999 / RECHECK_MIN) / math.log(RECHECK_GROWTH))
-    assert crossings == expected
-    assert recheck_level(int(RECHECK_MIN * RECHECK_GROWTH ** 3) + 1) == 3
+    for tuning in (DEFAULT_TUNING, Tuning(recheck_min=30, recheck_growth=1.5)):
+        m, g = tuning.recheck_min, tuning.recheck_growth
+        assert recheck_level(m - 1, tuning) == -1
+        assert recheck_level(m, tuning) == 0
+        levels = [recheck_level(n, tuning) for n in range(m, 2000)]
+        assert levels == sorted(levels)
+        crossings = sum(b > a for a, b in zip(levels, levels[1:]))
+        assert crossings == int(math.log(1999 / m) / math.log(g))
+        assert recheck_level(int(m * g ** 3) + 1, tuning) == 3
+    assert recheck_level(10_000, Tuning(recheck_min=0)) == -1
