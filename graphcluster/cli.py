@@ -40,12 +40,12 @@ from graphcluster.demo import DEMO_STORE, run_demo, summary_lines
 from graphcluster.errors import GraphClusterError, InvalidInput, NotFound
 from graphcluster.models import Decision, ReviewItem
 from graphcluster.readers import read_faces
+from graphcluster.targets import is_neo4j_uri
 
 __all__ = ["cli", "main"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_STORE = "./graphcluster-data"
-_URI = re.compile(r"^(bolt|neo4j)(\+s|\+ssc)?://")
 
 
 # -- global state, output and errors -----------------------------------------------------------
@@ -79,7 +79,7 @@ class State:
             raise InvalidInput(f"bad --set value: {detail}; see `help(graphcluster.Settings)` for the fields") from exc
         where = target or self.store
         auth = None
-        if _URI.match(where):
+        if is_neo4j_uri(where):
             found = (self.user or "neo4j", self.password) if self.password else neo4j_auth(where)
             auth = (self.user or found[0], found[1]) if found else None
         return GraphCluster.open(where, settings=settings, auth=auth)
@@ -898,7 +898,6 @@ def serve(state: State, db: str | None, host: str, port: int, web_password: str 
     if not loopback and not web_password:
         raise _Refused(f"--host {host!r} is reachable from other machines: give --password (docs/web.md)")
     where = db or state.store
-    from graphcluster.store import is_neo4j_uri
     from graphcluster.store.sqlite import DB_FILE
 
     if not is_neo4j_uri(where) and not (Path(where) / DB_FILE).is_file():

@@ -36,18 +36,17 @@ from typing import TYPE_CHECKING, Any
 
 from graphcluster.clustering import ConstraintSet
 from graphcluster.errors import ConstraintConflict, InvalidInput, NotFound
-from graphcluster.models import ClusterRecord, Decision, FaceRecord, Membership, ReviewItem, Status, utcnow
+from graphcluster.models import ClusterRecord, Decision, Membership, ReviewItem, Status, new_decision_id, utcnow
 
 if TYPE_CHECKING:
     from graphcluster.regions import Reclusterer
     from graphcluster.store.base import Store
 
-SYSTEM = "graphcluster"
 JOURNAL = "decision_journal"
 
 
 def _decision_id() -> str:
-    return "d" + uuid.uuid4().hex[:12]
+    return new_decision_id()
 
 
 def _require_faces(rc: Reclusterer, *face_ids: str) -> None:
@@ -318,35 +317,6 @@ def _split(rc: Reclusterer, d: Decision) -> None:
     if ca is not None and ca == cb:
         seeds |= set(rc.store.cluster_members([ca])[ca])
     rc.whole(sorted(seeds))
-
-
-def same_image_links(rc: Reclusterer, faces: Sequence[FaceRecord]) -> None:
-    """Two faces in one image are two people: a cannot-link made by graphcluster itself.
-
-    A pair that has one already (an interrupted batch repaired on open calls this again; an
-    undone link stays undone) is left alone.
-    """
-    by_image: dict[str, list[str]] = {}
-    for f in faces:
-        if f.image:
-            by_image.setdefault(f.image, []).append(f.id)
-    if not by_image:
-        return
-    stored = rc.store.faces_by_image(list(by_image))
-    new_ids = {f.id for f in faces}
-    known = {frozenset((d.a, d.b)) for d in rc.store.get_decisions(face_ids=new_ids, kinds=["different_person"])
-             if d.by == SYSTEM}
-    for image, ids in stored.items():
-        ids = sorted(set(ids))
-        fresh = [x for x in ids if x in new_ids]
-        for x in fresh:
-            for y in ids:
-                if y == x or (y in new_ids and y <= x) or frozenset((x, y)) in known:
-                    continue
-                rc.store.add_decision(
-                    Decision(id=_decision_id(), kind="different_person", a=x, b=y, by=SYSTEM,
-                             reason=f"two faces in one image ({image})", data={"automatic": True})
-                )
 
 
 # -- face placement ------------------------------------------------------------------------------

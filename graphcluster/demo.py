@@ -25,7 +25,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import os
-import re
 import shutil
 import time
 from collections import Counter
@@ -37,6 +36,7 @@ import numpy as np
 
 from graphcluster.errors import InvalidInput, NotFound
 from graphcluster.models import ReviewItem
+from graphcluster.targets import is_neo4j_uri
 
 __all__ = [
     "DEMO_STORE",
@@ -53,7 +53,6 @@ __all__ = [
 
 DEMO_STORE = "./var/demo-store"  # scripts/demo and the README use it too
 _MARKER = ".graphcluster-demo"  # marks a directory the demo made and may empty again
-_URI = re.compile(r"^(bolt|neo4j)(\+s|\+ssc)?://")
 _REVIEWER = "demo-reviewer"
 _EVERY = 1_000_000  # review_queue(limit=...) that lists every open question of a demo store (it also
 # closes the items it finds obsolete, as any read of the queue does)
@@ -230,7 +229,7 @@ def pairwise_scores(assigned: dict[str, str | None], labels: dict[str, str]) -> 
 
 def _prepare(store: str, open_store: Callable[[str], Any], reset: bool) -> None:
     """Empty a store the demo made before; refuse to touch anyone else's without ``reset``."""
-    if _URI.match(store):
+    if is_neo4j_uri(store):
         with open_store(store) as gc:
             if gc.stats().faces:
                 if not reset:

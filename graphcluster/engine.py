@@ -1,41 +1,26 @@
 """The facade: ``GraphCluster`` ties the neighbour index, a store and the clustering core.
 
-One batch (``add_faces``), as in docs/architecture.md:
-
-1. validate and L2-normalise the vectors (the whole batch is refused on a bad row);
-2. skip ids already stored (re-sending a batch changes nothing);
-3. note the batch in the store's journal, add the vectors to the index, query k neighbours;
-4. write faces and SIMILAR edges in one store transaction, then the same-image cannot-links;
-5. re-cluster the affected region only and write what changed (``Reclusterer.region`` in
-   ``graphcluster.regions``: ``build_region`` + ``recluster`` + ``apply_result``);
-6. clear the journal. A crash between 3 and 6 is repaired on the next open (``_reconcile``).
-
-A call of more than ``CHUNK`` faces runs steps 3-6 once per chunk: a crash keeps the chunks
-done whole and clustered, the next open reports the call in ``stats().interrupted_add``, and
-re-sending it stores exactly the missing faces (docs/reliability.md, "Crash contract").
-
-Human decisions live in ``graphcluster.decisions``; this module calls them with its
-``Reclusterer``, which they re-cluster through, as this module does.
+It opens a database (a directory for the embedded store, or a Neo4j URI), runs the crash
+repair of ``graphcluster.recovery`` before handing it out, and delegates each job to its room:
+adding faces to ``graphcluster.ingest``, re-clustering to ``graphcluster.regions``, human
+decisions to ``graphcluster.decisions``, the soundness check to ``graphcluster.integrity``.
+The path of one batch is in ``graphcluster.ingest`` and docs/architecture.md.
 """
 
 from __future__ import annotations
 
 import functools
 import time
-import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-import numpy as np
-
 from graphcluster import decisions as _decisions
 from graphcluster.calibration import ThresholdKeeper
-from graphcluster.clustering import Thresholds, edge_weight
 from graphcluster.crops import CropStore
 from graphcluster.errors import InvalidInput, NotFound, StoreError
-from graphcluster.index import NeighbourIndex, open_index, validate_vectors
+from graphcluster.index import NeighbourIndex, open_index
 from graphcluster.integrity import check as _check
 from graphcluster.models import (
     AddReport,
@@ -44,41 +29,24 @@ from graphcluster.models import (
     CleanupReport,
     ClusterRecord,
     Decision,
-    FaceRecord,
-    FaceReport,
     PhotoReport,
     ReviewItem,
-    SimilarEdge,
     Stats,
-    utcnow,
 )
+from graphcluster.ingest import Ingest
+from graphcluster.recovery import Repairs, rebuild_index, reconcile
 from graphcluster.regions import Reclusterer
 from graphcluster.settings import Settings
 from graphcluster.store import open_store
 from graphcluster.store.base import Store
 from graphcluster.store.neo4j import Neo4jStore
 from graphcluster.store.neo4j_vectors import Neo4jVectorIndex
+from graphcluster.targets import is_neo4j_uri
 from graphcluster.view import StoreView
 
 __all__ = ["GraphCluster"]
 
 Progress = Callable[[int, int], None]
-
-# Faces processed per region: large enough for batched writes, small enough that one
-# region (and one store transaction) stays cheap whatever the caller passes in.
-CHUNK = 1000
-# Largest difference per component between a stored unit vector and a re-sent one still taken
-# as the same embedding (float32 rounding of the normalisation is about 1e-7).
-SAME_VECTOR_TOLERANCE = 1e-5
-# Faces of the index checked against the store on every open (``_index_matches_store``).
-INDEX_SAMPLE = 32
-_FACE_FIELDS = ("source", "image", "bbox", "quality", "batch")
-_REMOTE_SCHEMES = ("bolt://", "bolt+s://", "bolt+ssc://", "neo4j://", "neo4j+s://", "neo4j+ssc://")
-
-
-def _is_uri(target: str | Path) -> bool:
-    return isinstance(target, str) and target.startswith(_REMOTE_SCHEMES)
-
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -116,14 +84,16 @@ class GraphCluster:
         self.crops = crops or CropStore(settings.crops_dir or Path(str(index.info()["path"])).parent / "crops")
         self.view = StoreView(store)
         self._start_policies()
-        with self._writing():  # (the lease, when there is one, re-runs _reconcile itself)
-            if not self._leased:
-                self._reconcile()
 
     def _start_policies(self) -> None:
-        """The threshold keeper and the reclusterer, with nothing cached from the store yet."""
+        """The threshold keeper, the reclusterer and ingest, with nothing cached from the store yet."""
         self.thresholds = ThresholdKeeper(self.store, self.index, self.settings)
         self.regions = Reclusterer(self.store, self.view, self.thresholds, self.settings)
+        self.ingest = Ingest(self.regions, self.index)
+
+    def _recover(self) -> Repairs:
+        """Repair what a process that stopped part-way left (``graphcluster.recovery``)."""
+        return reconcile(self.regions, self.index, rebuild=not isinstance(self.index, Neo4jVectorIndex))
 
     # -- opening and closing -------------------------------------------------------------------
     @classmethod
@@ -144,12 +114,17 @@ class GraphCluster:
                 ``NEO4J_PASSWORD_FILE`` or a local server's password file
                 (:func:`graphcluster.credentials.neo4j_auth`), else connects without auth.
 
+        Before it returns, what a process that stopped part-way left is repaired (a batch, an
+        ``add_faces`` call, a decision, a threshold move, an index out of step with the graph:
+        ``graphcluster.recovery``); each repair is logged as a warning by the logger
+        ``graphcluster.recovery``.
+
         Raises:
             StoreBusy: another process writes to the same embedded directory.
             StoreError: the server cannot be reached or the index does not match the store.
         """
         settings = settings or Settings()
-        if settings.index == "neo4j" and not _is_uri(target):
+        if settings.index == "neo4j" and not is_neo4j_uri(target):
             raise InvalidInput(
                 f"Settings(index='neo4j') keeps the vectors in Neo4j's vector index and needs a Neo4j store; "
                 f"{str(target)!r} is a directory (the embedded store). Open a bolt:// or neo4j:// URI, or use "
@@ -160,7 +135,7 @@ class GraphCluster:
                 "Settings(index='neo4j') searches the embeddings stored on the Face nodes; "
                 "store_embeddings=False leaves none. Drop store_embeddings=False or use index='annoy'"
             )
-        if _is_uri(target):
+        if is_neo4j_uri(target):
             store = open_store(str(target), auth=auth, database=settings.database)
             index_dir = settings.index_dir or _default_index_dir(str(target), settings.database)
             crops_dir = settings.crops_dir or Path(index_dir).with_name(Path(index_dir).name + "-crops")
@@ -194,7 +169,15 @@ class GraphCluster:
         except BaseException:
             store.close()
             raise
-        return cls(store, index, settings, CropStore(crops_dir))
+        gc = cls(store, index, settings, CropStore(crops_dir))
+        try:
+            with gc._writing():  # taking the writers' lease recovers by itself
+                if not gc._leased:
+                    gc._recover()
+        except BaseException:
+            gc.close()
+            raise
+        return gc
 
     @property
     def _leased(self) -> bool:
@@ -208,7 +191,7 @@ class GraphCluster:
         Many workers share one Neo4j database; one of them writes at a time. Taking the lease
         starts from the database as it is: the thresholds and counters are read again (another
         worker may have moved them), rows of an unfinished batch held by the index are
-        forgotten, and ``_reconcile`` repairs what a worker that died holding the lease left
+        forgotten, and ``_recover`` repairs what a worker that died holding the lease left
         (its journal is in the shared meta). Nested calls share the outer lease. Without a
         lease (embedded store, or a local index: one writer) this does nothing.
         """
@@ -221,7 +204,7 @@ class GraphCluster:
             if isinstance(self.index, Neo4jVectorIndex):
                 self.index.begin(self.store.get_meta().get("dim"))
             self._start_policies()
-            self._reconcile()
+            self._recover()
             yield
         finally:
             lease.release()
@@ -278,52 +261,9 @@ class GraphCluster:
                 metadata that is not a dict); the whole batch is refused and nothing is written.
         """
         started = time.perf_counter()
-        arr = np.asarray(vectors) if not isinstance(vectors, np.ndarray) else vectors
-        n = arr.shape[0] if arr.ndim >= 1 else 0
-        if n == 0 and not ids:  # an empty batch ([] or shape (0, d)): nothing to add, nothing written
-            return AddReport(added=0, seconds=time.perf_counter() - started)
-        if ids is None:
-            ids = [uuid.uuid4().hex for _ in range(n)]
-        ids = list(ids)
-        matrix = validate_vectors(arr, ids=ids, dim=self.dim)
-        metas = self._check_metadata(metadata, ids)
-
-        existing = self.store.existing_face_ids(ids)
-        fresh = [i for i, fid in enumerate(ids) if fid not in existing]
-        report = AddReport(added=len(fresh), skipped=[fid for fid in ids if fid in existing])
-        report.skipped_changed = self._changed_vectors(ids, matrix, existing)
-        if fresh:
-            if self.dim is None:
-                self.store.set_meta({"dim": int(matrix.shape[1])})
-            batch_tag = uuid.uuid4().hex[:12]
-            fresh_ids = [ids[i] for i in fresh]
-            if len(fresh) > CHUNK:  # more than one transaction: note the call until its last chunk is in
-                self.store.set_meta(
-                    {"add_call": {"batch": batch_tag, "ids": fresh_ids, "started_at": utcnow().isoformat()}}
-                )
-            for start in range(0, len(fresh), CHUNK):
-                rows = fresh[start : start + CHUNK]
-                self._add_chunk(
-                    [ids[i] for i in rows], matrix[rows], [metas[i] for i in rows], batch_tag, report
-                )
-                if progress is not None:
-                    progress(min(start + CHUNK, len(fresh)), len(fresh))
-            if len(fresh) > CHUNK:
-                self.store.set_meta({"add_call": None})
-        report.completed_interrupted = self._settle_interrupted()
+        report = self.ingest.add(vectors, ids, metadata, progress)
         report.seconds = time.perf_counter() - started
         return report
-
-    def _changed_vectors(self, ids: Sequence[str], matrix: np.ndarray, existing: set[str]) -> list[str]:
-        """The stored ids re-sent with another vector (the first write wins, so the report must say so).
-
-        Both sides are unit float32 rows; a re-send of the same embedding matches to rounding."""
-        rows = [i for i, fid in enumerate(ids) if fid in existing]
-        if not rows:
-            return []
-        stored = self.index.get_vectors([ids[i] for i in rows])
-        differs = np.abs(stored - matrix[rows]).max(axis=1) > SAME_VECTOR_TOLERANCE
-        return [ids[i] for i, d in zip(rows, differs) if d]
 
     def add_photos(
         self,
@@ -360,219 +300,6 @@ class GraphCluster:
 
         return photos.add_photos(self, paths, root=root, detector=detector, progress=progress)
 
-    def _settle_interrupted(self) -> bool:
-        """Clear the note of an interrupted call once all its faces are stored; True when this
-        call did that."""
-        interrupted = self.store.get_meta().get("interrupted_add")
-        if not interrupted:
-            return False
-        stored = len(self.store.existing_face_ids(interrupted["ids"]))
-        if stored == len(interrupted["ids"]):
-            self.store.set_meta({"interrupted_add": None})
-            return True
-        if stored != interrupted["stored"]:
-            self.store.set_meta({"interrupted_add": {**interrupted, "stored": stored}})
-        return False
-
-    def _check_metadata(
-        self, metadata: Sequence[Mapping[str, Any] | None] | None, ids: Sequence[str]
-    ) -> list[dict[str, Any]]:
-        if metadata is None:
-            return [{} for _ in ids]
-        metadata = list(metadata)
-        if len(metadata) != len(ids):
-            raise InvalidInput(
-                f"metadata has {len(metadata)} entries for {len(ids)} vectors; pass one dict per row (or None)"
-            )
-        out: list[dict[str, Any]] = []
-        for row, m in enumerate(metadata):
-            if m is None:
-                out.append({})
-            elif not isinstance(m, Mapping):
-                raise InvalidInput(
-                    f"metadata row {row} (id {ids[row]!r}) is a {type(m).__name__}, not a dict",
-                    rows=[row],
-                    ids=[ids[row]],
-                )
-            else:
-                out.append(dict(m))
-        return out
-
-    def _add_chunk(
-        self,
-        ids: list[str],
-        matrix: np.ndarray,
-        metas: list[dict[str, Any]],
-        batch_tag: str,
-        report: AddReport,
-    ) -> None:
-        self.store.set_meta({"pending": ids})
-        self.thresholds.prime()  # a segment built by this add calibrates to the current review
-        try:
-            self.index.add(ids, matrix)
-            self.index.flush()
-        except OSError as exc:  # a full disk: the journal names these faces, the next open drops them
-            raise StoreError(
-                f"writing {len(ids)} vectors to the index failed ({exc.strerror or exc}); the faces stored before "
-                f"are kept and {ids[0]!r}... were not stored: free disk space, then send the batch again"
-            ) from exc
-
-        k = min(self.settings.k + 1, len(self.index))
-        nbr_ids, nbr_dist = self.index.query(matrix, k)
-        pairs: dict[tuple[str, str], float] = {}
-        nearest: list[float] = []  # each new face's nearest other face: the calibration's drift test
-        for fid, row_ids, row_d in zip(ids, nbr_ids, nbr_dist):
-            taken = 0
-            for other, d in zip(row_ids, row_d):
-                if other == fid or taken >= self.settings.k:
-                    continue
-                if not taken:
-                    nearest.append(float(d))
-                taken += 1
-                key = (fid, other) if fid < other else (other, fid)
-                pairs[key] = min(float(d), pairs.get(key, 9.0))
-        thresholds = self.thresholds.update(nearest)
-        edges = [
-            SimilarEdge(a=a, b=b, distance=d, weight=edge_weight(d, thresholds))
-            for (a, b), d in pairs.items()
-        ]
-        faces = [self._face_record(fid, vec, meta, batch_tag) for fid, vec, meta in zip(ids, matrix, metas)]
-        self.store.add_faces(faces, edges)
-        if self.settings.same_image_cannot_link:
-            _decisions.same_image_links(self.regions, faces)
-
-        result = self.regions.region(ids)
-        self.regions.recheck_grown(result)
-        self.store.set_meta({"pending": None})
-        change = self.thresholds.take_change()
-        if change is not None:
-            self._recluster_affected(*change)
-        self.regions.drain_backlog()
-
-        placed = self.store.memberships(ids)
-        for fid in ids:
-            m = placed.get(fid)
-            report.faces.append(
-                FaceReport(
-                    face_id=fid,
-                    cluster_id=m.cluster_id if m else None,
-                    status=m.status if m else "unassigned",
-                    confidence=m.confidence if m else 0.0,
-                )
-            )
-        report.clusters_created += result.created
-        report.clusters_changed += result.changed
-        report.reviews_opened += result.reviews
-
-    def _face_record(self, fid: str, vec: np.ndarray, meta: dict[str, Any], batch_tag: str) -> FaceRecord:
-        fields = {k: meta.pop(k) for k in _FACE_FIELDS if k in meta}
-        fields.setdefault("batch", batch_tag)
-        if fields.get("bbox") is not None:
-            fields["bbox"] = [float(x) for x in fields["bbox"]]
-        for k in ("source", "image", "batch"):
-            if fields.get(k) is not None:
-                fields[k] = str(fields[k])
-        try:
-            return FaceRecord(
-                id=fid,
-                dim=int(vec.shape[0]),
-                metadata=meta,
-                embedding=[float(x) for x in vec] if self.settings.store_embeddings else None,
-                **fields,
-            )
-        except ValueError as exc:
-            raise InvalidInput(f"metadata of face {fid!r} is not valid: {exc}", ids=[fid]) from exc
-
-    # -- reclustering -------------------------------------------------------------------------
-    def _recluster_affected(self, old: Thresholds, new: Thresholds) -> None:
-        """A re-fit moved the thresholds: re-cluster the faces the move affects.
-
-        ``ThresholdKeeper.plan`` says which: a small database is re-clustered whole at once
-        (as ``cleanup()``); in a large one the faces with a SIMILAR edge whose distance lies
-        between the old and the new ``link`` or ``review`` values join a backlog kept in the
-        store's meta (it survives a restart), and every later batch re-clusters up to
-        ``BACKLOG_PER_BATCH`` of them, so no single batch pays for the whole move. Human
-        decisions hold throughout.
-        """
-        self.regions.follow(self.thresholds.plan(old, new))
-
-    def _reconcile(self) -> None:
-        """Repair what a crash left half-done: a batch chunk, an ``add_faces`` call of several
-        chunks, a human decision (``decisions.repair_journal``), a threshold move, the index."""
-        meta = self.store.get_meta()
-        pending = meta.get("pending") or []
-        if pending:
-            stored = self.store.existing_face_ids(pending)
-            orphans = [fid for fid in pending if fid not in stored]
-            if orphans:  # in the index but never written to the graph: the caller re-sends them
-                self.index.delete(orphans)
-                self.index.flush()
-            if stored:  # written but not clustered, maybe without their same-image cannot-links
-                if self.settings.same_image_cannot_link:
-                    faces = self.store.get_faces(sorted(stored))
-                    _decisions.same_image_links(self.regions, [faces[f] for f in sorted(stored)])
-                self.regions.recheck_grown(self.regions.region(sorted(stored)))
-            self.store.set_meta({"pending": None})
-        call = meta.get("add_call")
-        if call:  # a call of several chunks stopped part-way: keep its note until it is re-sent
-            old = meta.get("interrupted_add") or {}
-            ids = list(dict.fromkeys([*old.get("ids", []), *call["ids"]]))
-            stored_n = len(self.store.existing_face_ids(ids))
-            note = None
-            if 0 < stored_n < len(ids):
-                note = {"batch": old.get("batch", call["batch"]), "ids": ids, "stored": stored_n,
-                        "started_at": old.get("started_at", call["started_at"])}
-            self.store.set_meta({"add_call": None, "interrupted_add": note})
-        _decisions.repair_journal(self.regions)
-        change = self.thresholds.stored_change()
-        if change is not None:  # a re-fit moved the thresholds, the affected faces were not re-clustered
-            self._recluster_affected(*change)
-        if isinstance(self.index, Neo4jVectorIndex):
-            return  # the index is the stored embeddings themselves: never out of step
-        stored_n = self.store.count_faces()
-        if stored_n and len(self.index) == 0:
-            self._rebuild_index()
-        elif stored_n != len(self.index) or not self._index_matches_store():
-            # the index is derived from the graph's stored vectors: rebuild it rather than refuse
-            # to open (a refusal would leave no open store to call ``rebuild_index()`` on)
-            self.rebuild_index()
-
-    def _index_matches_store(self) -> bool:
-        """Whether a sample of the index's faces is stored, with the same vectors where stored.
-
-        Equal sizes are not enough: an index folder copied from another database (or restored
-        from another backup) may hold as many faces as the store. A fixed-size sample keeps
-        opening cheap however large the database is."""
-        ids = list(self.index.ids())
-        if not ids:
-            return True
-        sample = ids[:: max(1, len(ids) // INDEX_SAMPLE)][:INDEX_SAMPLE]
-        faces = self.store.get_faces(sample, with_embedding=True)
-        if len(faces) != len(sample):
-            return False
-        with_vectors = [f for f in sample if faces[f].embedding is not None]
-        if not with_vectors:
-            return True
-        stored = np.asarray([faces[f].embedding for f in with_vectors], dtype=np.float32)
-        return bool(np.abs(self.index.get_vectors(with_vectors) - stored).max() <= SAME_VECTOR_TOLERANCE)
-
-    def _rebuild_index(self) -> None:
-        ids = self.store.face_ids()
-        vectors = []
-        for start in range(0, len(ids), 10_000):
-            part = ids[start : start + 10_000]
-            faces = self.store.get_faces(part, with_embedding=True)
-            missing = [fid for fid in part if faces.get(fid) is None or faces[fid].embedding is None]
-            if missing:
-                raise StoreError(
-                    f"the index directory is empty and {len(missing)} faces (e.g. {missing[0]!r}) have no "
-                    "stored embedding; restore the index directory or re-ingest with store_embeddings=True"
-                )
-            vectors.append(np.asarray([faces[fid].embedding for fid in part], dtype=np.float32))
-        if vectors:  # an empty store leaves an empty index
-            self.index.add(ids, np.vstack(vectors))
-        self.index.flush()
-
     @_exclusive
     def reset(self) -> None:
         """Delete every face, edge, cluster, decision and review, and empty the index.
@@ -600,10 +327,7 @@ class GraphCluster:
         """
         if isinstance(self.index, Neo4jVectorIndex):
             return len(self.index)
-        self.index.delete(list(self.index.ids()))
-        self.index.compact()
-        self._rebuild_index()
-        return len(self.index)
+        return rebuild_index(self.store, self.index)
 
     # -- reading --------------------------------------------------------------------------------
     def assignments(self, detail: bool = False, *, face_ids: Collection[str] | None = None) -> dict[str, Any]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timezone
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "SYSTEM",
+    "new_decision_id",
     "utcnow",
     "FaceRecord",
     "SimilarEdge",
@@ -34,8 +37,17 @@ DecisionKind = Literal["same_person", "different_person", "assign", "remove", "m
 ReviewKind = Literal["merge", "face", "new_identity", "pair", "join", "split"]
 
 
+# ``Decision.by`` of the decisions graphcluster makes itself (two faces in one image are two people)
+SYSTEM = "graphcluster"
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def new_decision_id() -> str:
+    """A fresh ``Decision.id``."""
+    return "d" + uuid.uuid4().hex[:12]
 
 
 class _Model(BaseModel):

@@ -42,7 +42,7 @@ from graphcluster.index._delta import Delta
 from graphcluster.index._log import ADD, DeltaLog
 from graphcluster.index._manifest import FORMAT, MANIFEST, read_manifest, remove_orphans, write_manifest
 from graphcluster.index._segment import Segment, encode_ids
-from graphcluster.index.validate import listing, validate_ids, validate_vectors
+from graphcluster.index.validate import ensure_unit, listing, validate_ids, validate_vectors
 
 __all__ = ["SegmentedIndex", "DELTA_BYTES"]
 
@@ -321,14 +321,15 @@ class SegmentedIndex:
 
         Args:
             ids: one new, unique string id per row.
-            vectors: ``(n, d)`` embeddings; validated and L2-normalised here as well.
+            vectors: ``(n, d)`` embeddings; validated and L2-normalised here unless they are
+                what ``validate_vectors`` returned for this dimension.
 
         Raises:
             InvalidInput: bad vectors or ids, or an id already in the index (named); nothing
                 is written.
         """
         with self._mutex:
-            vec = validate_vectors(vectors, ids=ids, dim=self.dim)
+            vec = ensure_unit(vectors, ids=ids, dim=self.dim)
             id_list = list(ids)
             if not id_list:
                 return
@@ -360,7 +361,8 @@ class SegmentedIndex:
         """The ``k`` nearest live faces of each query row.
 
         Args:
-            vectors: ``(m, d)`` query embeddings (normalised here).
+            vectors: ``(m, d)`` query embeddings (checked and normalised here unless
+                ``validate_vectors`` returned them).
             k: neighbours wanted per row (fewer come back if the index holds fewer).
 
         Returns:
@@ -370,7 +372,7 @@ class SegmentedIndex:
         if k < 1:
             raise InvalidInput(f"k must be >= 1, got {k}")
         with self._mutex:
-            q = validate_vectors(vectors, dim=self.dim)
+            q = ensure_unit(vectors, dim=self.dim)
             m = q.shape[0]
             dist_parts: list[np.ndarray] = []
             src_parts: list[np.ndarray] = []

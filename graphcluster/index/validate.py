@@ -8,7 +8,10 @@ Steps (all vectorised; the input is never modified):
 4. Every row must have a usable norm (zero or near-zero rows are named).
 5. Ids, when given: one per row, non-empty strings without control characters, at most
    ``MAX_ID_LENGTH`` UTF-8 bytes, no duplicates within the batch (the duplicates are named).
-6. Return the rows L2-normalised as float32.
+6. Return the rows L2-normalised as float32, as a read-only ``UnitVectors`` array.
+
+An index given a ``UnitVectors`` of its dimension takes it as checked (``checked``), so a
+batch on its way through the facade is validated once, not once per component it passes.
 
 Any failure raises :class:`graphcluster.errors.InvalidInput` with ``rows``/``ids`` filled, so the
 caller can report the offending rows and write nothing.
@@ -24,7 +27,7 @@ import numpy as np
 
 from graphcluster.errors import InvalidInput
 
-__all__ = ["validate_vectors", "validate_ids", "MAX_ID_LENGTH", "MIN_NORM"]
+__all__ = ["validate_vectors", "validate_ids", "checked", "ensure_unit", "UnitVectors", "MAX_ID_LENGTH", "MIN_NORM"]
 
 MAX_ID_LENGTH = 512
 """Longest id accepted, in UTF-8 bytes (ids are stored in fixed-width arrays per segment)."""
@@ -34,6 +37,40 @@ MIN_NORM = 1e-6
 
 _SHOWN = 10  # list at most this many offenders in a message; the count says the rest
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+class UnitVectors(np.ndarray):
+    """Rows that passed ``validate_vectors``: 2-D, float32, C-contiguous, finite, unit length.
+
+    Read-only, so the rows cannot change after the check; a row selection (``x[rows]``) is
+    still a ``UnitVectors`` (the rows keep their unit length), while arithmetic on one gives a
+    plain ``ndarray``, which carries no such promise.
+    """
+
+    def __array_finalize__(self, obj: object) -> None:
+        self.flags.writeable = False
+
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: object, **kwargs: object) -> object:
+        plain = tuple(np.asarray(x) if isinstance(x, UnitVectors) else x for x in inputs)
+        return getattr(ufunc, method)(*plain, **kwargs)
+
+
+def checked(vectors: object, dim: int | None) -> UnitVectors | None:
+    """``vectors`` itself when ``validate_vectors`` already returned it for this ``dim``, else None."""
+    if isinstance(vectors, UnitVectors) and vectors.ndim == 2 and (dim is None or vectors.shape[1] == dim):
+        return vectors
+    return None
+
+
+def ensure_unit(vectors: object, ids: Sequence[str] | None = None, dim: int | None = None) -> np.ndarray:
+    """``validate_vectors`` for rows that may have passed it already: checked rows of this
+    ``dim`` are returned as they are (only their ``ids`` are checked), anything else is validated."""
+    rows = checked(vectors, dim)
+    if rows is None:
+        return validate_vectors(vectors, ids=ids, dim=dim)
+    if ids is not None:
+        validate_ids(ids, rows.shape[0])
+    return rows
 
 
 def listing(items: Sequence[object]) -> str:
@@ -115,7 +152,7 @@ def validate_vectors(
         dim: the dimension the index expects, if already known.
 
     Returns:
-        A new ``(n, d)`` float32 C-contiguous array with unit rows.
+        A new ``(n, d)`` float32 C-contiguous, read-only array with unit rows (``UnitVectors``).
 
     Raises:
         InvalidInput: naming the offending rows (and ids when given); nothing is written.
@@ -164,5 +201,5 @@ def validate_vectors(
             rows=rows,
             ids=_ids_of(rows, id_list),
         )
-    out = (arr / norms[:, None]).astype(np.float32)
-    return np.ascontiguousarray(out)
+    out = np.ascontiguousarray((arr / norms[:, None]).astype(np.float32))
+    return out.view(UnitVectors)

@@ -32,16 +32,9 @@ from pathlib import Path
 from graphcluster.store.base import Store
 from graphcluster.store.neo4j import Neo4jStore
 from graphcluster.store.sqlite import SQLiteStore
+from graphcluster.targets import is_neo4j_uri
 
 __all__ = ["Store", "SQLiteStore", "Neo4jStore", "open_store", "is_neo4j_uri"]
-
-_SCHEMES = ("bolt://", "neo4j://", "bolt+s://", "bolt+ssc://", "neo4j+s://", "neo4j+ssc://")
-
-
-def is_neo4j_uri(target: str | Path) -> bool:
-    """True when ``target`` is a Neo4j URI rather than a directory."""
-    return isinstance(target, str) and target.lower().startswith(_SCHEMES)
-
 
 def open_store(
     target: str | Path,

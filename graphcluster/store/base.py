@@ -51,10 +51,14 @@ class Store(Protocol):
     def existing_face_ids(self, ids: Collection[str]) -> set[str]:
         """The subset of ``ids`` that is stored."""
 
-    def add_faces(self, faces: Sequence[FaceRecord], edges: Sequence[SimilarEdge]) -> None:
-        """Write faces and their SIMILAR edges in one transaction (idempotent by id / pair).
+    def add_faces(
+        self, faces: Sequence[FaceRecord], edges: Sequence[SimilarEdge], decisions: Sequence[Decision] = ()
+    ) -> None:
+        """Write faces, their SIMILAR edges and the decisions made with them (the same-image
+        cannot-links) in one transaction (idempotent by id / pair).
 
-        An edge may point at a face stored earlier. Re-sending the same faces changes nothing.
+        An edge or a decision may name a face stored earlier. Re-sending the same faces changes
+        nothing.
         """
 
     def get_faces(self, ids: Collection[str], *, with_embedding: bool = False) -> dict[str, FaceRecord]:

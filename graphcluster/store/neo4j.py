@@ -291,13 +291,20 @@ class Neo4jStore:
         """The subset of ``ids`` that is stored."""
         return {r["id"] for r in self._run("existing_face_ids", ids=_ids(ids))}
 
-    def add_faces(self, faces: Sequence[FaceRecord], edges: Sequence[SimilarEdge]) -> None:
-        """Write faces and their SIMILAR edges in one transaction (idempotent by id / pair).
+    def add_faces(
+        self, faces: Sequence[FaceRecord], edges: Sequence[SimilarEdge], decisions: Sequence[Decision] = ()
+    ) -> None:
+        """Write faces, their SIMILAR edges and the decisions made with them in one transaction
+        (idempotent by id / pair).
 
         Raises:
             InvalidInput: an edge names a face that is neither stored nor in ``faces``, or is a
-                self-loop; nothing is written.
+                self-loop, or a decision is malformed; nothing is written.
+            NotFound: a decision names a face that is neither stored nor in ``faces``; nothing
+                is written.
         """
+        for d in decisions:
+            check_decision(d)
         rows = [
             {
                 "id": f.id,
@@ -325,6 +332,8 @@ class Neo4jStore:
                         ids=missing,
                     )
                 self._q_rows(tx, "add_faces_edges", edge_rows)
+            for d in decisions:
+                self._put_decision(tx, d)
 
         self._tx(work)
 
@@ -514,23 +523,23 @@ class Neo4jStore:
             NotFound: a same/different-person decision names an unknown face.
         """
         check_decision(decision)
-        d = decision
+        self._tx(lambda tx: self._put_decision(tx, decision))
+
+    @classmethod
+    def _put_decision(cls, tx: ManagedTransaction, d: Decision) -> None:
+        """Write one checked decision (and its typed link) inside the caller's transaction."""
         at = aware(d.at)
         row = {"id": d.id, "kind": d.kind, "a": d.a, "b": d.b, "by": d.by, "at": at, "reason": d.reason,
                "undone": d.undone, "data": json.dumps(d.data)}
         link = LINK_KINDS.get(d.kind)
-
-        def work(tx: ManagedTransaction) -> None:
-            if link is not None:
-                found = {r["id"] for r in self._q(tx, "existing_face_ids", ids=[d.a, d.b])}
-                for f in (d.a, d.b):
-                    if f not in found:
-                        raise NotFound(f"decision {d.id!r} ({d.kind}) names unknown face {f!r}; add the face first")
-            self._q(tx, "add_decision", row=row)
-            if link is not None and not d.undone:
-                self._q(tx, _LINK_FILE[link], a=d.a, b=d.b, id=d.id, by=d.by, at=at, reason=d.reason)
-
-        self._tx(work)
+        if link is not None:
+            found = {r["id"] for r in cls._q(tx, "existing_face_ids", ids=[d.a, d.b])}
+            for f in (d.a, d.b):
+                if f not in found:
+                    raise NotFound(f"decision {d.id!r} ({d.kind}) names unknown face {f!r}; add the face first")
+        cls._q(tx, "add_decision", row=row)
+        if link is not None and not d.undone:
+            cls._q(tx, _LINK_FILE[link], a=d.a, b=d.b, id=d.id, by=d.by, at=at, reason=d.reason)
 
     def undo_decision(self, decision_id: str) -> None:
         """Mark a decision undone (kept in the audit trail) and remove its typed link.

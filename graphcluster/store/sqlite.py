@@ -258,13 +258,20 @@ class SQLiteStore:
         """The subset of ``ids`` that is stored."""
         return {r[0] for r in self._read(f"SELECT id FROM faces WHERE id IN {_IN}", (_ids(ids),))}
 
-    def add_faces(self, faces: Sequence[FaceRecord], edges: Sequence[SimilarEdge]) -> None:
-        """Write faces and their SIMILAR edges in one transaction (idempotent by id / pair).
+    def add_faces(
+        self, faces: Sequence[FaceRecord], edges: Sequence[SimilarEdge], decisions: Sequence[Decision] = ()
+    ) -> None:
+        """Write faces, their SIMILAR edges and the decisions made with them in one transaction
+        (idempotent by id / pair).
 
         Raises:
             InvalidInput: an edge names a face that is neither stored nor in ``faces``, or is a
-                self-loop; nothing is written.
+                self-loop, or a decision is malformed; nothing is written.
+            NotFound: a decision names a face that is neither stored nor in ``faces``; nothing
+                is written.
         """
+        for d in decisions:
+            check_decision(d)
         rows = [
             (f.id, f.dim, f.source, f.image, None if f.bbox is None else json.dumps(f.bbox), f.quality, f.batch,
              _ts(f.created_at), metadata_json(f),
@@ -285,6 +292,8 @@ class SQLiteStore:
                         ids=missing,
                     )
                 c.executemany("INSERT OR IGNORE INTO similar VALUES (?, ?, ?, ?)", edge_rows)
+            for d in decisions:
+                self._put_decision(c, d)
 
     def get_faces(self, ids: Collection[str], *, with_embedding: bool = False) -> dict[str, FaceRecord]:
         """Stored faces among ``ids`` (unknown ids are left out)."""
@@ -526,23 +535,27 @@ class SQLiteStore:
             NotFound: a same/different-person decision names an unknown face.
         """
         check_decision(decision)
-        d = decision
-        link = LINK_KINDS.get(d.kind)
         with self._write() as c:
-            if link is not None:
-                found = {r[0] for r in c.execute("SELECT id FROM faces WHERE id IN (?, ?)", (d.a, d.b))}
-                for f in (d.a, d.b):
-                    if f not in found:
-                        raise NotFound(f"decision {d.id!r} ({d.kind}) names unknown face {f!r}; add the face first")
-            c.execute(
-                "INSERT INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
-                "kind = excluded.kind, a = excluded.a, b = excluded.b, by = excluded.by, at = excluded.at, "
-                "reason = excluded.reason, undone = excluded.undone, data = excluded.data",
-                (d.id, d.kind, d.a, d.b, d.by, _ts(d.at), d.reason, int(d.undone), json.dumps(d.data)),
-            )
-            c.execute("DELETE FROM links WHERE id = ?", (d.id,))
-            if link is not None and not d.undone:
-                c.execute("INSERT INTO links VALUES (?, ?, ?, ?)", (d.id, link, d.a, d.b))
+            self._put_decision(c, decision)
+
+    @staticmethod
+    def _put_decision(c: sqlite3.Connection, d: Decision) -> None:
+        """Write one checked decision (and its typed link) inside the caller's transaction."""
+        link = LINK_KINDS.get(d.kind)
+        if link is not None:
+            found = {r[0] for r in c.execute("SELECT id FROM faces WHERE id IN (?, ?)", (d.a, d.b))}
+            for f in (d.a, d.b):
+                if f not in found:
+                    raise NotFound(f"decision {d.id!r} ({d.kind}) names unknown face {f!r}; add the face first")
+        c.execute(
+            "INSERT INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+            "kind = excluded.kind, a = excluded.a, b = excluded.b, by = excluded.by, at = excluded.at, "
+            "reason = excluded.reason, undone = excluded.undone, data = excluded.data",
+            (d.id, d.kind, d.a, d.b, d.by, _ts(d.at), d.reason, int(d.undone), json.dumps(d.data)),
+        )
+        c.execute("DELETE FROM links WHERE id = ?", (d.id,))
+        if link is not None and not d.undone:
+            c.execute("INSERT INTO links VALUES (?, ?, ?, ?)", (d.id, link, d.a, d.b))
 
     def undo_decision(self, decision_id: str) -> None:
         """Mark a decision undone (kept in the audit trail) and remove its typed link.

@@ -40,7 +40,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from graphcluster.decisions import SYSTEM
+from graphcluster.models import SYSTEM
 from graphcluster.errors import ConstraintConflict, GraphClusterError, InvalidInput, NotFound
 from graphcluster.web import pages
 from graphcluster.web.security import CSRF_COOKIE, CSRF_FIELD, CSRF_HEADER, SecurityMiddleware, csrf_ok, new_token

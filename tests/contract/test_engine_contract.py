@@ -6,6 +6,7 @@ The faces are synthetic, well separated identities, so the expected partition is
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -346,16 +347,25 @@ def test_name_and_review_answers(open_gc: Opener) -> None:
             gc.answer("r-missing", "yes")
 
 
-def test_interrupted_batch_is_reconciled_on_open(open_gc: Opener) -> None:
+def test_interrupted_batch_is_reconciled_on_open(open_gc: Opener, caplog: pytest.LogCaptureFixture) -> None:
     vecs, ids, _ = _identities(2, 6)
     gc = open_gc()
     gc.add_faces(vecs[:6], ids=ids[:6])
+    gc.close()
+    with caplog.at_level(logging.WARNING, logger="graphcluster.recovery"):
+        open_gc().close()  # a sound database: nothing to repair, nothing logged
+    assert not caplog.records
+    gc = open_gc()
     # what a crash between the index write and the graph write leaves behind
     gc.store.set_meta({"pending": ids[6:]})
     gc.index.add(ids[6:], vecs[6:])
     gc.index.flush()
     gc.close()
-    with open_gc() as again:
+    with caplog.at_level(logging.WARNING, logger="graphcluster.recovery"):
+        again = open_gc()
+    assert [r.name for r in caplog.records] == ["graphcluster.recovery"]
+    assert "6 faces of an unfinished batch dropped from the index" in caplog.records[0].getMessage()
+    with again:
         assert len(again.index) == 6
         assert again.add_faces(vecs[6:], ids=ids[6:]).added == 6
         assert again.stats().faces == 12

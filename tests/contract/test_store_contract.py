@@ -113,6 +113,24 @@ def test_edge_to_unknown_face_or_self_is_refused_whole(store: Store) -> None:
     assert snapshot(store) == before
 
 
+def test_faces_and_the_decisions_made_with_them_are_one_transaction(store: Store) -> None:
+    store.add_faces(faces(2), [])
+    ban = Decision(id="d-img", kind="different_person", a="f005", b="f000", by="graphcluster", at=T0)
+    before = snapshot(store)
+    with pytest.raises(InvalidInput, match="ghost"):  # a bad edge: neither the face nor its cannot-link
+        store.add_faces([face(5)], [SimilarEdge(a="f005", b="ghost", distance=0.1, weight=0.9)], [ban])
+    with pytest.raises(NotFound, match="f009"):  # a cannot-link to an unknown face: not the face either
+        store.add_faces([face(5)], [edge(5, 0)], [ban.model_copy(update={"b": "f009"})])
+    with pytest.raises(InvalidInput):
+        store.add_faces([face(5)], [], [ban.model_copy(update={"b": "f005"})])
+    assert snapshot(store) == before
+    store.add_faces([face(5), face(6)], [edge(5, 0)], [ban, ban.model_copy(update={"id": "d-img2", "a": "f006"})])
+    assert store.existing_face_ids(["f005", "f006"]) == {"f005", "f006"}
+    _, cannot = store.constraint_links(["f000"])
+    assert sorted((a, b, i) for a, b, i in cannot) == [("f005", "f000", "d-img"), ("f006", "f000", "d-img2")]
+    assert [d.id for d in store.get_decisions(face_ids=["f005"])] == ["d-img"]
+
+
 def test_faces_by_image(store: Store) -> None:
     store.add_faces([face(0, image="x.jpg"), face(1, image="x.jpg"), face(2, image="y.jpg"), face(3)], [])
     assert store.faces_by_image(["x.jpg", "y.jpg", "z.jpg"]) == {"x.jpg": ["f000", "f001"], "y.jpg": ["f002"]}

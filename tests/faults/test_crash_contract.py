@@ -29,7 +29,7 @@ import pytest
 from workload import CHUNK, KILL_POINTS, Faces, load_faces, metadata_for
 
 from graphcluster import GraphCluster, Settings
-from graphcluster.decisions import SYSTEM
+from graphcluster.models import SYSTEM
 
 N = 2 * CHUNK
 WORKLOAD = Path(__file__).resolve().parent / "workload.py"

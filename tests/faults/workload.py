@@ -44,7 +44,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
 LFW = Path(os.environ.get("GRAPHCLUSTER_SAMPLE_DATA", REPO.parent / "shared/data/lfw_dlib128"))
-CHUNK = 1000  # graphcluster.engine.CHUNK, the unit of the crash contract
+CHUNK = 1000  # graphcluster.ingest.CHUNK, the unit of the crash contract
 WRITES = ("add_faces", "apply_clustering", "add_decision", "undo_decision", "set_meta", "put_reviews",
           "update_cluster", "set_review_status")
 DECISION_OPS = ("same_person", "different_person", "assign", "remove", "lock", "unlock", "name", "merge")

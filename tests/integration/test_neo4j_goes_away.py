@@ -77,11 +77,11 @@ def server(tmp_path: Path) -> Iterator[Server]:
 
 
 def test_a_server_killed_mid_batch_loses_nothing_acknowledged(server: Server, tmp_path: Path) -> None:
-    from graphcluster import engine
+    from graphcluster import ingest
 
     rng = np.random.default_rng(4)
     first = [f"a{i}" for i in range(200)]
-    batch = [f"b{i}" for i in range(engine.CHUNK * 2)]
+    batch = [f"b{i}" for i in range(ingest.CHUNK * 2)]
     vectors = {f: v for f, v in zip(first + batch, rng.standard_normal((len(first) + len(batch), 16)).astype(np.float32))}
     settings = Settings(index="exact", index_dir=tmp_path / "index", threshold=0.6)
 

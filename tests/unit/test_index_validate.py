@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from graphcluster.errors import InvalidInput
-from graphcluster.index import validate_vectors
-from graphcluster.index.validate import MAX_ID_LENGTH
+from graphcluster.index import open_index, validate_vectors
+from graphcluster.index.validate import MAX_ID_LENGTH, checked
 
 
 def _batch(n: int = 5, d: int = 8) -> np.ndarray:
@@ -106,3 +108,29 @@ def test_ids_given_as_a_single_string_are_refused() -> None:
 def test_unicode_ids_are_fine() -> None:
     out = validate_vectors(_batch(2), ids=["Zoë/ñ-1", "顔-2"])
     assert out.shape == (2, 8)
+
+
+def test_validated_rows_are_read_only_and_known_as_checked() -> None:
+    out = validate_vectors(_batch(), ids=[f"f{i}" for i in range(5)], dim=8)
+    assert checked(out, 8) is out and checked(out, None) is out
+    assert checked(out, 16) is None  # another dimension: the index checks it and names both
+    with pytest.raises(ValueError, match="read-only"):
+        out[0, 0] = 5.0
+    part = out[[0, 2]]  # a row selection keeps unit rows and stays checked
+    assert checked(part, 8) is part and not part.flags.writeable
+    for changed in (out * 2.0, out + 0.0, np.asarray(out, dtype=np.float64), _batch()):
+        assert checked(changed, 8) is None  # anything computed from them carries no promise
+
+
+def test_an_index_takes_checked_rows_as_they_are_and_checks_the_rest(tmp_path: Path) -> None:
+    index = open_index(tmp_path / "index", kind="exact")
+    rows = validate_vectors(_batch(), ids=[f"f{i}" for i in range(5)])
+    index.add([f"f{i}" for i in range(5)], rows)
+    with pytest.raises(InvalidInput, match="NaN"):
+        index.add(["g"], np.full((1, 8), np.nan))
+    with pytest.raises(InvalidInput, match="dimension"):
+        index.query(validate_vectors(_batch(d=4)), 2)
+    with pytest.raises(InvalidInput, match="duplicate"):  # the ids of checked rows are checked all the same
+        index.add(["h", "h"], validate_vectors(_batch(2)))
+    ids, dist = index.query(rows[:1], 1)
+    assert ids[0] == ["f0"] and dist[0][0] < 1e-3

@@ -82,7 +82,7 @@ def test_a_move_interrupted_before_its_recluster_is_repaired_on_open(tmp_path: P
     tight, tight_ids = _people(20, 10, spread=0.12, seed=3)
     gc = GraphCluster.open(tmp_path / "db", settings=Settings(index="exact"))
     gc.add_faces(wide, ids=wide_ids)
-    gc._recluster_affected = lambda old, new: None  # type: ignore[method-assign]  # "dies" before it
+    gc.regions.follow = lambda move: None  # type: ignore[method-assign]  # "dies" before it
     gc.add_faces(tight[:45], ids=tight_ids[:45])
     assert gc.store.get_meta().get("threshold_change")
     gc.close()
