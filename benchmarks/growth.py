@@ -156,15 +156,10 @@ class _Watch:
 def _watch_region() -> _Watch:
     """Count the region's faces and time ``build_region`` / ``recluster`` as graphcluster calls them.
 
-    ``graphcluster.regions`` calls them through its module globals (``graphcluster.engine``
-    in code older than that module), so wrapping those is enough; ``pop`` restores them and
-    returns the counts.
+    ``graphcluster.regions`` calls them through its module globals, so wrapping those is
+    enough; ``pop`` restores them and returns the counts.
     """
-    import importlib
-    import importlib.util
-
-    name = "graphcluster.regions" if importlib.util.find_spec("graphcluster.regions") else "graphcluster.engine"
-    caller = importlib.import_module(name)
+    import graphcluster.regions as caller
 
     watch = _Watch()
     build, reclust = caller.build_region, caller.recluster
@@ -176,7 +171,7 @@ def _watch_region() -> _Watch:
         watch.faces += len(region.faces)
         watch.edges += len(region.edges)
         watch.seeds += len(region.seeds)
-        for key, count in getattr(region, "parts", {}).items():  # older code: no parts
+        for key, count in region.parts.items():
             watch.parts[key] = watch.parts.get(key, 0) + count
         return region
 

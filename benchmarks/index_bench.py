@@ -354,12 +354,29 @@ def main() -> None:
     write_report(args, lines, notes)
 
 
+# How to read the page (written by hand, kept by every rerun; the figures are in the tables above).
+NOTES = [
+    "Reading the table: the cores are shared with other work, so absolute times move from run to",
+    "run; compare engines within one run. `recall@10` is against the exact top 10; `recall ≤ t` counts",
+    "only the exact top-10 neighbours closer than the threshold t, the neighbours that can join a",
+    "cluster. The segmented engines (defaults) calibrate their search effort per segment to recall@10",
+    "0.97 on a sample of the segment's vectors (docs/index.md), so their query cost follows the data.",
+    "`disk B/vec` includes the raw float32 vectors and the ids the segments keep; `RSS B/vec` is",
+    "measured after reopening and running the queries.",
+]
+
+
 def write_report(args: Any, lines: list[str], notes: list[str]) -> None:
-    cmd = "python benchmarks/index_bench.py " + " ".join(sys.argv[1:])
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from common import code_version, machine
+
+    cmd = ".venv/bin/python benchmarks/index_bench.py " + " ".join(sys.argv[1:])
     text = [
         "## Neighbour index",
         "",
-        f"Command: `{cmd.strip()}` — one query thread, single-row queries, k = {K}, "
+        f"Command: `{cmd.strip()}`. Machine: {machine()}; {code_version()}.",
+        "",
+        f"One query thread, single-row queries, k = {K}, "
         f"{args.queries} queries (new faces of known identities), adds in batches of {args.batch} "
         "(segment builds and compactions included); reopen, queries and RSS measured in a fresh process "
         "(RSS counts the pages a process touched: memory-mapped Annoy pages only when used).",
@@ -371,6 +388,7 @@ def write_report(args: Any, lines: list[str], notes: list[str]) -> None:
         "",
         *notes,
         "",
+        *NOTES,
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(text))

@@ -18,9 +18,9 @@ Run: ``.venv/bin/python benchmarks/store_bench.py --sizes 10000 100000 --neo4j b
 from __future__ import annotations
 
 import argparse
-import platform
 import sqlite3
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -151,27 +151,32 @@ def growth(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def environment() -> str:
-    """Versions that change the figures: Python, the Neo4j driver and whether its Rust codec is in."""
+    """Versions that change the figures beside ``machine()``'s: SQLite, the Neo4j driver and its Rust codec."""
     from importlib import metadata
 
     try:
         rust = "with neo4j-rust-ext " + metadata.version("neo4j-rust-ext")
     except metadata.PackageNotFoundError:
         rust = "without neo4j-rust-ext"
-    return (f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, neo4j driver "
+    return (f"SQLite {sqlite3.sqlite_version}, neo4j driver "
             f"{metadata.version('neo4j')} {rust}")
 
 
 def write(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
-    cmd = "python benchmarks/store_bench.py --sizes " + " ".join(map(str, args.sizes))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from common import code_version, machine
+
+    cmd = ".venv/bin/python benchmarks/store_bench.py --sizes " + " ".join(map(str, args.sizes))
     if args.neo4j:
-        cmd += " --neo4j bolt://127.0.0.1:17687"
+        cmd += f" --neo4j {args.neo4j}"
+    server = ("; Neo4j 5.26 Community (neo4j-harness, as `scripts/neo4j start` runs it, page cache 512 MiB) on "
+              "the same machine" if args.neo4j else "")
     intro = (
-        f"`{cmd}` — batches of {args.batch} faces (128-D embedding stored), {args.k} SIMILAR edges per face, "
+        f"Command: `{cmd}`. Machine: {machine()}; {code_version()}.\n\n"
+        f"Batches of {args.batch} faces (128-D embedding stored), {args.k} SIMILAR edges per face, "
         f"clusters of 20 written with `apply_clustering`; each read is the best of {args.repeats} runs, each run "
-        f"with {args.batch} fresh random stored ids. {environment()}; Neo4j 5.26 Community (neo4j-harness, as "
-        "`scripts/neo4j start` runs it, page cache 512 MiB). The machine has 2 shared, noisy cores: compare rows "
-        "within one table, not across machines or runs."
+        f"with {args.batch} fresh random stored ids. {environment()}{server}. The cores are shared with other "
+        "work: compare rows within one table."
     )
     outro = (
         "Reads of a 1,000-face batch should cost about the same at every size: each is an index seek per id "

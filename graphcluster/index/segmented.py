@@ -51,7 +51,7 @@ class SegmentedAnnoyIndex(SegmentedIndex):
             vectors (``_calibrate.py``); ``None`` uses ``search_fraction`` instead.
         search_fraction: without calibration, ``search_k = max(10 * k * n_trees,
             search_fraction * segment size)``. On face-like data Annoy needs to inspect about a
-            quarter of a segment for recall@10 >= 0.95 (docs/benchmarks/index.md). Any effort
+            quarter of a segment for recall@10 >= 0.95 (docs/benchmarks/annoy_scan.md). Any effort
             of ``_segment.SCAN_FRACTION`` (0.05) of a segment or more scans it instead, so with
             the default 0.25 the segments are scanned.
         delta_size: rows kept in the exact delta before a segment is built (``None``: a 10 MB

@@ -52,7 +52,8 @@ def test_the_graph_investigators_see(neo4j_uri: tuple[str, str, str], clean_neo4
     from graphcluster.models import ClusterRecord, Decision, Membership, ReviewItem
 
     uri, user, password = neo4j_uri
-    with Neo4jStore(uri, auth=(user, password or "") if user else None) as s:
+    driver = GraphDatabase.driver(uri, auth=(user, password or "") if user else None)
+    with driver, Neo4jStore(driver=driver) as s:
         s.add_faces(
             [FaceRecord(id="a", dim=2, image="p.jpg", bbox=[1.0, 2.0, 3.0, 4.0], metadata={"camera": "x"},
                         embedding=[0.6, 0.8]),
@@ -65,7 +66,7 @@ def test_the_graph_investigators_see(neo4j_uri: tuple[str, str, str], clean_neo4
         s.add_decision(Decision(id="d1", kind="different_person", a="a", b="b", by="ann", at=at, reason="twins"))
         s.put_reviews([ReviewItem(id="r", kind="face", faces_a=["b"], cluster_b="c")])
         s.set_meta({"dim": 2})
-        q = s._driver.execute_query  # the store's own driver: same server, plain Cypher
+        q = driver.execute_query  # the driver the store writes through: plain Cypher
 
         face = q("MATCH (f:Face {id: 'a'}) RETURN f").records[0]["f"]
         assert (face["image"], list(face["bbox"]), face["metadata"], list(face["embedding"])) == (

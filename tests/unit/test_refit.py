@@ -75,14 +75,16 @@ def test_refits_when_new_faces_drift_and_keeps_every_decision(
         assert d.id in {x.id for x in gc.decisions() if not x.undone}
 
 
-def test_a_move_interrupted_before_its_recluster_is_repaired_on_open(tmp_path: Path, small_young: None) -> None:
+def test_a_move_interrupted_before_its_recluster_is_repaired_on_open(
+    tmp_path: Path, small_young: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The moved thresholds and the move are written together; if the process dies before the
     affected faces are re-clustered, the next open does it."""
     wide, wide_ids = _people(20, 10, spread=0.45, seed=2)
     tight, tight_ids = _people(20, 10, spread=0.12, seed=3)
     gc = GraphCluster.open(tmp_path / "db", settings=Settings(index="exact"))
     gc.add_faces(wide, ids=wide_ids)
-    gc.regions.follow = lambda move: None  # type: ignore[method-assign]  # "dies" before it
+    monkeypatch.setattr(gc.regions, "follow", lambda move: None)  # "dies" before the re-cluster
     gc.add_faces(tight[:45], ids=tight_ids[:45])
     assert gc.store.get_meta().get("threshold_change")
     gc.close()
