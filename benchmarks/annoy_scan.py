@@ -10,7 +10,7 @@ Steps, for each size N:
    the engine's query threads) against one scan of the segment's stored vectors
    (``exact_topk``, BLAS): seconds per batch and recall@10;
 4. the whole index queried as the engine does, with the scan switched off
-   (``SCAN_FRACTION = inf``), with the default, and always on (``0``);
+   (every ``Segment.scan_fraction = inf``), with the default, and always on (``0``);
 5. print the tables and write docs/benchmarks/annoy_scan.md.
 
 Usage::
@@ -25,6 +25,8 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -32,9 +34,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import code_version, machine, say, write_section  # noqa: E402
 
-from graphcluster.index import SegmentedAnnoyIndex  # noqa: E402
-from graphcluster.index import _segment  # noqa: E402
-from graphcluster.index._segment import exact_topk  # noqa: E402
+from graphcluster.index import Segment, SegmentedAnnoyIndex, exact_topk  # noqa: E402
 from graphcluster.synth import make_faces  # noqa: E402
 
 K = 10
@@ -64,6 +64,19 @@ def timed(fn, reps: int = 2):  # type: ignore[no-untyped-def]
     return best, out
 
 
+@contextmanager
+def scan_at(segments: Sequence[Segment], fraction: float) -> Iterator[None]:
+    """Set every segment's ``scan_fraction`` for the block (inf: never scan; 0: always scan)."""
+    saved = [seg.scan_fraction for seg in segments]
+    for seg in segments:
+        seg.scan_fraction = fraction
+    try:
+        yield
+    finally:
+        for seg, old in zip(segments, saved):
+            seg.scan_fraction = old
+
+
 def run(n: int, dim: int) -> tuple[list[str], list[str], str]:
     data = make_faces(n + 1000, dim=dim, seed=1)
     base, queries = data.vectors[:n], data.vectors[n:]
@@ -75,7 +88,8 @@ def run(n: int, dim: int) -> tuple[list[str], list[str], str]:
             index.add(data.ids[lo:lo + 20_000], base[lo:lo + 20_000])
         index.flush()
         say(f"N={n:,}: index built in {time.perf_counter() - t0:.0f} s")
-        segs = sorted(index._segments, key=lambda s: -s.n)
+        segs = sorted(index.segments, key=lambda s: -s.n)
+        default = segs[0].scan_fraction
         layout = ", ".join(f"{s.n:,} (search_k {s.search_k:,} = {s.search_k / s.n:.2f})" for s in segs)
         seg = segs[0]
         q = queries / np.linalg.norm(queries, axis=1, keepdims=True)
@@ -84,24 +98,18 @@ def run(n: int, dim: int) -> tuple[list[str], list[str], str]:
         scan_s, (items, _) = timed(lambda: exact_topk(seg.vectors, q, K))
         for share in SHARES:
             sk = max(1, int(share * seg.n))
-            saved, _segment.SCAN_FRACTION = _segment.SCAN_FRACTION, float("inf")
-            try:
+            with scan_at(segs, float("inf")):
                 s, (found, _) = timed(lambda: seg.search(q, K, sk))
-            finally:
-                _segment.SCAN_FRACTION = saved
             part.append(f"| {n:,} | {seg.n:,} | {share:.2f} ({sk:,}) | {s:.2f} | {recall(found, truth_seg):.4f} | "
                         f"{scan_s:.2f} | x{s / scan_s:.2f} |")
             say(part[-1])
         truth_all = brute_top(base / np.linalg.norm(base, axis=1, keepdims=True), q, K)
         ids = np.array(data.ids)
         whole = []
-        for label, frac in (("Annoy only (scan off)", float("inf")), (f"default (SCAN_FRACTION = "
-                            f"{_segment.SCAN_FRACTION})", _segment.SCAN_FRACTION), ("scan always", 0.0)):
-            saved, _segment.SCAN_FRACTION = _segment.SCAN_FRACTION, frac
-            try:
+        for label, frac in (("Annoy only (scan off)", float("inf")),
+                            (f"default (scan_fraction = {default})", default), ("scan always", 0.0)):
+            with scan_at(segs, frac):
                 s, (got, _) = timed(lambda: index.query(queries, K))
-            finally:
-                _segment.SCAN_FRACTION = saved
             pos = {fid: i for i, fid in enumerate(data.ids[:n])}
             found = np.array([[pos[f] for f in row] + [-1] * (K - len(row)) for row in got])
             whole.append(f"| {n:,} | {label} | {s:.2f} | {recall(found, truth_all):.4f} |")

@@ -16,6 +16,7 @@ from graphcluster.index.base import NeighbourIndex
 from graphcluster.index.exact import ExactIndex
 from graphcluster.index.hnsw import SegmentedHnswIndex
 from graphcluster.index.segmented import SegmentedAnnoyIndex
+from graphcluster.index._segment import Segment, exact_topk
 from graphcluster.index.validate import validate_vectors
 
 __all__ = [
@@ -25,6 +26,8 @@ __all__ = [
     "ExactIndex",
     "validate_vectors",
     "open_index",
+    "exact_topk",
+    "Segment",
 ]
 
 _KINDS: dict[str, Any] = {

@@ -354,6 +354,12 @@ class SegmentedIndex:
             if self._delta.n >= self.delta_size:
                 self._roll()
 
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        """The immutable segments, oldest first (read them; the index owns them). A benchmark
+        may set a segment's ``scan_fraction`` to measure Annoy against the exact scan."""
+        return tuple(self._segments)
+
     def _search_k(self, seg: Segment, kk: int) -> int:
         return 0  # only Annoy segments use it
 

@@ -109,6 +109,8 @@ class Segment:
         self.kind = kind
         self.ef = 64  # hnsw: candidate list size, set by the owner (calibrated or given)
         self.search_k: int | None = None  # annoy: calibrated nodes per query for k = 10
+        # an Annoy search asked to inspect this share of the segment or more scans it instead
+        self.scan_fraction = SCAN_FRACTION
         self.ann: AnnoyIndex | None = None
         self.hnsw: Any = None
         if kind == "annoy":
@@ -222,7 +224,7 @@ class Segment:
         dists = np.full((m, kk), np.inf, dtype=np.float32)
         if kk == 0:
             return items, dists
-        if self.ann is not None and search_k < SCAN_FRACTION * self.n:
+        if self.ann is not None and search_k < self.scan_fraction * self.n:
             ann = self.ann
 
             def one(r: int) -> tuple[int, list[int], list[float]]:

@@ -14,7 +14,7 @@ narrow cone, high intrinsic dimension) Annoy needs to inspect about a quarter of
 recall@10 >= 0.95, far beyond its default, so each new segment calibrates its own ``search_k``
 to ``target_recall`` on a sample of its vectors (``_calibrate.py``) and records it in the
 manifest; see docs/benchmarks/index.md for the trade-off against hnswlib. A search whose
-effort reaches ``_segment.SCAN_FRACTION`` of its segment scans the segment's vectors instead
+effort reaches ``Segment.scan_fraction`` (0.05) of its segment scans the vectors instead
 (exact and cheaper there; docs/index.md, step 4).
 """
 
@@ -27,7 +27,6 @@ from typing import Any
 import numpy as np
 
 from graphcluster.errors import InvalidInput
-from graphcluster.index import _segment
 from graphcluster.index._calibrate import calibrate
 from graphcluster.index._core import SegmentedIndex
 from graphcluster.index._segment import Segment
@@ -52,7 +51,7 @@ class SegmentedAnnoyIndex(SegmentedIndex):
         search_fraction: without calibration, ``search_k = max(10 * k * n_trees,
             search_fraction * segment size)``. On face-like data Annoy needs to inspect about a
             quarter of a segment for recall@10 >= 0.95 (docs/benchmarks/annoy_scan.md). Any effort
-            of ``_segment.SCAN_FRACTION`` (0.05) of a segment or more scans it instead, so with
+            of ``Segment.scan_fraction`` (0.05) of a segment or more scans it instead, so with
             the default 0.25 the segments are scanned.
         delta_size: rows kept in the exact delta before a segment is built (``None``: a 10 MB
             budget, 20,000 rows at 128-D, 5,000 at 512-D; every query scans the delta).
@@ -107,7 +106,7 @@ class SegmentedAnnoyIndex(SegmentedIndex):
 
         start = CALIBRATION_K * self.n_trees
         # an effort of SCAN_FRACTION of the segment or more is served by a scan: no need to try more
-        cap = max(start, math.ceil(min(_segment.SCAN_FRACTION, 2.0) * seg.n))
+        cap = max(start, math.ceil(min(seg.scan_fraction, 2.0) * seg.n))
         efforts = [start * 2**j for j in range(40) if start * 2**j < cap] + [cap]
         return {"search_k": calibrate(seg, efforts, search, k=CALIBRATION_K, target=self.target_recall,
                                       seed=self.seed, radius=self.recall_radius),

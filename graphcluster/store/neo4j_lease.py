@@ -107,6 +107,12 @@ class WriterLease:
         token, self.token = self.token, None
         self._store.execute("lease_release", lease=self.name, holder=self.holder, token=token)
 
+    def stop_renewing(self) -> None:
+        """Stop the heartbeat but keep holding the lease: it then expires after ``seconds``, as
+        the lease of a paused or hung worker does, and the next write of this holder after
+        another worker took it over is refused (fencing). ``release`` still gives it up."""
+        self._stop.set()
+
     def fence_params(self) -> dict[str, Any]:
         """Parameters of ``cypher/lease_fence.cypher`` for this holder and token."""
         return {**self._params(), "token": self.token}

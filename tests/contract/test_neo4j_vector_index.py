@@ -125,7 +125,7 @@ def test_index_neo4j_needs_a_neo4j_store_with_embeddings(tmp_path: Path, neo4j_u
 def test_a_lease_taken_over_after_expiry_fences_the_old_holder(neo4j_store: Neo4jStore) -> None:
     old = neo4j_store.enable_lease(seconds=0.5, wait=5)
     old.acquire()
-    old._stop.set()  # the old holder stops renewing, like a paused process  # noqa: SLF001
+    old.stop_renewing()  # the old holder stops renewing, like a paused process
     time.sleep(0.8)
     other = WriterLease(neo4j_store, seconds=30, wait=5)
     other.acquire()  # the expired lease is taken over, with the next token
