@@ -48,7 +48,7 @@ from collections.abc import Callable
 from graphcluster.clustering.region import Region
 from graphcluster.clustering.thresholds import Thresholds
 
-__all__ = ["propose_questions", "separated_pairs", "askable", "same_person_odds", "join_gain"]
+__all__ = ["propose_questions", "pass_questions", "separated_pairs", "askable", "same_person_odds", "join_gain"]
 
 Review = tuple[str, list[str], list[str], str | None, str | None, float]
 
@@ -125,6 +125,30 @@ def _sizes(region: Region, labels: dict[str, str | None]) -> dict[str, int]:
     for cid, n in region.outside.items():
         sizes[cid] += n
     return sizes
+
+
+def pass_questions(tentative: list[tuple[str, str, float]], new_clusters: list[str],
+                   labels: dict[str, str | None], dist_of: dict[str, list[tuple[float, str]]],
+                   min_cluster_size: int) -> list[Review]:
+    """The questions the re-clustering pass itself asks (``recluster``), in this order:
+
+    - ``face`` for each tentative member ``(face, cluster, confidence)`` of ``tentative``
+      (a face newly given status 'review'): is this face the person of that cluster? It shows
+      the face's nearest fellow member (``dist_of``: face -> its ``(distance, neighbour)``
+      links) and its priority is ``1 - confidence``, put on the common scale by ``askable``;
+    - ``new_identity`` for each new cluster of at least ``min_cluster_size`` faces
+      (``labels``: face -> cluster after the pass): are these faces one person? priority: its
+      size (``askable`` puts the confirmation after every question that changes an assignment).
+    """
+    out: list[Review] = []
+    for f, cid, conf in tentative:
+        anchor = min(((d, g) for d, g in dist_of.get(f, ()) if g != f and labels.get(g) == cid), default=None)
+        out.append(("face", [f], [anchor[1]] if anchor else [], None, cid, round(1.0 - conf, 4)))
+    for cid in new_clusters:
+        mem = sorted(f for f, c in labels.items() if c == cid)
+        if len(mem) >= min_cluster_size:
+            out.append(("new_identity", mem, [], cid, None, float(len(mem))))
+    return out
 
 
 def askable(reviews: list[Review], region: Region, labels: dict[str, str | None]) -> list[Review]:
