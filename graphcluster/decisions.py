@@ -27,7 +27,6 @@ a recorded decision is always in force. A call that recorded nothing leaves noth
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -35,12 +34,13 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from graphcluster.clustering import ConstraintSet
+from graphcluster.clustering.questions import BULK_KINDS
 from graphcluster.errors import ConstraintConflict, InvalidInput, NotFound
 from graphcluster.models import ClusterRecord, Decision, Membership, ReviewItem, Status, new_decision_id, utcnow
+from graphcluster.writer import emptied_clusters, obsolete_reviews
 
 if TYPE_CHECKING:
     from graphcluster.regions import Reclusterer
-    from graphcluster.store.base import Store
 
 JOURNAL = "decision_journal"
 
@@ -341,7 +341,7 @@ def _place(rc: Reclusterer, memberships: Sequence[Membership], clusters: Sequenc
     emptied = emptied_clusters(rc.store, memberships)
     rc.store.apply_clustering(memberships, clusters, emptied)
     if emptied:
-        _obsolete_reviews(rc, emptied)
+        obsolete_reviews(rc.store, emptied)
 
 
 def assign(rc: Reclusterer, face_id: str, cluster_id: str, *, by: str | None, reason: str | None,
@@ -491,7 +491,7 @@ def _fold(rc: Reclusterer, d: Decision) -> None:
                                  "updated_at": utcnow()})],
         [gone.id],
     )
-    _obsolete_reviews(rc, [gone.id])
+    obsolete_reviews(rc.store, [gone.id])
     # "f is not this person" about either cluster now holds for the merged one: such a face
     # (placed there by the algorithm) leaves it and is re-clustered around its own neighbours
     members = rc.store.cluster_members([keep.id])[keep.id]
@@ -663,27 +663,6 @@ def _undo_merge(rc: Reclusterer, d: Decision) -> None:
 
 
 # -- review queue --------------------------------------------------------------------------------
-def review_id(kind: str, faces_a: Sequence[str], faces_b: Sequence[str], cluster_a: str | None,
-              cluster_b: str | None) -> str:
-    """A stable id, so that the same question is never asked twice."""
-    if kind == "merge":
-        key = "|".join(sorted([cluster_a or "", cluster_b or ""]))
-    elif kind == "face":
-        key = f"{faces_a[0] if faces_a else ''}|{cluster_b or ''}"
-    elif kind in ("join", "split"):  # a person and the faces shown with it
-        key = f"{cluster_b or cluster_a or ''}|" + "|".join(sorted(faces_a))
-    else:
-        key = "|".join(sorted(faces_a))
-    return "r" + hashlib.sha1(f"{kind}:{key}".encode()).hexdigest()[:12]
-
-
-def _obsolete_reviews(rc: Reclusterer, clusters: Iterable[str]) -> None:
-    gone = set(clusters)
-    stale = [r.id for r in rc.store.get_reviews(status="open") if {r.cluster_a, r.cluster_b} & gone]
-    if stale:
-        rc.store.set_review_status(stale, "obsolete")
-
-
 def _still_relevant(rc: Reclusterer, item: ReviewItem) -> bool:
     return _relevant(rc, [item])[0]
 
@@ -824,9 +803,6 @@ def calibration_questions(rc: Reclusterer, limit: int) -> list[ReviewItem]:
             rc.store.set_meta({"calibration_asked": asked_rows + [[i.id, i.faces_a[0], i.faces_b[0]] for i in fresh]})
         out += fresh
     return out
-
-
-BULK_KINDS = ("join", "split", "new_identity")  # answered with a subset of the faces shown
 
 
 def _bulk_reply(item: ReviewItem, reply: str, faces: Sequence[str] | None) -> tuple[list[str], str]:
@@ -1079,21 +1055,3 @@ def _apply_answer(rc: Reclusterer, item: ReviewItem, reply: str, *, name: str | 
         if name and formed:
             set_name(rc, formed, name, by=by, reason=why)
     return decision
-
-
-def emptied_clusters(store: Store, memberships: Sequence[Membership], proposed: Iterable[str] = ()) -> list[str]:
-    """Clusters left with no member once ``memberships`` are written (to delete in the same call).
-
-    ``proposed``: clusters the caller believes emptied. A re-clustered region may hold only
-    part of a large cluster, so a cluster the core saw emptied can still have members outside
-    the region: it is kept (and only truly empty ones deleted).
-    """
-    moved = {m.face_id: m.cluster_id for m in memberships}
-    before = store.memberships(list(moved))
-    losing = {m.cluster_id for m in before.values() if m.cluster_id} | set(proposed)
-    gaining = {cid for cid in moved.values() if cid}
-    candidates = sorted(losing - gaining)
-    if not candidates:
-        return []
-    members = store.cluster_members(candidates)
-    return [cid for cid in candidates if all(moved.get(f, cid) != cid for f in members[cid])]

@@ -41,14 +41,18 @@ and the core's blocked-merge questions give way to the scored ``merge`` question
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from graphcluster.clustering.region import Region
 from graphcluster.clustering.thresholds import Thresholds
 
-__all__ = ["propose_questions", "pass_questions", "separated_pairs", "askable", "same_person_odds", "join_gain"]
+__all__ = [
+    "BULK_KINDS", "review_id", "propose_questions", "pass_questions", "separated_pairs", "askable",
+    "same_person_odds", "join_gain",
+]
 
 Review = tuple[str, list[str], list[str], str | None, str | None, float]
 
@@ -59,6 +63,23 @@ BULK = 12  # faces per bulk question (join, split, new person): what one look ta
 FRAGMENT = 3  # a cluster this small, wholly in the region, is offered as part of a join
 GROUP_PAIR = 0.25  # a new-person group grows along pairs at least this likely
 SPLIT_MIN = 3  # clusters this large get a split question
+BULK_KINDS = ("join", "split", "new_identity")  # answered with a subset of the faces shown
+
+
+def review_id(kind: str, faces_a: Sequence[str], faces_b: Sequence[str], cluster_a: str | None,
+              cluster_b: str | None) -> str:
+    """A stable id from what a question asks, so that the same question is never asked twice:
+    the two clusters of a merge, the face and the cluster of a face question, the person and the
+    faces shown of a join or split, the faces of a new identity (or any other kind)."""
+    if kind == "merge":
+        key = "|".join(sorted([cluster_a or "", cluster_b or ""]))
+    elif kind == "face":
+        key = f"{faces_a[0] if faces_a else ''}|{cluster_b or ''}"
+    elif kind in ("join", "split"):  # a person and the faces shown with it
+        key = f"{cluster_b or cluster_a or ''}|" + "|".join(sorted(faces_a))
+    else:
+        key = "|".join(sorted(faces_a))
+    return "r" + hashlib.sha1(f"{kind}:{key}".encode()).hexdigest()[:12]
 
 
 def join_gain(sa: int, sb: int) -> float:
