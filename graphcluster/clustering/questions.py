@@ -33,10 +33,16 @@ chance that the answer is the one that changes something. Steps:
    joined by likely pairs) and ``split`` (a cluster's members least tied to it: is this one
    person? the gain is the expected wrong members x what taking one out adds).
 
-``askable`` puts the questions the clustering core itself proposes on the same scale: a
-tentative member ('review' status) is worth ``(1 - confidence) x 2(s - 1) / s`` (a "no" takes
-a wrong face out), a newly formed cluster's confirmation changes no assignment and comes last,
-and the core's blocked-merge questions give way to the scored ``merge`` questions.
+``askable`` puts the questions the clustering core itself proposes (``pass_questions``: a
+tentative member, a new cluster; and the blocked merges of ``merge_fragments``) on the same
+scale: a tentative member ('review' status) is worth ``(1 - confidence) x 2(s - 1) / s`` (a
+"no" takes a wrong face out), a newly formed cluster's confirmation changes no assignment and
+comes last, and the core's blocked-merge questions give way to the scored ``merge`` questions.
+
+``review_id`` names a question by what it asks, so the store keeps one item per question and
+an answered one is never asked again. The constants below shape what is asked and how it is
+ranked, never how faces are clustered: they are module constants, not fields of ``Tuning``
+(which holds the rules of the clustering pass and is what the benchmarks vary).
 """
 
 from __future__ import annotations
