@@ -8,7 +8,9 @@ is what happens next; every function takes the open store's ``Reclusterer``
 
 - ``review_queue``: the most useful open questions, best first. A question the graph has
   moved past (``relevant``) is marked obsolete; when too few are open, the clusters and
-  unassigned faces are swept for more (``SWEEP_CLUSTERS`` / ``SWEEP_FACES`` per step).
+  unassigned faces are swept for more (``SWEEP_CLUSTERS`` / ``SWEEP_FACES`` per step: they
+  bound the cost of one call, and change what is asked, never how faces are clustered, so
+  they are module constants, not fields of ``Tuning``).
 - ``calibration_questions``: "are these two faces one person?" pairs whose answers move the
   link threshold most (kind ``pair``).
 - ``answer`` and ``undo_answer``: an answer becomes the human decisions it states
