@@ -3,7 +3,8 @@
 It opens a database (a directory for the embedded store, or a Neo4j URI), runs the crash
 repair of ``graphcluster.recovery`` before handing it out, and delegates each job to its room:
 adding faces to ``graphcluster.ingest``, re-clustering to ``graphcluster.regions``, human
-decisions to ``graphcluster.decisions``, the soundness check to ``graphcluster.integrity``.
+decisions to ``graphcluster.decisions``, review questions (the queue, calibration questions,
+answers) to ``graphcluster.review``, the soundness check to ``graphcluster.integrity``.
 The path of one batch is in ``graphcluster.ingest`` and docs/architecture.md.
 """
 
