@@ -1,7 +1,9 @@
-"""Human decisions and the review queue.
+"""Human decisions: record them, apply them, undo them, and finish the ones a crash interrupted.
 
 Every function takes the open store's ``Reclusterer`` (``graphcluster.regions``: the store,
-its view, the thresholds and the settings); the facade ``GraphCluster`` calls them.
+its view, the thresholds and the settings); the facade ``GraphCluster`` calls them, and so
+does ``graphcluster.review``, where an answer to a review question becomes the decisions it
+states (``answer_reason`` marks them, ``answer_decisions`` finds them again).
 
 Each decision is checked against the earlier ones first (a contradiction raises
 ``ConstraintConflict`` naming them, and nothing changes), recorded with its audit trail, and
@@ -27,20 +29,18 @@ a recorded decision is always in force. A call that recorded nothing leaves noth
 
 from __future__ import annotations
 
-import hashlib
-import json
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from graphcluster.clustering import ConstraintSet
+from graphcluster.clustering.questions import BULK_KINDS
 from graphcluster.errors import ConstraintConflict, InvalidInput, NotFound
 from graphcluster.models import ClusterRecord, Decision, Membership, ReviewItem, Status, new_decision_id, utcnow
+from graphcluster.writer import emptied_clusters, obsolete_reviews
 
 if TYPE_CHECKING:
     from graphcluster.regions import Reclusterer
-    from graphcluster.store.base import Store
 
 JOURNAL = "decision_journal"
 
@@ -80,7 +80,7 @@ def _record(rc: Reclusterer, kind: str, a: str, b: str | None, by: str | None, r
 
 
 @contextmanager
-def _journaled(rc: Reclusterer, entry: dict[str, Any]) -> Iterator[None]:
+def journaled(rc: Reclusterer, entry: dict[str, Any]) -> Iterator[None]:
     """Note ``entry`` in the decision journal for the writes of the block, then drop it.
 
     The journal is a stack (an answer notes itself, then the decisions it records note
@@ -117,7 +117,7 @@ def _finish(rc: Reclusterer, entry: dict[str, Any]) -> None:
     op = entry.get("op")
     if op == "answer":
         item = rc.store.get_review(entry["review"])
-        why = f"review {item.id}"
+        why = answer_reason(item.id)
         faces = item.faces_a + item.faces_b
         clusters = [c for c in (item.cluster_a, item.cluster_b) if c]
         recorded = [d for d in rc.store.get_decisions(face_ids=faces) + rc.store.get_decisions(cluster_ids=clusters)
@@ -270,7 +270,7 @@ def same_person(rc: Reclusterer, a: str, b: str, *, by: str | None, reason: str 
                 conflicts=[_lock_decision(rc, ca), _lock_decision(rc, cb)],
             )
     did = _decision_id()
-    with _journaled(rc, {"op": "same_person", "decision": did}):
+    with journaled(rc, {"op": "same_person", "decision": did}):
         d = _record(rc, "same_person", a, b, by, reason, decision_id=did, **data)
         if recluster:
             rc.thresholds.learn(same=[(a, b)])
@@ -303,7 +303,7 @@ def different_person(rc: Reclusterer, a: str, b: str, *, by: str | None, reason:
         )
     _check_placed_apart(rc, a, b)
     did = _decision_id()
-    with _journaled(rc, {"op": "different_person", "decision": did}):
+    with journaled(rc, {"op": "different_person", "decision": did}):
         d = _record(rc, "different_person", a, b, by, reason, decision_id=did, **data)
         rc.thresholds.learn(different=[(a, b)])
         _split(rc, d)
@@ -341,7 +341,7 @@ def _place(rc: Reclusterer, memberships: Sequence[Membership], clusters: Sequenc
     emptied = emptied_clusters(rc.store, memberships)
     rc.store.apply_clustering(memberships, clusters, emptied)
     if emptied:
-        _obsolete_reviews(rc, emptied)
+        obsolete_reviews(rc.store, emptied)
 
 
 def assign(rc: Reclusterer, face_id: str, cluster_id: str, *, by: str | None, reason: str | None,
@@ -364,7 +364,7 @@ def assign(rc: Reclusterer, face_id: str, cluster_id: str, *, by: str | None, re
                 "undo those links first", conflicts=[_lock_decision(rc, current)])
     _check_group_follows(rc, face_id, cluster_id)
     did = _decision_id()
-    with _journaled(rc, {"op": "assign", "decision": did}):
+    with journaled(rc, {"op": "assign", "decision": did}):
         d = _record(rc, "assign", face_id, cluster_id, by, reason, decision_id=did, previous=current)
         _apply_placement(rc, d, recluster=recluster)
     return d
@@ -430,7 +430,7 @@ def remove(rc: Reclusterer, face_id: str, *, by: str | None, reason: str | None,
                 f"face {face_id!r} is must-linked to {same[0]!r}, also in cluster {current!r}; "
                 "undo that same-person decision first", conflicts=links)
     did = _decision_id()
-    with _journaled(rc, {"op": "remove", "decision": did}):
+    with journaled(rc, {"op": "remove", "decision": did}):
         d = _record(rc, "remove", face_id, current, by, reason, decision_id=did)
         if held == current:
             _apply_placement(rc, d, recluster=recluster)
@@ -465,7 +465,7 @@ def merge(rc: Reclusterer, cluster_a: str, cluster_b: str, *, by: str | None, re
     anchor_keep = _anchor(rc, keep.id, members[keep.id])
     anchor_gone = _anchor(rc, gone.id, moved)
     did, link_id = _decision_id(), _decision_id()
-    with _journaled(rc, {"op": "merge", "decision": did}):
+    with journaled(rc, {"op": "merge", "decision": did}):
         d = _record(rc, "merge", keep.id, gone.id, by, reason, decision_id=did, moved=moved,
                     gone_locked=gone.locked, gone_name=gone.name, anchors=[anchor_keep, anchor_gone],
                     anchor_decision=link_id)
@@ -491,7 +491,7 @@ def _fold(rc: Reclusterer, d: Decision) -> None:
                                  "updated_at": utcnow()})],
         [gone.id],
     )
-    _obsolete_reviews(rc, [gone.id])
+    obsolete_reviews(rc.store, [gone.id])
     # "f is not this person" about either cluster now holds for the merged one: such a face
     # (placed there by the algorithm) leaves it and is re-clustered around its own neighbours
     members = rc.store.cluster_members([keep.id])[keep.id]
@@ -519,7 +519,7 @@ def _check_bans(rc: Reclusterer, cluster_a: str, cluster_b: str, members_a: Sequ
 def set_lock(rc: Reclusterer, cluster_id: str, locked: bool, *, by: str | None, reason: str | None) -> Decision:
     record = rc.view.cluster_record(cluster_id)
     did = _decision_id()
-    with _journaled(rc, {"op": "lock" if locked else "unlock", "decision": did}):
+    with journaled(rc, {"op": "lock" if locked else "unlock", "decision": did}):
         d = _record(rc, "lock" if locked else "unlock", cluster_id, None, by, reason, decision_id=did,
                     previous=record.locked)
         _apply_lock(rc, cluster_id, locked)
@@ -545,7 +545,7 @@ def set_name(rc: Reclusterer, cluster_id: str, name: str, *, by: str | None, rea
     if not isinstance(name, str) or not name.strip():
         raise InvalidInput(f"a cluster name must be a non-empty string, got {name!r}")
     did = _decision_id()
-    with _journaled(rc, {"op": "name", "decision": did}):
+    with journaled(rc, {"op": "name", "decision": did}):
         d = _record(rc, "name", cluster_id, None, by, reason, decision_id=did, name=name.strip(), previous=record.name)
         rc.store.update_cluster(cluster_id, name=name.strip())
     return d
@@ -558,7 +558,7 @@ def undo(rc: Reclusterer, decision_id: str, *, by: str | None = None) -> Decisio
         return d
     if d.kind == "merge":
         _check_unmerge(rc, d)
-    with _journaled(rc, {"op": "undo", "decision": d.id}):
+    with journaled(rc, {"op": "undo", "decision": d.id}):
         if d.kind != "merge":
             rc.store.undo_decision(d.id)
         _after_undo(rc, d)
@@ -662,438 +662,14 @@ def _undo_merge(rc: Reclusterer, d: Decision) -> None:
            [ClusterRecord(id=gone, locked=locked, name=d.data.get("gone_name"))])
 
 
-# -- review queue --------------------------------------------------------------------------------
-def review_id(kind: str, faces_a: Sequence[str], faces_b: Sequence[str], cluster_a: str | None,
-              cluster_b: str | None) -> str:
-    """A stable id, so that the same question is never asked twice."""
-    if kind == "merge":
-        key = "|".join(sorted([cluster_a or "", cluster_b or ""]))
-    elif kind == "face":
-        key = f"{faces_a[0] if faces_a else ''}|{cluster_b or ''}"
-    elif kind in ("join", "split"):  # a person and the faces shown with it
-        key = f"{cluster_b or cluster_a or ''}|" + "|".join(sorted(faces_a))
-    else:
-        key = "|".join(sorted(faces_a))
-    return "r" + hashlib.sha1(f"{kind}:{key}".encode()).hexdigest()[:12]
-
-
-def _obsolete_reviews(rc: Reclusterer, clusters: Iterable[str]) -> None:
-    gone = set(clusters)
-    stale = [r.id for r in rc.store.get_reviews(status="open") if {r.cluster_a, r.cluster_b} & gone]
-    if stale:
-        rc.store.set_review_status(stale, "obsolete")
-
-
-def _still_relevant(rc: Reclusterer, item: ReviewItem) -> bool:
-    return _relevant(rc, [item])[0]
-
-
-def _relevant(rc: Reclusterer, items: Sequence[ReviewItem]) -> list[bool]:
-    """Whether each item still asks something (two store reads for all of them together)."""
-    faces = sorted({f for it in items for f in it.faces_a + it.faces_b})
-    ms = rc.store.memberships(faces)  # unknown (deleted) faces are left out
-    clusters = rc.store.get_clusters(sorted({c for it in items for c in (it.cluster_a, it.cluster_b) if c}))
-    asked = sorted({f for it in items if it.kind in ("face", "join") for f in it.faces_a})
-    banned = rc.view.forbidden(asked) if asked else {}
-    out = []
-    for item in items:
-        mine = item.faces_a + item.faces_b
-        if not all(f in ms for f in mine):
-            out.append(False)
-        elif item.kind == "merge":
-            out.append(item.cluster_a in clusters and item.cluster_b in clusters
-                       and all(ms[f].cluster_id == item.cluster_a for f in item.faces_a)
-                       and all(ms[f].cluster_id == item.cluster_b for f in item.faces_b))
-        elif item.kind == "face":  # a tentative member, or an unassigned face near the cluster
-            m = ms[item.faces_a[0]]
-            in_question = m.cluster_id == item.cluster_b and m.status == "review"
-            out.append((in_question or m.cluster_id is None) and item.cluster_b in clusters
-                       and item.cluster_b not in banned.get(item.faces_a[0], ()))
-        elif item.kind == "join":  # faces still outside the person, free, and not ruled out of it
-            out.append(item.cluster_b in clusters and all(
-                ms[f].cluster_id != item.cluster_b and ms[f].status != "manual"
-                and item.cluster_b not in banned.get(f, ()) for f in item.faces_a))
-        elif item.kind == "split":  # the members shown are still in the cluster, none placed by hand
-            out.append(item.cluster_a in clusters and not clusters[item.cluster_a].locked and all(
-                ms[f].cluster_id == item.cluster_a and ms[f].status != "manual" for f in item.faces_a))
-        elif item.kind == "pair":  # calibration: asks something as long as both faces exist
-            out.append(True)
-        else:  # new identity: still unassigned, or still exactly the one unverified cluster it was asked about
-            held = {ms[f].cluster_id for f in item.faces_a}
-            cid = item.cluster_a
-            out.append(held == {None} or (held == {cid} and cid in clusters and not clusters[cid].locked
-                                          and all(ms[f].status != "manual" for f in item.faces_a)))
-    return out
-
-
-def review_queue(rc: Reclusterer, limit: int, *, sweep: bool = True) -> list[ReviewItem]:
-    """The ``limit`` most useful open items; items that no longer ask anything are marked obsolete.
-
-    When fewer than ``limit`` are open, the clusters and unassigned faces are swept for more
-    (``_sweep``), so the queue runs dry only once no region has a question left to ask.
-
-    Open items are read a page at a time, best first (the page doubles while too many of them
-    turn out stale), so the cost follows ``limit``, not the number of open items.
-    """
-    out: list[ReviewItem] = []
-    stale: list[str] = []
-    shown: set[str] = set()  # faces a bulk question of this page asks about: its answer settles them
-    seen, page = 0, max(2 * limit, 20)
-    while len(out) < limit:
-        items = rc.store.get_reviews(status="open", limit=page)
-        fresh = items[seen:]
-        for item, ok in zip(fresh, _relevant(rc, fresh)):
-            if len(out) >= limit:
-                break
-            if not ok:
-                stale.append(item.id)
-            elif item.kind not in BULK_KINDS:
-                out.append(item)
-            elif not shown & set(item.faces_a):
-                out.append(item)
-                shown |= set(item.faces_a)
-        seen = len(items)
-        if len(items) < page:
-            break
-        page *= 2
-    if stale:
-        rc.store.set_review_status(stale, "obsolete")
-    if len(out) < limit and sweep and _sweep(rc, limit - len(out)):
-        return review_queue(rc, limit, sweep=False)
-    return out
-
-
-SWEEP_CLUSTERS = 40  # clusters looked at per sweep step, largest first
-SWEEP_FACES = 200  # unassigned faces looked at per sweep step
-
-
-def _sweep(rc: Reclusterer, wanted: int) -> int:
-    """Look for questions the regions re-clustered so far did not leave: walk the clusters
-    (largest first) and the unassigned faces with a cursor kept in meta (``review_sweep``),
-    proposing the questions around each (``Reclusterer.ask_around``), until ``wanted`` new
-    ones are open or a whole pass found none. A pass that found none is not repeated until
-    the store's decisions or faces change. Returns how many questions were written."""
-    counts = rc.store.counts()
-    state = [counts.faces, counts.decisions]
-    cursor = rc.store.get_meta().get("review_sweep") or {}
-    if cursor.get("dry") == state:
-        return 0
-    at_c, at_f = int(cursor.get("clusters", 0)), int(cursor.get("faces", 0))
-    steps = max(-(-counts.clusters // SWEEP_CLUSTERS), -(-counts.by_status.get("unassigned", 0) // SWEEP_FACES), 1)
-    made, idle = 0, 0
-    while made < wanted and idle <= steps:
-        page = rc.store.cluster_page(at_c, SWEEP_CLUSTERS)
-        members = rc.store.cluster_members([c.id for c in page]) if page else {}
-        found = sum(rc.ask_around(members[c.id][: rc.settings.region_limit]) for c in page)
-        faces = rc.store.unassigned_faces(at_f, SWEEP_FACES)
-        if faces:
-            found += rc.ask_around(faces)
-        at_c = at_c + len(page) if len(page) == SWEEP_CLUSTERS else 0
-        at_f = at_f + len(faces) if len(faces) == SWEEP_FACES else 0
-        made += found
-        idle = 0 if found else idle + 1
-    rc.store.set_meta({"review_sweep": {"clusters": at_c, "faces": at_f, "dry": state if not made else None}})
-    return made
-
-
-def calibration_questions(rc: Reclusterer, limit: int) -> list[ReviewItem]:
-    """Open calibration questions first, then new ones from the keeper's bisection.
-
-    Every calibration question asked is listed in the store's meta (``calibration_asked``:
-    item id and the two faces), so a pair is never asked twice and the open ones are found
-    without reading the whole review queue.
-    """
-    if limit < 1:
-        raise InvalidInput(f"limit must be at least 1, got {limit}")
-    if rc.settings.threshold is not None:
-        raise InvalidInput(f"the link threshold is set explicitly (Settings.threshold={rc.settings.threshold}); "
-                           "calibration answers could not move it: open the store without threshold= to calibrate")
-    asked_rows = rc.store.get_meta().get("calibration_asked") or []
-    statuses = rc.store.review_statuses([r[0] for r in asked_rows])
-    open_items = [rc.store.get_review(r[0]) for r in asked_rows if statuses.get(r[0]) == "open"]
-    open_items.sort(key=lambda i: -i.priority)  # a skipped question waits behind the others
-    out = [i for i, ok in zip(open_items, _relevant(rc, open_items)) if ok][:limit]
-    if len(out) < limit:
-        asked = {frozenset((r[1], r[2])) for r in asked_rows}
-        fresh = [
-            ReviewItem(id=f"q-pair-{uuid.uuid4().hex[:12]}", kind="pair", priority=0.0, faces_a=[a], faces_b=[b])
-            for a, b, _ in rc.thresholds.question_pairs(limit - len(out), asked)
-        ]
-        if fresh:
-            rc.store.put_reviews(fresh)
-            rc.store.set_meta({"calibration_asked": asked_rows + [[i.id, i.faces_a[0], i.faces_b[0]] for i in fresh]})
-        out += fresh
-    return out
-
-
-BULK_KINDS = ("join", "split", "new_identity")  # answered with a subset of the faces shown
-
-
-def _bulk_reply(item: ReviewItem, reply: str, faces: Sequence[str] | None) -> tuple[list[str], str]:
-    """The faces of a bulk question the answer says *yes* about, and the answer as stored
-    (``yes``, ``no``, or ``some:`` and the JSON list of the *yes* faces)."""
-    shown = list(item.faces_a)
-    if faces is None:
-        if item.kind == "split" and reply == "no":  # "not one person", naming no one: closes the question
-            return [], "no"
-        picked = shown if reply == "yes" else []
-    else:
-        if isinstance(faces, str) or not all(isinstance(f, str) for f in faces):
-            raise InvalidInput(f"faces must be a list of face ids, got {faces!r}")
-        unknown = [f for f in faces if f not in shown]
-        if unknown:
-            raise InvalidInput(f"face {unknown[0]!r} was not shown in review item {item.id!r}; "
-                               f"pick among the faces it shows: {shown}")
-        named = set(faces)
-        picked = [f for f in shown if (f in named) == (reply == "yes")]
-    if len(picked) == len(shown):
-        return picked, "yes"
-    if not picked and not (item.kind == "split" and faces is not None):
-        return picked, "no"  # (a split's "none of these belong" names them: kept apart from a plain "no")
-    return picked, "some:" + json.dumps(sorted(picked))
-
-
-def answer(rc: Reclusterer, item_id: str, reply: str, *, name: str | None, by: str | None,
-           faces: Sequence[str] | None = None) -> Decision | None:
-    """Record the answer to a review item; an answer to a question that was shown is never lost.
-
-    A question the graph has moved past since it was asked (its faces moved, its clusters
-    merged or were renamed, another answer settled it) is answered all the same: the answer is
-    recorded as the decision it states about the faces that were shown (``_apply_shown``).
-    The same answer twice is recorded once; a different answer to an answered question is a
-    new decision. Refused only: a reply other than yes / no / skip (``InvalidInput``), an
-    unknown item (``NotFound``), and an answer that contradicts an earlier human decision
-    (``ConstraintConflict``, naming it: undo it first if it was wrong).
-
-    ``faces`` (join, split and new_identity questions): the faces shown that the reply is
-    about; every other face shown gets the opposite reply ("no" with three faces of a split:
-    these three do not belong, the rest do). One decision per face (``_apply_bulk``); the
-    decisions of one answer are undone together by ``undo_answer``.
-    """
-    reply = reply.strip().lower() if isinstance(reply, str) else reply
-    if reply not in ("yes", "no", "skip"):
-        raise InvalidInput(f"answer must be 'yes', 'no' or 'skip', got {reply!r}")
-    item = rc.store.get_review(item_id)
-    bulk = item.kind in ("join", "split") or (item.kind == "new_identity" and faces is not None)
-    if faces is not None and not bulk:
-        raise InvalidInput(f"review item {item.id!r} is a {item.kind} question, answered yes or no as a whole; "
-                           "faces=[...] picks faces of join, split and new_identity questions")
-    if faces is not None and reply == "skip":
-        raise InvalidInput(f"a skip of review item {item.id!r} takes no faces; got {list(faces)!r}")
-    picked: list[str] = []
-    stored = reply
-    if bulk and reply != "skip":
-        picked, stored = _bulk_reply(item, reply, faces)
-    if item.status == "answered" and item.answer == stored:
-        return None  # recorded already (a second click, a second client)
-    current = item.status == "open" and _still_relevant(rc, item)
-    if reply == "skip":
-        if current:  # ask again later, after the others
-            rc.store.put_reviews([item.model_copy(update={"priority": item.priority - 1_000_000.0})])
-        else:  # nothing left to ask: recorded, never asked again
-            rc.store.set_review_status([item.id], "answered", answer=reply)
-        return None
-    why = f"review {item.id}"
-    with _journaled(rc, {"op": "answer", "review": item.id, "reply": stored}):
-        try:
-            if bulk and item.kind == "split" and stored == "no":
-                decision = None  # "not one person", naming no face: nothing to decide
-            elif bulk:
-                decision = _rebulk(rc, item, picked, name=name, by=by, why=why)
-            elif current:
-                decision = _apply_answer(rc, item, reply, name=name, by=by, why=why)
-            else:
-                decision = _apply_shown(rc, item, reply, name=name, by=by, why=why)
-        except ConstraintConflict:
-            if item.status == "open":  # the question was moot: ask it no more
-                rc.store.set_review_status([item.id], "obsolete", answer=stored)
-            raise
-        rc.store.set_review_status([item.id], "answered", answer=stored)
-    return decision
+# -- answers to review questions ---------------------------------------------------------------
+def answer_reason(item_id: str) -> str:
+    """The ``reason`` of the decisions an answer to review item ``item_id`` records."""
+    return f"review {item_id}"
 
 
 def answer_decisions(rc: Reclusterer, item: ReviewItem) -> list[Decision]:
     """The active decisions an answer to ``item`` recorded, oldest first."""
     about = {*item.faces_a, *item.faces_b, *(c for c in (item.cluster_a, item.cluster_b) if c)}
     return [d for d in rc.store.get_decisions(face_ids=sorted(about), active_only=True)
-            if d.reason == f"review {item.id}"]
-
-
-def undo_answer(rc: Reclusterer, item_id: str, *, by: str | None = None) -> list[Decision]:
-    """Undo every decision an answer recorded (newest first) and open the question again.
-    Returns the undone decisions; an item never answered undoes nothing."""
-    item = rc.store.get_review(item_id)
-    with _journaled(rc, {"op": "undo_answer", "review": item.id, "by": by}):
-        done = [undo(rc, d.id, by=by) for d in reversed(answer_decisions(rc, item))]
-        if item.status != "open":
-            rc.store.set_review_status([item.id], "open", answer=None)
-    return done
-
-
-def _rebulk(rc: Reclusterer, item: ReviewItem, picked: list[str], *, name: str | None, by: str | None,
-            why: str) -> Decision | None:
-    """A bulk answer; a changed answer replaces the earlier one's decisions (restored when the
-    new one is refused)."""
-    earlier = answer_decisions(rc, item) if item.status == "answered" else []
-    for d in reversed(earlier):
-        undo(rc, d.id, by=by)
-    try:
-        return _apply_bulk(rc, item, picked, name=name, by=by, why=why)
-    except ConstraintConflict:
-        if earlier and item.answer:  # the reviewer's earlier answer stands
-            before, _ = _bulk_reply(item, "yes", json.loads(item.answer[5:]) if item.answer.startswith("some:")
-                                    else (item.faces_a if item.answer == "yes" else []))
-            _apply_bulk(rc, item, before, name=None, by=by, why=why)
-        raise
-
-
-def _apply_bulk(rc: Reclusterer, item: ReviewItem, picked: list[str], *, name: str | None, by: str | None,
-                why: str) -> Decision | None:
-    """One decision per face shown, as a person would state them about what they saw:
-
-    - join (faces_a against person cluster_b): a picked face is placed in the person
-      (``assign``), any other is "not this person" (``remove``: a ban); with the person's id
-      gone, must-link / cannot-link with the member shown beside the face (``faces_b``);
-    - split (members faces_a of cluster_a): a picked face is placed in the cluster (it was
-      checked), any other is taken out and banned from it (a plain "no", naming no face,
-      closes the question and decides nothing); with the cluster gone, the picked
-      faces are must-linked and each other one cannot-linked with the first picked;
-    - new_identity: the picked faces are must-linked (a cluster, named when ``name`` is given);
-      any other face is taken out of the question's cluster when it is in it, else
-      cannot-linked with the first picked.
-
-    Faces deleted since are left out. All or nothing: when one decision contradicts an
-    earlier human decision, those made for this answer are undone and the conflict raised.
-    """
-    alive = rc.store.existing_face_ids(item.faces_a + item.faces_b)
-    yes = [f for f in item.faces_a if f in alive and f in picked]
-    no = [f for f in item.faces_a if f in alive and f not in picked]
-    beside = dict(zip(item.faces_a, item.faces_b))
-    made: list[Decision] = []
-    try:
-        if item.kind == "new_identity":
-            if len(yes) >= 2:
-                d = _apply_answer(rc, item.model_copy(update={"faces_a": yes}), "yes", name=name, by=by, why=why)
-                made += answer_decisions(rc, item)
-            cid = item.cluster_a if item.cluster_a and rc.store.get_clusters([item.cluster_a]) else None
-            held = rc.store.memberships(no)
-            for f in no:
-                if cid and held[f].cluster_id == cid:
-                    made.append(remove(rc, f, by=by, reason=why, cluster_id=cid, recluster=False))
-                elif yes:
-                    made.append(different_person(rc, f, yes[0], by=by, reason=why))
-            if no:
-                rc.region(no)
-            return made[0] if made else None
-        person = item.cluster_b if item.kind == "join" else item.cluster_a
-        if person and rc.store.get_clusters([person]):
-            for f in yes:
-                made.append(assign(rc, f, person, by=by, reason=why, recluster=False))
-            for f in no:
-                made.append(remove(rc, f, by=by, reason=why, cluster_id=person, recluster=False))
-            if yes or no:
-                rc.region(yes + no)
-        elif item.kind == "join":  # the person's id is gone: hold on to the member shown beside each face
-            for f in yes + no:
-                other = beside.get(f)
-                if other in alive and other != f:
-                    made.append(same_person(rc, f, other, by=by, reason=why) if f in yes
-                                else different_person(rc, f, other, by=by, reason=why))
-        else:  # a split of a cluster that is gone: the faces said to belong are one person
-            for f in yes[1:]:
-                made.append(same_person(rc, yes[0], f, by=by, reason=why))
-            for f in no:
-                if yes:
-                    made.append(different_person(rc, f, yes[0], by=by, reason=why))
-    except ConstraintConflict:
-        for d in reversed(made):
-            undo(rc, d.id, by=by)
-        raise
-    return made[0] if made else None
-
-
-def _apply_shown(rc: Reclusterer, item: ReviewItem, reply: str, *, name: str | None, by: str | None,
-                 why: str) -> Decision | None:
-    """The decision an answer states about the faces its question showed, whatever their
-    clusters are now: "A and B are one person" must-links a face shown as A with one shown as
-    B, "face F is not this person" cannot-links F with the member shown beside it (or bans F
-    from the cluster while that cluster still exists). Faces deleted since are left out; when
-    none of a side is left there is nothing to decide (``None``)."""
-    alive = rc.store.existing_face_ids(item.faces_a + item.faces_b)
-    side_a = [f for f in item.faces_a if f in alive]
-    side_b = [f for f in item.faces_b if f in alive]
-    yes = reply == "yes"
-    if item.kind == "new_identity":  # "no" states nothing about any one pair
-        return (_apply_answer(rc, item.model_copy(update={"faces_a": side_a}), reply, name=name, by=by, why=why)
-                if yes and len(side_a) >= 2 else None)
-    if not side_a:
-        return None
-    if item.kind == "face" and item.cluster_b and rc.store.get_clusters([item.cluster_b]):
-        return _apply_answer(rc, item, reply, name=name, by=by, why=why)  # the cluster is still there
-    if not side_b:
-        return None
-    if item.kind == "pair":
-        return _apply_answer(rc, item, reply, name=name, by=by, why=why)
-    # a merge, or a face question whose cluster is gone: the first face shown of each side
-    return (same_person(rc, side_a[0], side_b[0], by=by, reason=why) if yes
-            else different_person(rc, side_a[0], side_b[0], by=by, reason=why))
-
-
-def _apply_answer(rc: Reclusterer, item: ReviewItem, reply: str, *, name: str | None, by: str | None,
-                  why: str) -> Decision | None:
-    decision: Decision | None = None
-    if item.kind == "merge":
-        if reply == "yes":
-            try:
-                decision = merge(rc, item.cluster_a or "", item.cluster_b or "", by=by, reason=why)
-            except ConstraintConflict:
-                # a face of one cluster is known not to be the other's person: the clusters
-                # cannot merge whole, but the faces shown are one person
-                decision = same_person(rc, item.faces_a[0], item.faces_b[0], by=by, reason=why)
-        else:
-            decision = different_person(rc, item.faces_a[0], item.faces_b[0], by=by, reason=why)
-    elif item.kind == "face":
-        face, cluster = item.faces_a[0], item.cluster_b or ""
-        decision = (assign(rc, face, cluster, by=by, reason=why) if reply == "yes"
-                    else remove(rc, face, by=by, reason=why, cluster_id=cluster))
-    elif item.kind == "pair":  # calibration: a same / different decision, and a point for the link
-        a, b = item.faces_a[0], item.faces_b[0]
-        before = rc.thresholds.current()
-        decision = (same_person(rc, a, b, by=by, reason=why) if reply == "yes"
-                    else different_person(rc, a, b, by=by, reason=why))
-        rc.thresholds.answered_pair(a, b, same=reply == "yes", decision_id=decision.id, before=before)
-        rc.follow_change()
-    elif reply == "yes":  # new identity: must-link the group, name it if asked
-        first = item.faces_a[0]
-        linked: list[tuple[str, str]] = []
-        try:
-            for other in item.faces_a[1:]:
-                decision = same_person(rc, first, other, by=by, reason=why, recluster=False)
-                linked.append((first, other))
-        finally:  # one recluster for the group (also for the links made before a refusal)
-            if linked:
-                rc.thresholds.learn(same=linked)
-                seeds = sorted({f for pair in linked for f in pair})
-                rc.whole(seeds)
-        formed = _cluster_of(rc, first)
-        if name and formed:
-            set_name(rc, formed, name, by=by, reason=why)
-    return decision
-
-
-def emptied_clusters(store: Store, memberships: Sequence[Membership], proposed: Iterable[str] = ()) -> list[str]:
-    """Clusters left with no member once ``memberships`` are written (to delete in the same call).
-
-    ``proposed``: clusters the caller believes emptied. A re-clustered region may hold only
-    part of a large cluster, so a cluster the core saw emptied can still have members outside
-    the region: it is kept (and only truly empty ones deleted).
-    """
-    moved = {m.face_id: m.cluster_id for m in memberships}
-    before = store.memberships(list(moved))
-    losing = {m.cluster_id for m in before.values() if m.cluster_id} | set(proposed)
-    gaining = {cid for cid in moved.values() if cid}
-    candidates = sorted(losing - gaining)
-    if not candidates:
-        return []
-    members = store.cluster_members(candidates)
-    return [cid for cid in candidates if all(moved.get(f, cid) != cid for f in members[cid])]
+            if d.reason == answer_reason(item.id)]

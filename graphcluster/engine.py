@@ -3,7 +3,8 @@
 It opens a database (a directory for the embedded store, or a Neo4j URI), runs the crash
 repair of ``graphcluster.recovery`` before handing it out, and delegates each job to its room:
 adding faces to ``graphcluster.ingest``, re-clustering to ``graphcluster.regions``, human
-decisions to ``graphcluster.decisions``, the soundness check to ``graphcluster.integrity``.
+decisions to ``graphcluster.decisions``, review questions (the queue, calibration questions,
+answers) to ``graphcluster.review``, the soundness check to ``graphcluster.integrity``.
 The path of one batch is in ``graphcluster.ingest`` and docs/architecture.md.
 """
 
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from graphcluster import decisions as _decisions
+from graphcluster import review as _review
 from graphcluster.calibration import ThresholdKeeper
 from graphcluster.crops import CropStore
 from graphcluster.errors import InvalidInput, NotFound, StoreError
@@ -488,11 +490,11 @@ class GraphCluster:
         """Undo a decision; re-clusters only what it affects. Returns the undone decision."""
         return _decisions.undo(self.regions, decision_id, by=by)
 
-    # -- review queue ---------------------------------------------------------------------------
+    # -- review queue (graphcluster/review.py) -------------------------------------------------
     @_exclusive
     def review_queue(self, limit: int = 20) -> list[ReviewItem]:
         """Open questions, the ones whose answer changes most first; obsolete ones are dropped."""
-        return _decisions.review_queue(self.regions, limit)
+        return _review.review_queue(self.regions, limit)
 
     @_exclusive
     def calibration_questions(self, limit: int = 5) -> list[ReviewItem]:
@@ -503,7 +505,7 @@ class GraphCluster:
         (answer them with :meth:`answer`: "yes" records a same-person decision, "no" a
         different-person one, and the distance of the pair re-places ``link``).
         """
-        return _decisions.calibration_questions(self.regions, limit)
+        return _review.calibration_questions(self.regions, limit)
 
     @_exclusive
     def answer(
@@ -517,12 +519,12 @@ class GraphCluster:
         (``answer(id, "no", faces=["f3", "f7"])`` on a split: these two do not belong, the rest
         do). Each face gets its own decision; :meth:`undo_answer` undoes them together.
         """
-        return _decisions.answer(self.regions, item_id, answer, name=name, by=by, faces=faces)
+        return _review.answer(self.regions, item_id, answer, name=name, by=by, faces=faces)
 
     @_exclusive
     def undo_answer(self, item_id: str, *, by: str | None = None) -> list[Decision]:
         """Undo every decision the answer to a review item recorded and open it again."""
-        return _decisions.undo_answer(self.regions, item_id, by=by)
+        return _review.undo_answer(self.regions, item_id, by=by)
 
     # -- global pass ----------------------------------------------------------------------------
     @_exclusive

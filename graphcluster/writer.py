@@ -1,15 +1,21 @@
-"""Write a ``RegionResult`` to the store: memberships, clusters and review questions.
+"""Write what a change of the clustering leaves: memberships, clusters and review questions.
 
-Only what changed is written, in one store transaction for the clustering and one for the
-review items. A question already answered (same stable id) is never asked again.
+``apply_result`` writes a ``RegionResult``: only what changed, in one store transaction for
+the clustering and one for the review items. A question is stored under its stable id
+(``clustering.questions.review_id``), so a question already answered (or obsolete) is never
+asked again. ``emptied_clusters`` and ``obsolete_reviews`` are the two rules a human decision
+that places faces by hand (``graphcluster.decisions``) shares with it: a cluster left with no
+member is deleted in the same call, and the open questions about a deleted cluster are
+marked obsolete.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphcluster.decisions import emptied_clusters, review_id
+from graphcluster.clustering.questions import review_id
 from graphcluster.models import ClusterRecord, Membership, ReviewItem
 from graphcluster.store.base import Store
 
@@ -55,3 +61,29 @@ def apply_result(store: Store, result: Any) -> Applied:
     fresh = sum(1 for item in items if item.id not in known)
     return Applied(created=len(created), changed=len(touched), reviews=len(items), new_reviews=fresh,
                    grown=grown)
+
+
+def emptied_clusters(store: Store, memberships: Sequence[Membership], proposed: Iterable[str] = ()) -> list[str]:
+    """Clusters left with no member once ``memberships`` are written (to delete in the same call).
+
+    ``proposed``: clusters the caller believes emptied. A re-clustered region may hold only
+    part of a large cluster, so a cluster the core saw emptied can still have members outside
+    the region: it is kept (and only truly empty ones deleted).
+    """
+    moved = {m.face_id: m.cluster_id for m in memberships}
+    before = store.memberships(list(moved))
+    losing = {m.cluster_id for m in before.values() if m.cluster_id} | set(proposed)
+    gaining = {cid for cid in moved.values() if cid}
+    candidates = sorted(losing - gaining)
+    if not candidates:
+        return []
+    members = store.cluster_members(candidates)
+    return [cid for cid in candidates if all(moved.get(f, cid) != cid for f in members[cid])]
+
+
+def obsolete_reviews(store: Store, clusters: Iterable[str]) -> None:
+    """Mark obsolete the open review items about any of ``clusters`` (deleted clusters)."""
+    gone = set(clusters)
+    stale = [r.id for r in store.get_reviews(status="open") if {r.cluster_a, r.cluster_b} & gone]
+    if stale:
+        store.set_review_status(stale, "obsolete")

@@ -33,22 +33,32 @@ chance that the answer is the one that changes something. Steps:
    joined by likely pairs) and ``split`` (a cluster's members least tied to it: is this one
    person? the gain is the expected wrong members x what taking one out adds).
 
-``askable`` puts the questions the clustering core itself proposes on the same scale: a
-tentative member ('review' status) is worth ``(1 - confidence) x 2(s - 1) / s`` (a "no" takes
-a wrong face out), a newly formed cluster's confirmation changes no assignment and comes last,
-and the core's blocked-merge questions give way to the scored ``merge`` questions.
+``askable`` puts the questions the clustering core itself proposes (``pass_questions``: a
+tentative member, a new cluster; and the blocked merges of ``merge_fragments``) on the same
+scale: a tentative member ('review' status) is worth ``(1 - confidence) x 2(s - 1) / s`` (a
+"no" takes a wrong face out), a newly formed cluster's confirmation changes no assignment and
+comes last, and the core's blocked-merge questions give way to the scored ``merge`` questions.
+
+``review_id`` names a question by what it asks, so the store keeps one item per question and
+an answered one is never asked again. The constants below shape what is asked and how it is
+ranked, never how faces are clustered: they are module constants, not fields of ``Tuning``
+(which holds the rules of the clustering pass and is what the benchmarks vary).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from graphcluster.clustering.region import Region
 from graphcluster.clustering.thresholds import Thresholds
 
-__all__ = ["propose_questions", "separated_pairs", "askable", "same_person_odds", "join_gain"]
+__all__ = [
+    "BULK_KINDS", "review_id", "propose_questions", "pass_questions", "separated_pairs", "askable",
+    "same_person_odds", "join_gain",
+]
 
 Review = tuple[str, list[str], list[str], str | None, str | None, float]
 
@@ -59,6 +69,23 @@ BULK = 12  # faces per bulk question (join, split, new person): what one look ta
 FRAGMENT = 3  # a cluster this small, wholly in the region, is offered as part of a join
 GROUP_PAIR = 0.25  # a new-person group grows along pairs at least this likely
 SPLIT_MIN = 3  # clusters this large get a split question
+BULK_KINDS = ("join", "split", "new_identity")  # answered with a subset of the faces shown
+
+
+def review_id(kind: str, faces_a: Sequence[str], faces_b: Sequence[str], cluster_a: str | None,
+              cluster_b: str | None) -> str:
+    """A stable id from what a question asks, so that the same question is never asked twice:
+    the two clusters of a merge, the face and the cluster of a face question, the person and the
+    faces shown of a join or split, the faces of a new identity (or any other kind)."""
+    if kind == "merge":
+        key = "|".join(sorted([cluster_a or "", cluster_b or ""]))
+    elif kind == "face":
+        key = f"{faces_a[0] if faces_a else ''}|{cluster_b or ''}"
+    elif kind in ("join", "split"):  # a person and the faces shown with it
+        key = f"{cluster_b or cluster_a or ''}|" + "|".join(sorted(faces_a))
+    else:
+        key = "|".join(sorted(faces_a))
+    return "r" + hashlib.sha1(f"{kind}:{key}".encode()).hexdigest()[:12]
 
 
 def join_gain(sa: int, sb: int) -> float:
@@ -125,6 +152,30 @@ def _sizes(region: Region, labels: dict[str, str | None]) -> dict[str, int]:
     for cid, n in region.outside.items():
         sizes[cid] += n
     return sizes
+
+
+def pass_questions(tentative: list[tuple[str, str, float]], new_clusters: list[str],
+                   labels: dict[str, str | None], dist_of: dict[str, list[tuple[float, str]]],
+                   min_cluster_size: int) -> list[Review]:
+    """The questions the re-clustering pass itself asks (``recluster``), in this order:
+
+    - ``face`` for each tentative member ``(face, cluster, confidence)`` of ``tentative``
+      (a face newly given status 'review'): is this face the person of that cluster? It shows
+      the face's nearest fellow member (``dist_of``: face -> its ``(distance, neighbour)``
+      links) and its priority is ``1 - confidence``, put on the common scale by ``askable``;
+    - ``new_identity`` for each new cluster of at least ``min_cluster_size`` faces
+      (``labels``: face -> cluster after the pass): are these faces one person? priority: its
+      size (``askable`` puts the confirmation after every question that changes an assignment).
+    """
+    out: list[Review] = []
+    for f, cid, conf in tentative:
+        anchor = min(((d, g) for d, g in dist_of.get(f, ()) if g != f and labels.get(g) == cid), default=None)
+        out.append(("face", [f], [anchor[1]] if anchor else [], None, cid, round(1.0 - conf, 4)))
+    for cid in new_clusters:
+        mem = sorted(f for f, c in labels.items() if c == cid)
+        if len(mem) >= min_cluster_size:
+            out.append(("new_identity", mem, [], cid, None, float(len(mem))))
+    return out
 
 
 def askable(reviews: list[Review], region: Region, labels: dict[str, str | None]) -> list[Review]:

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 import networkx as nx  # type: ignore[import-untyped]
 
 from graphcluster.clustering.fragments import Label, Review, attach_lone, merge_fragments, split_weak
+from graphcluster.clustering.questions import pass_questions
 from graphcluster.clustering.region import Region
 from graphcluster.clustering.thresholds import Thresholds, edge_weight
 from graphcluster.clustering.tuning import DEFAULT_TUNING, Tuning
@@ -450,6 +451,7 @@ def _finish(region: Region, thresholds: Thresholds, nodes: dict[str, list[str]],
     # confidence per face
     link = thresholds.link or 0.0
     review = thresholds.review or link
+    tentative: list[tuple[str, str, float]] = []  # (face, cluster, confidence) newly 'review'
     for f in sorted(face_cluster):
         cid = face_cluster[f]
         old_c, old_s = region.labels.get(f, (None, "unassigned"))
@@ -463,19 +465,14 @@ def _finish(region: Region, thresholds: Thresholds, nodes: dict[str, list[str]],
             conf = _confidence(f, cid, face_cluster, dist_of, link, review, core_neighbours)
             status = "auto" if conf >= auto_confidence else "review"
             if status == "review" and (old_c != cid or old_s != "review"):
-                anchor = min(((d, g) for d, g in dist_of.get(f, ()) if g != f and face_cluster.get(g) == cid),
-                             default=None)
-                reviews.append(("face", [f], [anchor[1]] if anchor else [], None, cid, round(1.0 - conf, 4)))
+                tentative.append((f, cid, conf))
         if old_c != cid or old_s != status:
             result.memberships[f] = (cid, status, round(conf, 4))
 
-    # emptied clusters and new-identity questions
+    # emptied clusters, and the pass's own questions (tentative members, new clusters)
     still = {c for c in face_cluster.values() if c is not None} | {lab[1] for lab in size_out if size_out[lab] > 0}
     result.emptied_clusters = sorted(c for c in region.clusters() if c not in still)
-    for cid in result.new_clusters:
-        mem = sorted(f for f, c in face_cluster.items() if c == cid)
-        if len(mem) >= min_cluster_size:
-            reviews.append(("new_identity", mem, [], cid, None, float(len(mem))))
+    reviews += pass_questions(tentative, result.new_clusters, face_cluster, dist_of, min_cluster_size)
     result.reviews = reviews
     return result
 

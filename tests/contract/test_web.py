@@ -18,7 +18,7 @@ import pytest
 pytest.importorskip("starlette", reason="the review page needs the web extra: pip install -e '.[web]'")
 
 from graphcluster import GraphCluster  # noqa: E402
-from graphcluster.decisions import review_id  # noqa: E402
+from graphcluster.clustering.questions import review_id  # noqa: E402
 from graphcluster.models import ReviewItem  # noqa: E402
 from graphcluster.web import app as web_app  # noqa: E402
 from graphcluster.web import create_app  # noqa: E402
