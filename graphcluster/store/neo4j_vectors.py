@@ -30,6 +30,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
+from neo4j.exceptions import Neo4jError
 
 from graphcluster.errors import InvalidInput, NotFound, StoreError
 from graphcluster.store.neo4j import Neo4jStore
@@ -78,7 +79,13 @@ class Neo4jVectorIndex:
     def _ensure_index(self, dim: int) -> None:
         row = self._index_row()
         if row is None:
-            self._store.execute("vector_index_create", dim=int(dim))
+            try:
+                self._store.execute("vector_index_create", dim=int(dim))
+            except (StoreError, Neo4jError):
+                # two workers creating it at once: the server refuses the second
+                # (EquivalentSchemaRuleAlreadyExists); the index is there, which is all we want
+                if self._index_row() is None:
+                    raise
             self._store.execute("vector_index_await", seconds=int(self.online_wait))
             row = self._index_row()
         have = (row["options"].get("indexConfig") or {}).get("vector.dimensions")

@@ -163,8 +163,11 @@ class Child:
         try:
             result = fn(tag)
         except (ConstraintConflict, InvalidInput, NotFound) as exc:
+            # a refused call changes nothing in force; a bulk answer refused part-way leaves the
+            # decisions it made undone in the audit trail (all or nothing, docs/reliability.md)
+            made = [d.id for d in self.gc.decisions() if d.by == tag]
             self.log.write(phase="ack", run=self.run, seq=self.seq, tag=tag, op=op, refused=type(exc).__name__,
-                           locked=_locked_snapshot(self.gc))
+                           decisions=made, locked=_locked_snapshot(self.gc))
             return None
         mine = [d.id for d in self.gc.decisions() if d.by == tag]
         self.log.write(phase="ack", run=self.run, seq=self.seq, tag=tag, op=op, result=result, decisions=mine,
@@ -304,6 +307,7 @@ class Promised:
     undone: set[str] = field(default_factory=set)  # acknowledged undos
     tolerated_tags: set[str] = field(default_factory=set)
     tolerated_undos: set[str] = field(default_factory=set)
+    refused: set[str] = field(default_factory=set)  # tags of refused calls: none of their decisions in force
     locked: dict[str, list[str]] = field(default_factory=dict)  # after the last acknowledged call
 
 
@@ -320,7 +324,8 @@ def promised_from(entries: list[dict[str, Any]], run: int) -> tuple[Promised, di
             if e["run"] == run:  # earlier runs' snapshots predate the repairs of their cut-off calls
                 p.locked = e.get("locked", {})
             if e.get("refused"):
-                p.decisions[e["tag"]] = (e["op"], [], None)
+                p.decisions[e["tag"]] = (e["op"], e.get("decisions", []), None)
+                p.refused.add(e["tag"])
                 continue
             if e["op"] == "add":
                 p.faces |= set(b["ids"])
@@ -401,6 +406,8 @@ def check_point(gc: Any, entries: list[dict[str, Any]], faces: Faces, run: int) 
         have = sorted(d.id for d in by_tag.get(tag, []))
         if have != sorted(mine):
             problems.append(f"acknowledged {op} {tag}: decisions {sorted(mine)} promised, {have} stored")
+        if tag in p.refused and any(not d.undone for d in by_tag.get(tag, [])):
+            problems.append(f"refused {op} {tag}: its decisions {have} are in force")
         if op in ("same_person", "different_person") and isinstance(main, str):
             d = ids.get(main)
             if d is not None and d.undone and main not in p.undone | p.tolerated_undos and \
