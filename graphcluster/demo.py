@@ -180,8 +180,10 @@ def synthetic_faces(n: int, rng: np.random.Generator, dim: int = 128) -> Sample:
 
 
 def _majority(labels: dict[str, str], faces: Sequence[str]) -> str | None:
+    """The most common label of ``faces``; a tie goes to the label seen first (not to set order,
+    which changes with the hash seed and would make the simulated answers differ per run)."""
     found = [labels[f] for f in faces if f in labels]
-    return max(set(found), key=found.count) if found else None
+    return max(dict.fromkeys(found), key=found.count) if found else None
 
 
 def _photo(face: Any) -> str | None:
