@@ -11,7 +11,10 @@
 7. ``write_direct(gc, ...)`` writes labelled faces straight through the store and the index, as a
    perfect clusterer would have placed them, to grow a graph to a size the pipeline would take
    hours to reach (the growth and Neo4j round-trip benchmarks pad with it); ``pad_to(gc, data,
-   through, n)`` pads a bootstrapped graph with it (growth, web).
+   through, n)`` pads a bootstrapped graph with it (growth, web);
+8. ``background_faces(n)`` and ``pad_background(gc, data, have, target)`` pad a graph of real
+   faces with synthetic background faces far from every real one (Neo4j review round trips,
+   review latency), ``with_background`` names them for a reviewer; ``clear_neo4j(uri)`` empties a Neo4j database before a run opens it.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from quality_core import scores  # noqa: E402  (one metric definition for every benchmark)
 
 __all__ = ["DATA", "DOCS", "machine", "code_version", "load_lfw", "scores", "ingest", "predictions", "peak_rss_mb",
-           "write_section", "say", "fmt_scores", "write_direct", "pad_to"]
+           "write_section", "say", "fmt_scores", "write_direct", "pad_to", "background_faces", "pad_background",
+           "with_background", "clear_neo4j"]
 
 DATA = Path("/work/shared/data/lfw_dlib128")
 ROOT = Path(__file__).resolve().parent.parent
@@ -211,6 +215,53 @@ def pad_to(gc: Any, data: Any, through: int, n: int) -> float:
         gc, data.vectors, data.ids, data.labels, through, n,
         cluster_of=lambda lab: home.get(lab) or (f"pad{lab}" if count[lab] >= 2 else None),
         weight=lambda d: edge_weight(d, thresholds), label=f"pad to {n:,}")
+
+
+def background_faces(n: int) -> Any:
+    """``n`` synthetic 128-D background faces (``graphcluster.synth.make_faces``, seed 7) for
+    ``pad_background``. Random directions on the sphere are far (L2 about 1.4) from every dlib
+    face of lfw_dlib128, which lie in a narrow cone (every real pair is closer than about 0.8)."""
+    from graphcluster.synth import make_faces
+
+    return make_faces(n, dim=128, seed=7)
+
+
+def pad_background(gc: Any, data: Any, have: int, target: int) -> int:
+    """Write background faces ``bg{i}`` for i in [have, target) of ``data`` (``background_faces``)
+    through the store and the index (``write_direct``); returns ``target``.
+
+    ``data`` is one ``background_faces`` set of the largest size, so each step extends the one
+    before; every face joins the cluster ``bgc<identity>`` (junk faces a cluster of their own),
+    with 10 SIMILAR edges to the nearest faces of its own identity, weighted ``1 - d / 2``.
+    """
+    ids = [f"bg{i}" for i in range(target)]
+    write_direct(gc, data.vectors, ids, data.labels, have, target, cluster_of=lambda lab: f"bgc{lab}",
+                 weight=lambda d: max(0.0, 1 - d / 2), label="pad background")
+    return target
+
+
+def with_background(vectors: np.ndarray, labels: np.ndarray, ids: Sequence[str],
+                    data: Any) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Real faces followed by every background face of ``data`` as ``pad_background`` names them
+    (labels ``bg:<identity>``): what a reviewer answering from the labels must know once the review
+    sweep reaches background clusters. ``data`` None: the real faces alone."""
+    if data is None:
+        return vectors, labels, list(ids)
+    bg_labels = np.array([f"bg:{int(v)}" for v in data.labels])
+    return (np.concatenate([vectors, data.vectors]), np.concatenate([labels, bg_labels]),
+            list(ids) + [f"bg{i}" for i in range(len(data.ids))])
+
+
+def clear_neo4j(uri: str) -> None:
+    """Empty a Neo4j database before ``GraphCluster`` opens it: opening a non-empty one would
+    reconcile its faces (and its meta, e.g. an old ``dim``) into the new run."""
+    from graphcluster.store import open_store
+
+    store = open_store(uri)
+    try:
+        store.clear()
+    finally:
+        store.close()
 
 
 class RecheckWatch:

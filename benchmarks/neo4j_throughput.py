@@ -40,7 +40,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cells import Cell  # noqa: E402
-from common import code_version, load_lfw, machine, say, write_direct, write_section  # noqa: E402
+from common import background_faces, clear_neo4j, code_version, load_lfw, machine  # noqa: E402
+from common import pad_background, say, with_background, write_section  # noqa: E402
 from effort import Reviewer  # noqa: E402
 
 from graphcluster import GraphCluster  # noqa: E402
@@ -55,23 +56,12 @@ def batch_edges(gc: GraphCluster, ids: list[str]) -> int:
     return len(gc.store.similar_pairs(ids))
 
 
-def _fresh(uri: str) -> None:
-    """Empty the database before GraphCluster opens it (its meta, e.g. an old dim, included)."""
-    from graphcluster.store import open_store
-
-    store = open_store(uri)
-    try:
-        store.clear()
-    finally:
-        store.close()
-
-
 def throughput(args: argparse.Namespace, index_dir: Path) -> tuple[list[Any], list[Any]]:
     """End-to-end add_faces and store-only writes against batch size."""
     total = args.base + sum(b * args.reps for b in args.batches)
     data = make_faces(total, dim=128, seed=2)
     api_rows, store_rows = [], []
-    _fresh(args.neo4j)
+    clear_neo4j(args.neo4j)
     with GraphCluster.open(args.neo4j, settings=Settings(index_dir=index_dir, threshold=args.threshold)) as gc:
         gc.store.clear()
         t0 = time.perf_counter()
@@ -123,7 +113,7 @@ def round_trips(args: argparse.Namespace, index_dir: Path) -> list[Any]:
     """
     rows = []
     settings = Settings(index_dir=index_dir, index="exact")
-    _fresh(args.neo4j)
+    clear_neo4j(args.neo4j)
     with GraphCluster.open(args.neo4j, settings=settings) as gc:
         gc.store.clear()
         x, truth, ids = load_lfw(0, args.review_faces)
@@ -131,12 +121,13 @@ def round_trips(args: argparse.Namespace, index_dir: Path) -> list[Any]:
         for start in range(0, len(ids), 1000):
             gc.add_faces(x[start:start + 1000], ids=ids[start:start + 1000])
             say(f"lfw {min(start + 1000, len(ids)):,}/{len(ids):,} ({time.perf_counter() - t0:.0f} s)")
-        rv = Reviewer(gc, Cell(name="lfw", vectors=x, labels=truth, ids=ids), "ranked", 0)
+        background = background_faces(max(args.pad)) if args.pad else None
+        vectors, labels, known = with_background(x, truth, ids, background)  # the review sweep reaches them
+        rv = Reviewer(gc, Cell(name="lfw", vectors=vectors, labels=labels, ids=known), "ranked", 0)
         rows.append(_round_trip(gc, rv))
         padded = 0
-        background = make_faces(max(args.pad), dim=128, seed=7) if args.pad else None
         for target in args.pad:
-            padded = _pad(gc, padded, target, background)
+            padded = pad_background(gc, background, padded, target)
             rows.append(_round_trip(gc, rv))
         gc.store.clear()
     return rows
@@ -161,18 +152,6 @@ def _round_trip(gc: GraphCluster, rv: Reviewer) -> tuple[int, list[float], list[
     say(f"round trip at {n:,} faces: queue {statistics.median(q_ms):.0f} ms, "
         f"answer median {statistics.median(a_ms) if a_ms else float('nan'):.0f} ms ({len(a_ms)} answers)")
     return n, q_ms, a_ms, kinds
-
-
-def _pad(gc: GraphCluster, have: int, target: int, data: Any) -> int:
-    """Write background faces ``bg{i}`` for i in [have, target) of ``data`` through the store and the index.
-
-    ``data`` is one ``make_faces`` set of the largest size, so each step extends the one before;
-    every face joins the cluster ``bgc<identity>`` (junk faces a cluster of their own).
-    """
-    ids = [f"bg{i}" for i in range(target)]
-    write_direct(gc, data.vectors, ids, data.labels, have, target, cluster_of=lambda lab: f"bgc{lab}",
-                 weight=lambda d: max(0.0, 1 - d / 2), label="pad background")
-    return target
 
 
 def main() -> None:
