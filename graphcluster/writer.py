@@ -83,7 +83,7 @@ def emptied_clusters(store: Store, memberships: Sequence[Membership], proposed: 
 
 def obsolete_reviews(store: Store, clusters: Iterable[str]) -> None:
     """Mark obsolete the open review items about any of ``clusters`` (deleted clusters)."""
-    gone = set(clusters)
-    stale = [r.id for r in store.get_reviews(status="open") if {r.cluster_a, r.cluster_b} & gone]
+    gone = sorted(set(clusters))
+    stale = store.open_reviews_about(gone) if gone else []
     if stale:
         store.set_review_status(stale, "obsolete")

@@ -164,6 +164,11 @@ class Store(Protocol):
     def get_reviews(self, *, status: str | None = "open", limit: int | None = None) -> list[ReviewItem]:
         """Review items with that status (all when None), highest priority first."""
 
+    def open_reviews_about(self, cluster_ids: Collection[str]) -> list[str]:
+        """Ids of the open review items whose ``cluster_a`` or ``cluster_b`` is among
+        ``cluster_ids`` (the questions a deleted cluster makes obsolete), without reading the
+        rest of the queue."""
+
     def get_review(self, review_id: str) -> ReviewItem:
         """One review item; NotFound if unknown."""
 

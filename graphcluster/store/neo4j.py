@@ -628,6 +628,10 @@ class Neo4jStore:
                                                                                          limit=n)
         return [self._review(r["review"]) for r in records]
 
+    def open_reviews_about(self, cluster_ids: Collection[str]) -> list[str]:
+        """Ids of the open review items about any of ``cluster_ids`` (cypher/open_reviews_about.cypher)."""
+        return [r["id"] for r in self._run("open_reviews_about", clusters=_ids(cluster_ids))]
+
     def get_review(self, review_id: str) -> ReviewItem:
         """One review item; NotFound if unknown."""
         records = self._run("get_review", id=review_id)

@@ -660,6 +660,15 @@ class SQLiteStore:
             params.append(int(limit))
         return [self._review(r) for r in self._read(sql, params)]
 
+    def open_reviews_about(self, cluster_ids: Collection[str]) -> list[str]:
+        """Ids of the open review items about any of ``cluster_ids`` (``cluster_a`` or ``cluster_b``)."""
+        ids = _ids(cluster_ids)
+        rows = self._read(
+            f"SELECT id FROM reviews WHERE status = 'open' AND (cluster_a IN {_IN} OR cluster_b IN {_IN}) ORDER BY id",
+            (ids, ids),
+        )
+        return [r[0] for r in rows]
+
     def get_review(self, review_id: str) -> ReviewItem:
         """One review item; NotFound if unknown."""
         rows = self._read("SELECT * FROM reviews WHERE id = ?", (review_id,))

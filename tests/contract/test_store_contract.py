@@ -284,12 +284,15 @@ def test_reviews_upsert_order_and_status(store: Store) -> None:
     assert [r.id for r in store.get_reviews()] == ["r2", "r3", "r1"]
     assert [r.id for r in store.get_reviews(limit=2)] == ["r2", "r3"]
     assert store.get_review("r1") == r1
+    assert store.open_reviews_about(["c1"]) == ["r1", "r3"]  # as cluster_a or as cluster_b
+    assert store.open_reviews_about(["c2", "c9"]) == ["r1"] and store.open_reviews_about([]) == []
     store.put_reviews([r1.model_copy(update={"priority": 9.0, "faces_b": ["f002"]})])
     assert store.get_review("r1").faces_b == ["f002"]
     assert [r.id for r in store.get_reviews()] == ["r1", "r2", "r3"]
     store.set_review_status(["r1", "r3"], "answered", "yes")
     assert [r.id for r in store.get_reviews()] == ["r2"]
     assert [r.id for r in store.get_reviews(status="answered")] == ["r1", "r3"]
+    assert store.open_reviews_about(["c1", "c2"]) == []  # answered items are not open
     assert store.get_review("r3").answer == "yes"
     assert len(store.get_reviews(status=None)) == 3
     assert store.review_statuses(["r1", "r2", "r3", "rx"]) == {"r1": "answered", "r2": "open", "r3": "answered"}
