@@ -320,8 +320,17 @@ class Neo4jStore:
         edge_rows = [{"a": a, "b": b, "distance": d, "weight": w} for a, b, d, w in canon]
         ends = {e[0] for e in canon} | {e[1] for e in canon}
 
+        decision_rows = [{"props": self._decision_props(d), "link": LINK_KINDS.get(d.kind)} for d in decisions]
+        linked = {f for d in decisions if LINK_KINDS.get(d.kind) is not None for f in (d.a, d.b or d.a)}
+
         def work(tx: ManagedTransaction) -> None:
             self._q_rows(tx, "add_faces", rows)
+            if linked:  # one check for every decision's faces, then one UNWIND writes them all
+                found = {r["id"] for r in self._q(tx, "existing_face_ids", ids=list(linked))}
+                for d in decisions:
+                    for f in (d.a, d.b):
+                        if LINK_KINDS.get(d.kind) is not None and f not in found:
+                            raise NotFound(f"decision {d.id!r} ({d.kind}) names unknown face {f!r}; add the face first")
             if edge_rows:
                 found = {r["id"] for r in self._q(tx, "existing_face_ids", ids=list(ends))}
                 missing = sorted(ends - found)
@@ -332,8 +341,8 @@ class Neo4jStore:
                         ids=missing,
                     )
                 self._q_rows(tx, "add_faces_edges", edge_rows)
-            for d in decisions:
-                self._put_decision(tx, d)
+            if decision_rows:
+                self._q_rows(tx, "add_faces_decisions", decision_rows)
 
         self._tx(work)
 
@@ -525,12 +534,17 @@ class Neo4jStore:
         check_decision(decision)
         self._tx(lambda tx: self._put_decision(tx, decision))
 
+    @staticmethod
+    def _decision_props(d: Decision) -> dict[str, Any]:
+        """A decision as the properties of its Decision node."""
+        return {"id": d.id, "kind": d.kind, "a": d.a, "b": d.b, "by": d.by, "at": aware(d.at), "reason": d.reason,
+                "undone": d.undone, "data": json.dumps(d.data)}
+
     @classmethod
     def _put_decision(cls, tx: ManagedTransaction, d: Decision) -> None:
         """Write one checked decision (and its typed link) inside the caller's transaction."""
-        at = aware(d.at)
-        row = {"id": d.id, "kind": d.kind, "a": d.a, "b": d.b, "by": d.by, "at": at, "reason": d.reason,
-               "undone": d.undone, "data": json.dumps(d.data)}
+        row = cls._decision_props(d)
+        at = row["at"]
         link = LINK_KINDS.get(d.kind)
         if link is not None:
             found = {r["id"] for r in cls._q(tx, "existing_face_ids", ids=[d.a, d.b])}
