@@ -91,7 +91,7 @@ def merge_fragments(graph: nx.Graph, label: dict[str, Label], clamped: dict[str,
 def split_weak(graph: nx.Graph, label: dict[str, Label], clamped: dict[str, Label],
                 size_out: dict[Label, int], link: float, seed: int,
                 outsider: Callable[[str, Label], float | None] | None = None,
-                impostor_mode: float | None = None, tuning: Tuning = DEFAULT_TUNING) -> None:
+                impostor_mode: float | None = None, tuning: Tuning = DEFAULT_TUNING) -> set[str]:
     """Re-check each cluster of at least ``tuning.split_min`` nodes held wholly in the region.
 
     Chinese Whispers on its mutual top-3 edges finds its tight parts; parts are then joined
@@ -107,12 +107,20 @@ def split_weak(graph: nx.Graph, label: dict[str, Label], clamped: dict[str, Labe
     says how much closer than usual the cluster's surroundings are. Below 1 the join limit
     shrinks by that factor (self-tuning local scaling, as in Zelnik-Manor & Perona 2004); a
     cluster whose neighbours sit at the usual impostor distance is judged by the global limit alone.
+
+    A smaller cluster (``tuning.doubt_min`` nodes up to ``split_min``) is judged the same way
+    but never split: a few faces are too little evidence to take a person apart (splitting
+    them lowered BCubed F and let crowds regrow on the 512-D cell of benchmarks/robustness.py).
+    Its nodes are returned instead, and the caller assigns them as ``review``, not ``auto``.
     """
     groups: dict[Label, list[str]] = defaultdict(list)
     for r, lab in label.items():
         groups[lab].append(r)
+    doubtful: set[str] = set()
     for lab, members in sorted(groups.items(), key=lambda x: repr(x[0])):
-        if len(members) < tuning.split_min or size_out.get(lab, 0) or any(r in clamped for r in members):
+        splits = bool(tuning.split_min) and len(members) >= tuning.split_min
+        doubts = bool(tuning.doubt_min) and len(members) >= tuning.doubt_min
+        if not (splits or doubts) or size_out.get(lab, 0) or any(r in clamped for r in members):
             continue
         inside = set(members)
         near = {u: sorted((a["dsum"] / a["n"], repr(v), v) for v, a in graph[u].items() if v in inside)[:3]
@@ -131,6 +139,9 @@ def split_weak(graph: nx.Graph, label: dict[str, Label], clamped: dict[str, Labe
         keys = _join_parts(graph, members, inside, parts, tuning.split_join * link * factor, tuning.merge_support)
         if len(keys) < 2:
             continue
+        if not splits:
+            doubtful.update(members)
+            continue
         # the part that keeps the label: the one holding the node an ("n", node) label is
         # named after (another part may not reuse that name), else the largest
         owner = {u: p for p in keys for u in parts[p]}
@@ -142,6 +153,7 @@ def split_weak(graph: nx.Graph, label: dict[str, Label], clamped: dict[str, Labe
             fresh: Label = ("n", min(parts[p]))
             for u in parts[p]:
                 label[u] = fresh
+    return doubtful
 
 
 def _local_factor(members: list[str], lab: Label, outsider: Callable[[str, Label], float | None] | None,

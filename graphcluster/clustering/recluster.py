@@ -163,19 +163,20 @@ def recluster(
 
     size_out = {("c", c): n for c, n in region.outside.items()}
     reviews: list[Review] = []
+    doubtful: set[str] = set()  # nodes of small clusters the re-check doubts: not 'auto'
     # 4. merge fragments of one person
     if link is not None:
         merge_fragments(graph, label, clamped, partners, forbidden, size_out, nodes, reviews, link, tuning)
         # the re-check measures links against ``link`` as an impostor-tail distance; a fallback
         # link is the same-person mode's upper tail, against which every person looks split
-        if tuning.split_min and thresholds.source != "fallback":
+        if (tuning.split_min or tuning.doubt_min) and thresholds.source != "fallback":
             def outsider(r: str, lab: Label) -> float | None:
                 """Distance of node ``r`` to its nearest face (in the region) outside ``lab``."""
                 return min((d for f in nodes[r] for d, g in dist_of.get(f, ())
                             if g in rep and label[rep[g]] != lab), default=None)
 
             impostor = thresholds.stats.get("impostor_mode")
-            split_weak(graph, label, clamped, size_out, link, seed, outsider,
+            doubtful = split_weak(graph, label, clamped, size_out, link, seed, outsider,
                        float(impostor) if isinstance(impostor, (int, float)) else None, tuning)
         # neighbours vote up to ``review``: the same/impostor crossing, or under a fallback the
         # lower tail of random pairs (the closest that strangers are known to come). Only a
@@ -192,8 +193,9 @@ def recluster(
         _hold_thin_support(graph, label, clamped, nodes, cur, size_out, partners, forbidden, link, tuning)
 
     # 5./6. statuses, confidences, ids
+    doubted = {f for r in doubtful for f in nodes[r]}
     return _finish(region, thresholds, nodes, label, graph, dist_of, clamped, size_out, reviews,
-                   auto_confidence, min_cluster_size, new_id, tuning.core_neighbours)
+                   auto_confidence, min_cluster_size, new_id, tuning.core_neighbours, doubted)
 
 
 def _split_violations(graph: nx.Graph, initial: dict[str, Label], clamped: dict[str, Label],
@@ -384,7 +386,8 @@ def _held_fragment(region: Region, mem: list[str], size_out: dict[Label, int],
 def _finish(region: Region, thresholds: Thresholds, nodes: dict[str, list[str]], label: dict[str, Label],
             graph: nx.Graph, dist_of: dict[str, list[tuple[float, str]]], clamped: dict[str, Label],
             size_out: dict[Label, int], reviews: list[Review], auto_confidence: float,
-            min_cluster_size: int, new_id: Callable[[], str], core_neighbours: int) -> RegionResult:
+            min_cluster_size: int, new_id: Callable[[], str], core_neighbours: int,
+            doubted: set[str] = frozenset()) -> RegionResult:
     groups: dict[Label, list[str]] = defaultdict(list)
     for r, lab in label.items():
         groups[lab].extend(nodes[r])
@@ -463,7 +466,8 @@ def _finish(region: Region, thresholds: Thresholds, nodes: dict[str, list[str]],
             status, conf = "unassigned", 0.0
         else:
             conf = _confidence(f, cid, face_cluster, dist_of, link, review, core_neighbours)
-            status = "auto" if conf >= auto_confidence else "review"
+            # a face of a small cluster the re-check doubts is assigned, but tentatively
+            status = "auto" if conf >= auto_confidence and f not in doubted else "review"
             if status == "review" and (old_c != cid or old_s != "review"):
                 tentative.append((f, cid, conf))
         if old_c != cid or old_s != status:

@@ -27,6 +27,9 @@ class Tuning(BaseModel):
             cluster, only with at least this many links into it.
         split_min: clusters of at least this many nodes, held wholly in a region, are re-checked
             (``split_weak``); 0: never.
+        doubt_min: a cluster of at least this many nodes but fewer than ``split_min``, held
+            wholly in a region, that the re-check would split keeps its members, but none of
+            them is ``auto``: they are assigned as ``review``; 0: off.
         split_join: a re-checked cluster's tight parts rejoin while the links between them
             average below this share of ``link``.
         local_scale: the re-check's join limit shrinks where a cluster's nearest outsiders sit
@@ -55,6 +58,7 @@ class Tuning(BaseModel):
     merge_mean: float = Field(0.85, gt=0)
     merge_min_edges: int = Field(2, ge=1)
     split_min: int = Field(10, ge=0)
+    doubt_min: int = Field(5, ge=0)
     split_join: float = Field(0.96, gt=0)
     local_scale: bool = True
     attach_min: int = Field(4, ge=0)

@@ -428,6 +428,50 @@ def test_split_weak_tightens_the_join_in_a_dense_neighbourhood() -> None:
     assert len(labels_after(0.8 * mode)) == 2
 
 
+def test_split_weak_doubts_a_small_cluster_instead_of_splitting_it() -> None:
+    """Six nodes in two tight parts, in a dense neighbourhood: a cluster of twelve like that is
+    split (above), one of six keeps its label and its nodes are returned as doubtful; with
+    ``doubt_min=0`` nothing is returned, and with the usual surroundings nothing is doubted."""
+    link, mode = 0.4, 0.5
+    graph = nx.Graph()
+    for p in "pq":
+        for i, j in itertools.combinations(range(3), 2):
+            graph.add_edge(f"{p}{i}", f"{p}{j}", weight=1.0, n=1, dsum=0.1)
+    for i in range(3):
+        for j in range(3):
+            graph.add_edge(f"p{i}", f"q{j}", weight=1.0, n=1, dsum=0.9 * link)
+
+    def doubted(outside: float, tuning: Tuning = DEFAULT_TUNING) -> tuple[set[str], set[fragments.Label]]:
+        label: dict[str, fragments.Label] = {u: ("c", "A") for u in graph.nodes}
+        out = fragments.split_weak(graph, label, {}, {}, link, 0, lambda _u, _lab: outside, mode, tuning)
+        return out, set(label.values())
+
+    assert doubted(0.8 * mode) == (set(graph.nodes), {("c", "A")})
+    assert doubted(1.2 * mode) == (set(), {("c", "A")})
+    assert doubted(0.8 * mode, Tuning(doubt_min=0)) == (set(), {("c", "A")})
+
+
+def test_faces_of_a_doubted_small_cluster_are_assigned_for_review_not_auto() -> None:
+    """Two tight triples linked at 0.3 (under link 0.4) form one cluster; every member's nearest
+    outsider (0.42) is far closer than the nearest-impostor mode (0.7), so the re-check's join
+    limit shrinks below 0.3: the six stay together, assigned as 'review'. Where the outsiders
+    sit at the impostor mode the same six are 'auto'."""
+    def statuses(outsider_at: float) -> set[tuple[str | None, str]]:
+        g = MemoryGraph()
+        g.add_edges(clique("p", 3, 0.1) + clique("q", 3, 0.1)
+                    + [(f"p{i}", f"q{j}", 0.3) for i in range(3) for j in range(3)]
+                    + [(f"{p}{i}", f"o{p}{i}", outsider_at) for p in "pq" for i in range(3)])
+        t = Thresholds(link=0.4, review=0.45, source="calibrated", stats={"impostor_mode": 0.7})
+        run(g, thresholds=t)
+        return {g.labels([f])[f][:2] for f in [f"{p}{i}" for p in "pq" for i in range(3)]}
+
+    doubted = statuses(0.42)
+    assert len(doubted) == 1 and next(iter(doubted))[1] == "review"
+    assert next(iter(doubted))[0] is not None
+    settled = statuses(0.7)
+    assert len(settled) == 1 and next(iter(settled))[1] == "auto"
+
+
 def test_a_cannot_link_inside_a_held_cluster_is_kept() -> None:
     """m is split off k0 inside a held cluster by a decision; the group m forms with two new
     faces has little support into the cluster, which must not send m back next to k0."""
