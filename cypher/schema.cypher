@@ -37,6 +37,9 @@ CREATE INDEX cluster_size IF NOT EXISTS FOR (c:Cluster) ON (c.size);
 
 // --- The review queue reads open items only.
 CREATE INDEX review_status IF NOT EXISTS FOR (r:Review) ON (r.status);
+// An answer looks up the open items about the clusters it changed (open_reviews_about.cypher).
+CREATE INDEX review_cluster_a IF NOT EXISTS FOR (r:Review) ON (r.cluster_a);
+CREATE INDEX review_cluster_b IF NOT EXISTS FOR (r:Review) ON (r.cluster_b);
 
 // --- Decisions are looked up by the faces or clusters they name (audit trail, undo).
 CREATE INDEX decision_a IF NOT EXISTS FOR (d:Decision) ON (d.a);

@@ -103,6 +103,8 @@ CREATE TABLE IF NOT EXISTS reviews (
     created_at TEXT NOT NULL, answer TEXT
 );
 CREATE INDEX IF NOT EXISTS reviews_queue ON reviews(status, priority DESC, created_at, id);
+CREATE INDEX IF NOT EXISTS reviews_cluster_a ON reviews(cluster_a, status);
+CREATE INDEX IF NOT EXISTS reviews_cluster_b ON reviews(cluster_b, status);
 CREATE TABLE IF NOT EXISTS review_about (
     review_id TEXT NOT NULL, node TEXT NOT NULL, node_kind TEXT NOT NULL, role TEXT NOT NULL,
     PRIMARY KEY (review_id, node_kind, node, role)
@@ -664,7 +666,9 @@ class SQLiteStore:
         """Ids of the open review items about any of ``cluster_ids`` (``cluster_a`` or ``cluster_b``)."""
         ids = _ids(cluster_ids)
         rows = self._read(
-            f"SELECT id FROM reviews WHERE status = 'open' AND (cluster_a IN {_IN} OR cluster_b IN {_IN}) ORDER BY id",
+            # one index lookup per cluster and side (reviews_cluster_a / _b), not a scan of the open items
+            f"SELECT id FROM reviews WHERE cluster_a IN {_IN} AND status = 'open' "
+            f"UNION SELECT id FROM reviews WHERE cluster_b IN {_IN} AND status = 'open' ORDER BY id",
             (ids, ids),
         )
         return [r[0] for r in rows]
