@@ -175,7 +175,7 @@ def calibration_questions(rc: Reclusterer, limit: int) -> list[ReviewItem]:
     asked_rows = rc.store.get_meta().get("calibration_asked") or []
     statuses = rc.store.review_statuses([r[0] for r in asked_rows])
     open_items = [rc.store.get_review(r[0]) for r in asked_rows if statuses.get(r[0]) == "open"]
-    open_items.sort(key=lambda i: -i.priority)  # a skipped question waits behind the others
+    open_items.sort(key=lambda i: -i.priority)
     out = [i for i, ok in zip(open_items, relevant(rc, open_items)) if ok][:limit]
     if len(out) < limit:
         asked = {frozenset((r[1], r[2])) for r in asked_rows}
@@ -247,13 +247,12 @@ def answer(rc: Reclusterer, item_id: str, reply: str, *, name: str | None, by: s
         picked, stored = _bulk_reply(item, reply, faces)
     if item.status == "answered" and item.answer == stored:
         return None  # recorded already (a second click, a second client)
-    current = item.status == "open" and relevant(rc, [item])[0]
     if reply == "skip":
-        if current:  # ask again later, after the others
-            rc.store.put_reviews([item.model_copy(update={"priority": item.priority - 1_000_000.0})])
-        else:  # nothing left to ask: recorded, never asked again
-            rc.store.set_review_status([item.id], "answered", answer=reply)
+        # "I can't tell" / "none of these": recorded, and never asked again (a re-clustering that
+        # proposes the same question finds it answered); no decision, nothing moves
+        rc.store.set_review_status([item.id], "answered", answer=reply)
         return None
+    current = item.status == "open" and relevant(rc, [item])[0]
     why = answer_reason(item.id)
     with journaled(rc, {"op": "answer", "review": item.id, "reply": stored}):
         try:

@@ -725,6 +725,24 @@ def test_skipping_a_question_that_no_longer_asks_anything_records_it(open_gc: Op
         assert "q-stale" not in [r.id for r in gc.review_queue(limit=50)]
 
 
+def test_a_skipped_question_is_recorded_and_not_asked_again_after_a_recluster(open_gc: Opener) -> None:
+    """A skip ("I can't tell") makes no decision and is never asked again: cleanup() re-clusters
+    everything and proposes the same questions anew, and the skipped one stays answered."""
+    vecs, ids, _ = _identities(3, 6)
+    with open_gc() as gc:
+        gc.add_faces(vecs, ids=ids)
+        page = gc.review_queue(limit=20)
+        assert page, "three new people of six faces each raise questions"
+        item = page[0]
+        decisions = len(gc.decisions())
+        assert gc.answer(item.id, "skip") is None
+        assert len(gc.decisions()) == decisions
+        gc.cleanup()
+        again = gc.store.get_review(item.id)
+        assert again.status == "answered" and again.answer == "skip"
+        assert item.id not in [r.id for r in gc.review_queue(limit=100)]
+
+
 def test_two_clients_answering_the_same_page_at_once_lose_no_answer(neo4j_uri: tuple[str, str | None, str | None],
                                                                       clean_neo4j: object, tmp_path: Path) -> None:
     """Two reviewers on one Neo4j take the same page and answer it at the same time, one from
