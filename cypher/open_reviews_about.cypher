@@ -1,16 +1,14 @@
 // Store.open_reviews_about: the open review items naming any of $clusters as cluster_a or
-// cluster_b (their ABOUT relationships are gone once the cluster node is deleted). One index
-// lookup per cluster and side (review_cluster_a / review_cluster_b), not a scan of the open items.
+// cluster_b (their ABOUT relationships are gone once the cluster node is deleted). Looked up per
+// cluster and side (indexes review_cluster_a / review_cluster_b), not by a scan of the open items.
 CALL () {
   UNWIND $clusters AS c
   MATCH (r:Review {cluster_a: c})
-  USING INDEX r:Review(cluster_a)
   WHERE r.status = 'open'
   RETURN r.id AS id
   UNION
   UNWIND $clusters AS c
   MATCH (r:Review {cluster_b: c})
-  USING INDEX r:Review(cluster_b)
   WHERE r.status = 'open'
   RETURN r.id AS id
 }

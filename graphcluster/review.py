@@ -249,8 +249,10 @@ def answer(rc: Reclusterer, item_id: str, reply: str, *, name: str | None, by: s
         return None  # recorded already (a second click, a second client)
     if reply == "skip":
         # "I can't tell" / "none of these": recorded, and never asked again (a re-clustering that
-        # proposes the same question finds it answered); no decision, nothing moves
-        rc.store.set_review_status([item.id], "answered", answer=reply)
+        # proposes the same question finds it answered); no decision, nothing moves. A skip of a
+        # question answered already changes nothing: its answer and decisions stay
+        if item.status != "answered":
+            rc.store.set_review_status([item.id], "answered", answer=reply)
         return None
     current = item.status == "open" and relevant(rc, [item])[0]
     why = answer_reason(item.id)

@@ -10,7 +10,9 @@
    closest first, while the links between them average below ``split_join`` x ``link`` and
    number at least ``merge_support`` x the smaller part's nodes (the merge rule's support).
    Measured on lfw (docs/benchmarks/quality_core.md): precision 0.954 -> about 0.99. Not run
-   when the link is a fallback (no impostor mode): it would split every person.
+   when the link is a fallback (no impostor mode): it would split every person. A cluster of
+   ``doubt_min`` nodes up to ``split_min`` is judged alike but never split: where the rule
+   would take it apart, its faces are assigned as 'review' (the caller's part).
 3. ``attach_lone``: a face still alone joins the cluster that all (at least ``attach_min``)
    of its neighbours closer than ``review`` that are in a cluster belong to (unanimous kNN
    agreement; neighbours alone abstain).
@@ -91,7 +93,7 @@ def merge_fragments(graph: nx.Graph, label: dict[str, Label], clamped: dict[str,
 def split_weak(graph: nx.Graph, label: dict[str, Label], clamped: dict[str, Label],
                 size_out: dict[Label, int], link: float, seed: int,
                 outsider: Callable[[str, Label], float | None] | None = None,
-                impostor_mode: float | None = None, tuning: Tuning = DEFAULT_TUNING) -> set[str]:
+                impostor_mode: float | None = None, tuning: Tuning = DEFAULT_TUNING) -> set[Label]:
     """Re-check each cluster of at least ``tuning.split_min`` nodes held wholly in the region.
 
     Chinese Whispers on its mutual top-3 edges finds its tight parts; parts are then joined
@@ -108,18 +110,18 @@ def split_weak(graph: nx.Graph, label: dict[str, Label], clamped: dict[str, Labe
     shrinks by that factor (self-tuning local scaling, as in Zelnik-Manor & Perona 2004); a
     cluster whose neighbours sit at the usual impostor distance is judged by the global limit alone.
 
-    A smaller cluster (``tuning.doubt_min`` nodes up to ``split_min``) is judged the same way
-    but never split: a few faces are too little evidence to take a person apart (splitting
-    them lowered BCubed F and let crowds regrow on the 512-D cell of benchmarks/robustness.py).
-    Its nodes are returned instead, and the caller assigns them as ``review``, not ``auto``.
+    A smaller cluster (at least ``tuning.doubt_min`` nodes, fewer than ``split_min``) is judged
+    the same way but never split: a few faces are too little evidence to take a person apart
+    (docs/clustering.md). Its label is returned instead, and the caller assigns the faces that
+    end under it as ``review``, not ``auto``. ``split_min = 0`` switches both off.
     """
     groups: dict[Label, list[str]] = defaultdict(list)
     for r, lab in label.items():
         groups[lab].append(r)
-    doubtful: set[str] = set()
+    doubtful: set[Label] = set()
     for lab, members in sorted(groups.items(), key=lambda x: repr(x[0])):
         splits = bool(tuning.split_min) and len(members) >= tuning.split_min
-        doubts = bool(tuning.doubt_min) and len(members) >= tuning.doubt_min
+        doubts = bool(tuning.doubt_min) and tuning.doubt_min <= len(members) < tuning.split_min
         if not (splits or doubts) or size_out.get(lab, 0) or any(r in clamped for r in members):
             continue
         inside = set(members)
@@ -140,7 +142,7 @@ def split_weak(graph: nx.Graph, label: dict[str, Label], clamped: dict[str, Labe
         if len(keys) < 2:
             continue
         if not splits:
-            doubtful.update(members)
+            doubtful.add(lab)
             continue
         # the part that keeps the label: the one holding the node an ("n", node) label is
         # named after (another part may not reuse that name), else the largest

@@ -13,17 +13,18 @@
    (not a chain through one look-alike); a lone face may join a cluster this way, never the
    reverse. Merges that a lock or a cannot-link forbids become merge questions.
    Then every cluster of at least ``split_min`` nodes held wholly in the region is re-checked
-   (``_split_weak``): Chinese Whispers on its mutual top-3 edges finds its tight parts, which
+   (``split_weak``): Chinese Whispers on its mutual top-3 edges finds its tight parts, which
    rejoin while the links between them average below ``split_join`` x ``link``; a crowd of
    look-alikes chained together falls apart, one person stays whole; the join limit shrinks
    where the cluster's nearest outsiders sit closer than the calibrated nearest-impostor mode
-   (local scale). Finally a face still alone joins the cluster that all (at least
+   (local scale). A smaller cluster (``doubt_min`` nodes and more) that the same rule would
+   take apart stays whole, its faces tentative. Finally a face still alone joins the cluster that all (at least
    ``attach_min``) of its clustered neighbours closer than ``review`` belong to (``attach_lone``;
    neighbours alone abstain).
 5. Per face: confidence from the share of its link weight that goes to its cluster, the
    margin over the runner-up cluster and its distance to the cluster's core (mean distance
-   to its nearest members); below ``auto_confidence`` the face is assigned as 'review'. A
-   face with no link is unassigned.
+   to its nearest members); below ``auto_confidence``, or in a cluster the re-check doubts,
+   the face is assigned as 'review'. A face with no link is unassigned.
 6. Map labels onto stable cluster ids by maximum overlap (locked ids never change, a new id
    only for a genuinely new cluster); report only what changed, and the review questions.
 
@@ -163,7 +164,7 @@ def recluster(
 
     size_out = {("c", c): n for c, n in region.outside.items()}
     reviews: list[Review] = []
-    doubtful: set[str] = set()  # nodes of small clusters the re-check doubts: not 'auto'
+    doubtful: set[Label] = set()  # labels of small clusters the re-check doubts: not 'auto'
     # 4. merge fragments of one person
     if link is not None:
         merge_fragments(graph, label, clamped, partners, forbidden, size_out, nodes, reviews, link, tuning)
@@ -193,7 +194,8 @@ def recluster(
         _hold_thin_support(graph, label, clamped, nodes, cur, size_out, partners, forbidden, link, tuning)
 
     # 5./6. statuses, confidences, ids
-    doubted = {f for r in doubtful for f in nodes[r]}
+    # every face that ends under a doubted label (a lone face attached to it too) is tentative
+    doubted = {f for r, lab in label.items() if lab in doubtful for f in nodes[r]}
     return _finish(region, thresholds, nodes, label, graph, dist_of, clamped, size_out, reviews,
                    auto_confidence, min_cluster_size, new_id, tuning.core_neighbours, doubted)
 

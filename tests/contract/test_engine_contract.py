@@ -741,6 +741,13 @@ def test_a_skipped_question_is_recorded_and_not_asked_again_after_a_recluster(op
         again = gc.store.get_review(item.id)
         assert again.status == "answered" and again.answer == "skip"
         assert item.id not in [r.id for r in gc.review_queue(limit=100)]
+        # a skip of a question answered already changes nothing: the answer and its decisions stay
+        other = gc.review_queue(limit=1)[0]
+        gc.answer(other.id, "no")
+        in_force = [d.id for d in gc.decisions()]
+        assert gc.answer(other.id, "skip") is None
+        assert gc.store.get_review(other.id).answer == "no"
+        assert [d.id for d in gc.decisions()] == in_force
 
 
 def test_two_clients_answering_the_same_page_at_once_lose_no_answer(neo4j_uri: tuple[str, str | None, str | None],

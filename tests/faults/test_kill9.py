@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from workload import Neo4jServer, final_batch, run_points
 
 POINTS = 30
@@ -29,8 +31,13 @@ def test_kill9_embedded(tmp_path: Path) -> None:
     _run(str(tmp_path / "db"), tmp_path, None)
 
 
-def test_kill9_neo4j(tmp_path: Path, neo4j_uri: tuple[str, str | None, str | None], clean_neo4j: object) -> None:
+def test_kill9_neo4j(tmp_path: Path, neo4j_uri: tuple[str, str | None, str | None], clean_neo4j: object,
+                    monkeypatch: pytest.MonkeyPatch) -> None:
     """On the server of ./scripts/test (NEO4J_DATA_DIR with neo4j.pid) the server is killed too;
     on any other server (NEO4J_URI given, testcontainers) only the client is."""
+    _uri, user, password = neo4j_uri
+    if user:  # the workload's child processes read the credentials from the environment
+        monkeypatch.setenv("NEO4J_USER", user)
+        monkeypatch.setenv("NEO4J_PASSWORD", password or "")
     server = Neo4jServer.from_environment()
     _run(neo4j_uri[0], tmp_path, str(tmp_path / "index"), server)

@@ -441,35 +441,41 @@ def test_split_weak_doubts_a_small_cluster_instead_of_splitting_it() -> None:
         for j in range(3):
             graph.add_edge(f"p{i}", f"q{j}", weight=1.0, n=1, dsum=0.9 * link)
 
-    def doubted(outside: float, tuning: Tuning = DEFAULT_TUNING) -> tuple[set[str], set[fragments.Label]]:
+    def doubted(outside: float, tuning: Tuning = DEFAULT_TUNING) -> tuple[set[fragments.Label], set[fragments.Label]]:
         label: dict[str, fragments.Label] = {u: ("c", "A") for u in graph.nodes}
         out = fragments.split_weak(graph, label, {}, {}, link, 0, lambda _u, _lab: outside, mode, tuning)
         return out, set(label.values())
 
-    assert doubted(0.8 * mode) == (set(graph.nodes), {("c", "A")})
+    assert doubted(0.8 * mode) == ({("c", "A")}, {("c", "A")})
     assert doubted(1.2 * mode) == (set(), {("c", "A")})
     assert doubted(0.8 * mode, Tuning(doubt_min=0)) == (set(), {("c", "A")})
+    assert doubted(0.8 * mode, Tuning(split_min=0)) == (set(), {("c", "A")})  # no re-check at all
 
 
 def test_faces_of_a_doubted_small_cluster_are_assigned_for_review_not_auto() -> None:
-    """Two tight triples linked at 0.3 (under link 0.4) form one cluster; every member's nearest
-    outsider (0.42) is far closer than the nearest-impostor mode (0.7), so the re-check's join
-    limit shrinks below 0.3: the six stay together, assigned as 'review'. Where the outsiders
-    sit at the impostor mode the same six are 'auto'."""
-    def statuses(outsider_at: float) -> set[tuple[str | None, str]]:
+    """Two tight triples linked at 0.3 (under link 0.4) form one cluster; its members' nearest
+    outsiders (0.42-0.43) are far closer than the nearest-impostor mode (0.7), so the re-check's
+    join limit shrinks below 0.3: the six stay together, assigned as 'review', and so is z, a
+    lone face the neighbours' vote attaches to them. Where the surroundings are about as far as
+    the impostor mode (0.43 against 0.5: the limit stays above 0.3) the six are 'auto' and z
+    joins them with the status of its own confidence."""
+    def statuses(outsider_at: float, mode: float) -> tuple[set[tuple[str | None, str]], tuple[str | None, str]]:
         g = MemoryGraph()
         g.add_edges(clique("p", 3, 0.1) + clique("q", 3, 0.1)
                     + [(f"p{i}", f"q{j}", 0.3) for i in range(3) for j in range(3)]
-                    + [(f"{p}{i}", f"o{p}{i}", outsider_at) for p in "pq" for i in range(3)])
-        t = Thresholds(link=0.4, review=0.45, source="calibrated", stats={"impostor_mode": 0.7})
+                    + [(f"{p}{i}", f"o{p}{i}", outsider_at) for p in "pq" for i in range(3)]
+                    + [("z", f, 0.43) for f in ("p0", "p1", "q0", "q1")])
+        t = Thresholds(link=0.4, review=0.45, source="calibrated", stats={"impostor_mode": mode})
         run(g, thresholds=t)
-        return {g.labels([f])[f][:2] for f in [f"{p}{i}" for p in "pq" for i in range(3)]}
+        return {g.labels([f])[f][:2] for f in [f"{p}{i}" for p in "pq" for i in range(3)]}, g.labels(["z"])["z"][:2]
 
-    doubted = statuses(0.42)
+    doubted, z = statuses(0.42, 0.7)
     assert len(doubted) == 1 and next(iter(doubted))[1] == "review"
-    assert next(iter(doubted))[0] is not None
-    settled = statuses(0.7)
+    cid = next(iter(doubted))[0]
+    assert cid is not None and z == (cid, "review")
+    settled, z = statuses(0.7, 0.5)
     assert len(settled) == 1 and next(iter(settled))[1] == "auto"
+    assert z[0] == next(iter(settled))[0]
 
 
 def test_a_cannot_link_inside_a_held_cluster_is_kept() -> None:
