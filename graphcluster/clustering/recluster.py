@@ -18,9 +18,9 @@
    look-alikes chained together falls apart, one person stays whole; the join limit shrinks
    where the cluster's nearest outsiders sit closer than the calibrated nearest-impostor mode
    (local scale). A smaller cluster (``doubt_min`` nodes and more) that the same rule would
-   take apart stays whole, its faces tentative. Finally a face still alone joins the cluster that all (at least
-   ``attach_min``) of its clustered neighbours closer than ``review`` belong to (``attach_lone``;
-   neighbours alone abstain).
+   take apart stays whole, its faces tentative. Finally a face still alone joins the cluster
+   that all (at least ``attach_min``) of its clustered neighbours closer than ``review``
+   belong to (``attach_lone``; neighbours alone abstain).
 5. Per face: confidence from the share of its link weight that goes to its cluster, the
    margin over the runner-up cluster and its distance to the cluster's core (mean distance
    to its nearest members); below ``auto_confidence``, or in a cluster the re-check doubts,
@@ -170,7 +170,7 @@ def recluster(
         merge_fragments(graph, label, clamped, partners, forbidden, size_out, nodes, reviews, link, tuning)
         # the re-check measures links against ``link`` as an impostor-tail distance; a fallback
         # link is the same-person mode's upper tail, against which every person looks split
-        if (tuning.split_min or tuning.doubt_min) and thresholds.source != "fallback":
+        if tuning.split_min and thresholds.source != "fallback":
             def outsider(r: str, lab: Label) -> float | None:
                 """Distance of node ``r`` to its nearest face (in the region) outside ``lab``."""
                 return min((d for f in nodes[r] for d, g in dist_of.get(f, ())
@@ -389,7 +389,7 @@ def _finish(region: Region, thresholds: Thresholds, nodes: dict[str, list[str]],
             graph: nx.Graph, dist_of: dict[str, list[tuple[float, str]]], clamped: dict[str, Label],
             size_out: dict[Label, int], reviews: list[Review], auto_confidence: float,
             min_cluster_size: int, new_id: Callable[[], str], core_neighbours: int,
-            doubted: set[str] = frozenset()) -> RegionResult:
+            doubted: set[str]) -> RegionResult:
     groups: dict[Label, list[str]] = defaultdict(list)
     for r, lab in label.items():
         groups[lab].extend(nodes[r])

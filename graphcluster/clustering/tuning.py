@@ -29,7 +29,7 @@ class Tuning(BaseModel):
             (``split_weak``); 0: never.
         doubt_min: a cluster of at least this many nodes but fewer than ``split_min``, held
             wholly in a region, that the re-check would split keeps its members, but none of
-            them is ``auto``: they are assigned as ``review``; 0: off.
+            them is ``auto``: they are assigned as ``review``; 0 (or ``split_min = 0``): off.
         split_join: a re-checked cluster's tight parts rejoin while the links between them
             average below this share of ``link``.
         local_scale: the re-check's join limit shrinks where a cluster's nearest outsiders sit

@@ -399,14 +399,14 @@ def test_a_lone_face_is_not_attached_against_a_decision() -> None:
     assert g.labels(["x"])["x"][0] is None and g.labels(["y"])["y"][0] is None
 
 
-def _two_part_cluster(cross: float) -> nx.Graph:
-    """Twelve nodes labelled one cluster: two tight cliques (0.1) joined by links at ``cross``."""
+def _two_part_cluster(cross: float, size: int = 6) -> nx.Graph:
+    """Two tight cliques of ``size`` nodes (links at 0.1) joined by links at ``cross``."""
     graph = nx.Graph()
     for p in "pq":
-        for i, j in itertools.combinations(range(6), 2):
+        for i, j in itertools.combinations(range(size), 2):
             graph.add_edge(f"{p}{i}", f"{p}{j}", weight=1.0, n=1, dsum=0.1)
-    for i in range(6):
-        for j in range(6):
+    for i in range(size):
+        for j in range(size):
             graph.add_edge(f"p{i}", f"q{j}", weight=1.0, n=1, dsum=cross)
     return graph
 
@@ -433,13 +433,7 @@ def test_split_weak_doubts_a_small_cluster_instead_of_splitting_it() -> None:
     split (above), one of six keeps its label and its nodes are returned as doubtful; with
     ``doubt_min=0`` nothing is returned, and with the usual surroundings nothing is doubted."""
     link, mode = 0.4, 0.5
-    graph = nx.Graph()
-    for p in "pq":
-        for i, j in itertools.combinations(range(3), 2):
-            graph.add_edge(f"{p}{i}", f"{p}{j}", weight=1.0, n=1, dsum=0.1)
-    for i in range(3):
-        for j in range(3):
-            graph.add_edge(f"p{i}", f"q{j}", weight=1.0, n=1, dsum=0.9 * link)
+    graph = _two_part_cluster(0.9 * link, size=3)
 
     def doubted(outside: float, tuning: Tuning = DEFAULT_TUNING) -> tuple[set[fragments.Label], set[fragments.Label]]:
         label: dict[str, fragments.Label] = {u: ("c", "A") for u in graph.nodes}
