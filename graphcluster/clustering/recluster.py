@@ -191,7 +191,9 @@ def recluster(
             attach_lone(label, clamped, nodes, dist_of, rep, partners, forbidden, size_out, thresholds.review, stored,
                         tuning)
     if tuning.held_support and size_out:
-        _hold_thin_support(graph, label, clamped, nodes, cur, size_out, partners, forbidden, link, tuning)
+        # the mean-distance limit is the re-check's join (split_weak), which a fallback link skips
+        _hold_thin_support(graph, label, clamped, nodes, cur, size_out, partners, forbidden,
+                           link if thresholds.source != "fallback" else None, tuning)
 
     # 5./6. statuses, confidences, ids
     # every face that ends under a doubted label (a lone face attached to it too) is tentative
@@ -264,6 +266,8 @@ def _hold_thin_support(graph: nx.Graph, label: dict[str, Label], clamped: dict[s
     choice. Either way the links must average below ``split_join`` x ``link``, the join that the
     cluster's re-check (``split_weak``) would keep: faces chained onto a held cluster by
     look-alike links near ``link`` would otherwise grow it into a crowd between its audits.
+    ``link`` None (the caller's choice under a fallback link, where the re-check does not run
+    and would keep every join) drops that limit.
     Without support the rest stays together under a label of its own (a new cluster,
     or the small cluster it came from), and every held cluster's members go back to it. A node
     moves only where no cannot-link partner is and no "not this person" decision forbids; a

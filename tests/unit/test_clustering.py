@@ -189,18 +189,20 @@ def test_large_cluster_contributes_a_bounded_neighbourhood() -> None:
     assert result.emptied_clusters == [] and result.new_clusters == []
 
 
-@pytest.mark.parametrize("d, joins", [(0.30, True), (0.39, False)])
-def test_a_face_joins_a_held_cluster_only_by_a_link_its_re_check_would_keep(d: float, joins: bool) -> None:
+@pytest.mark.parametrize("d, source, joins", [(0.30, "settings", True), (0.39, "settings", False), (0.39, "fallback", True)])
+def test_a_face_joins_a_held_cluster_only_by_a_link_its_re_check_would_keep(d: float, source: str, joins: bool) -> None:
     # one link into a 200-face cluster held outside the region: close, the face joins; at
     # 0.39 (above split_join x link = 0.384, a look-alike's distance) a re-check of the whole
-    # cluster would peel it off, so it does not join between re-checks either
+    # cluster would peel it off, so it does not join between re-checks either. Under a
+    # fallback link the re-check does not run (it would keep the link), so the face joins
+    t = Thresholds.from_link(0.4, source=source)
     g = _one_person()
     (cid,) = g.clusters()
     g.add_edges([("new", "a0", d)])
-    region = build_region(g, ["new"], T, region_limit=6)
+    region = build_region(g, ["new"], t, region_limit=6)
     assert region.outside[cid] > 150
     counter = ids()
-    result = recluster(region, T, new_id=lambda: f"n{next(counter)}")
+    result = recluster(region, t, new_id=lambda: f"n{next(counter)}")
     placed = result.memberships.get("new", (None, "unassigned", 0.0))[0]
     assert (placed == cid) is joins, result.memberships
     assert all(c == cid for f, (c, _, _) in result.memberships.items() if f != "new")
