@@ -184,7 +184,8 @@ def review(cell: cells.Cell, store: Path, method: str, step: int, per: int, seed
                 break
             measure()
         open_left = gc.stats().open_reviews
-    return {"method": method, "curve": curve, "answers": rv.answers, "budget": budget, "dry": dry,
+        tally = gc.store.get_meta().get("review_tally") or {}
+    return {"method": method, "tally": tally, "curve": curve, "answers": rv.answers, "budget": budget, "dry": dry,
             "refused": rv.refused, "kinds": rv.kinds, "ms": 1000 * rv.seconds / max(rv.answers + rv.refused, 1),
             "open": open_left}
 
@@ -253,6 +254,8 @@ def main() -> None:
                             f"{last[1]:.4f} / **{last[2]:.4f}** | {TARGETS[name]} {met} | {kinds} | {r['refused']} | "
                             f"{r['ms']:.0f} | {r['open']} |")
                 print(rows[-1], flush=True)
+                say("  per kind [answers, predicted, realised]: "
+                    + ", ".join(f"{k} {v}" for k, v in sorted(r["tally"].items())))
             shutil.rmtree(base, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

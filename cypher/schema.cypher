@@ -37,6 +37,8 @@ CREATE INDEX cluster_size IF NOT EXISTS FOR (c:Cluster) ON (c.size);
 
 // --- The review queue reads open items only.
 CREATE INDEX review_status IF NOT EXISTS FOR (r:Review) ON (r.status);
+// ... and each kind's best of them (the queue weighs the kinds by how their answers went).
+CREATE INDEX review_status_kind IF NOT EXISTS FOR (r:Review) ON (r.status, r.kind);
 // An answer looks up the open items about the clusters it changed (open_reviews_about.cypher).
 CREATE INDEX review_cluster_a IF NOT EXISTS FOR (r:Review) ON (r.cluster_a);
 CREATE INDEX review_cluster_b IF NOT EXISTS FOR (r:Review) ON (r.cluster_b);

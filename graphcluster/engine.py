@@ -493,8 +493,18 @@ class GraphCluster:
     # -- review queue (graphcluster/review.py) -------------------------------------------------
     @_exclusive
     def review_queue(self, limit: int = 20) -> list[ReviewItem]:
-        """Open questions, the ones whose answer changes most first; obsolete ones are dropped."""
+        """Open questions, the ones whose answer changes most first; obsolete ones are dropped.
+
+        Best first by each item's priority (the faces its answer is expected to put right)
+        times its kind's weight (:meth:`review_weights`)."""
         return _review.review_queue(self.regions, limit)
+
+    def review_weights(self) -> dict[str, float]:
+        """Kind -> the weight of its questions' priorities in :meth:`review_queue`: the faces
+        that answers of that kind put right over the faces their priorities predicted, with a
+        prior of ``TALLY_PRIOR`` faces (1 for a kind not answered yet). Learned from this
+        store's answers, so the queue turns to the kinds of question that pay off here."""
+        return _review.kind_weights(self.regions)
 
     @_exclusive
     def calibration_questions(self, limit: int = 5) -> list[ReviewItem]:

@@ -24,12 +24,14 @@ Imports: ``decisions`` (answers become decisions); ``decisions`` never imports t
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 import uuid
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, get_args
 
-from graphcluster.clustering.questions import BULK_KINDS
+from graphcluster.clustering.questions import BULK_KINDS, join_gain
 from graphcluster.decisions import (
     answer_decisions,
     answer_reason,
@@ -43,13 +45,13 @@ from graphcluster.decisions import (
     undo,
 )
 from graphcluster.errors import ConstraintConflict, InvalidInput
-from graphcluster.models import Decision, ReviewItem
+from graphcluster.models import Decision, ReviewItem, ReviewKind
 
 if TYPE_CHECKING:
     from graphcluster.regions import Reclusterer
 
-__all__ = ["review_queue", "relevant", "calibration_questions", "answer", "undo_answer", "SWEEP_CLUSTERS",
-           "SWEEP_FACES"]
+__all__ = ["review_queue", "relevant", "calibration_questions", "answer", "undo_answer", "kind_weights",
+           "SWEEP_CLUSTERS", "SWEEP_FACES"]
 
 
 def relevant(rc: Reclusterer, items: Sequence[ReviewItem]) -> list[bool]:
@@ -93,20 +95,21 @@ def relevant(rc: Reclusterer, items: Sequence[ReviewItem]) -> list[bool]:
 def review_queue(rc: Reclusterer, limit: int, *, sweep: bool = True) -> list[ReviewItem]:
     """The ``limit`` most useful open items; items that no longer ask anything are marked obsolete.
 
+    Best first by the stored priority (the expected faces an answer puts right) times the
+    weight of the item's kind (``kind_weights``: how the answers of that kind went so far).
     When fewer than ``limit`` are open, the clusters and unassigned faces are swept for more
     (``_sweep``), so the queue runs dry only once no region has a question left to ask.
 
-    Open items are read a page at a time, best first (the page doubles while too many of them
-    turn out stale), so the cost follows ``limit``, not the number of open items.
+    Each kind's open items are read a page at a time, best first (the page doubles while more
+    are needed), so the cost follows ``limit``, not the number of open items.
     """
     out: list[ReviewItem] = []
     stale: list[str] = []
     shown: set[str] = set()  # faces a bulk question of this page asks about: its answer settles them
-    seen, page = 0, max(2 * limit, 20)
+    best = _best_open(rc, kind_weights(rc), max(2 * limit, 20))
     while len(out) < limit:
-        items = rc.store.get_reviews(status="open", limit=page)
-        fresh = items[seen:]
-        for item, ok in zip(fresh, relevant(rc, fresh)):
+        chunk = list(itertools.islice(best, max(2 * limit, 20)))
+        for item, ok in zip(chunk, relevant(rc, chunk)):
             if len(out) >= limit:
                 break
             if not ok:
@@ -116,15 +119,106 @@ def review_queue(rc: Reclusterer, limit: int, *, sweep: bool = True) -> list[Rev
             elif not shown & set(item.faces_a):
                 out.append(item)
                 shown |= set(item.faces_a)
-        seen = len(items)
-        if len(items) < page:
+        if not chunk:
             break
-        page *= 2
     if stale:
         rc.store.set_review_status(stale, "obsolete")
     if len(out) < limit and sweep and _sweep(rc, limit - len(out)):
         return review_queue(rc, limit, sweep=False)
     return out
+
+
+def _best_open(rc: Reclusterer, weights: dict[str, float], page: int) -> Iterator[ReviewItem]:
+    """Open items best first by priority x their kind's weight: a merge of each kind's queue,
+    each read a page at a time (doubling) as the merge reaches its end."""
+    def queue(kind: str) -> Iterator[ReviewItem]:
+        seen, size = 0, page
+        while True:
+            items = rc.store.get_reviews(status="open", limit=size, kind=kind)
+            yield from items[seen:]
+            if len(items) < size:
+                return
+            seen, size = len(items), size * 2
+
+    heads: list[tuple[float, str, int, ReviewItem, Iterator[ReviewItem]]] = []
+    for n, kind in enumerate(get_args(ReviewKind)):
+        it = queue(kind)
+        if (item := next(it, None)) is not None:
+            heads.append((-item.priority * weights.get(kind, 1.0), item.id, n, item, it))
+    heapq.heapify(heads)
+    while heads:
+        _, _, n, item, it = heapq.heappop(heads)
+        yield item
+        if (nxt := next(it, None)) is not None:
+            heapq.heappush(heads, (-nxt.priority * weights.get(nxt.kind, 1.0), nxt.id, n, nxt, it))
+
+
+# -- how the answers of each kind went: the queue's weights ---------------------------------------
+# A question's priority is a prediction: the faces its answer is expected to put right, from the
+# distances alone. Whether "is this face this person?" is usually right, or "are these two clusters
+# one person?" usually wrong, depends on the collection and on what the clustering already did, so
+# the store keeps, per kind, the priorities of the questions answered and the faces their answers
+# did put right (meta ``review_tally``: kind -> [answers, predicted, realised]). A kind's weight is
+# (realised + TALLY_PRIOR) / (predicted + TALLY_PRIOR): 1 until answers come in, then the ratio the
+# answers show (a skip realises nothing), within [WEIGHT_MIN, WEIGHT_MAX].
+TALLY_PRIOR = 10.0  # faces: about five answers' worth of evidence before a kind's weight moves far
+WEIGHT_MIN, WEIGHT_MAX = 0.05, 20.0
+
+
+def kind_weights(rc: Reclusterer) -> dict[str, float]:
+    """Kind -> the weight of its priorities in the queue (1 for a kind not answered yet)."""
+    tally = rc.store.get_meta().get("review_tally") or {}
+    out: dict[str, float] = {}
+    for kind, row in tally.items():
+        try:
+            _n, predicted, realised = (float(x) for x in row)
+        except (TypeError, ValueError):
+            continue
+        out[kind] = min(WEIGHT_MAX, max(WEIGHT_MIN, (realised + TALLY_PRIOR) / (max(predicted, 0.0) + TALLY_PRIOR)))
+    return out
+
+
+def _realised(rc: Reclusterer, item: ReviewItem, stored: str, picked: list[str], member: bool) -> float | None:
+    """The faces an answer put right, on the priority's scale (``questions.py``: joining groups
+    of a and b faces of one person adds ``2ab / (a + b)``, taking a wrong face out of a cluster of
+    s adds ``2(s - 1) / s``), from the sizes before it is applied; None for what is not weighed
+    (calibration pairs, a new cluster's confirmation). ``member``: a face question about a face
+    in that cluster (a tentative member: the useful answer is "no")."""
+    def size(cid: str | None) -> int:
+        rec = rc.store.get_clusters([cid]).get(cid) if cid else None
+        return max(1, rec.size) if rec is not None else 1
+
+    def out_gain(s: int) -> float:
+        return 2.0 * (s - 1) / s if s > 1 else 0.0
+
+    if stored == "skip":
+        return 0.0
+    yes = stored == "yes"
+    if item.kind == "merge":
+        return join_gain(size(item.cluster_a), size(item.cluster_b)) if yes else 0.0
+    if item.kind == "face":
+        s = size(item.cluster_b)
+        return (0.0 if yes else out_gain(s)) if member else (join_gain(1, s) if yes else 0.0)
+    if item.kind == "join":
+        return len(picked) * join_gain(1, size(item.cluster_b))
+    if item.kind == "new_identity" and item.cluster_a is None:
+        k = len(picked) if picked or not yes else len(item.faces_a)
+        return sum(join_gain(j, 1) for j in range(1, k))
+    if item.kind == "split":
+        taken = len(item.faces_a) - len(picked) if stored.startswith("some:") else 0
+        return taken * out_gain(size(item.cluster_a))
+    return None
+
+
+def _tally(rc: Reclusterer, item: ReviewItem, realised: float | None) -> None:
+    """Add one answer to its kind's tally (``kind_weights``). Two clients answering at the same
+    moment can lose one increment: the weights are a ranking, not a record."""
+    if realised is None:
+        return
+    tally = dict(rc.store.get_meta().get("review_tally") or {})
+    n, predicted, done = (list(tally.get(item.kind) or [0, 0.0, 0.0]) + [0, 0.0, 0.0])[:3]
+    tally[item.kind] = [int(n) + 1, round(float(predicted) + max(item.priority, 0.0), 4), round(float(done) + realised, 4)]
+    rc.store.set_meta({"review_tally": tally})
 
 
 SWEEP_CLUSTERS = 40  # clusters looked at per sweep step, largest first
@@ -247,12 +341,21 @@ def answer(rc: Reclusterer, item_id: str, reply: str, *, name: str | None, by: s
         picked, stored = _bulk_reply(item, reply, faces)
     if item.status == "answered" and item.answer == stored:
         return None  # recorded already (a second click, a second client)
+    if item.status != "answered":  # a first answer counts for its kind's weight in the queue
+        member = False
+        if item.kind == "face" and item.faces_a and item.cluster_b:
+            held = rc.store.memberships(item.faces_a[:1]).get(item.faces_a[0])
+            member = held is not None and held.cluster_id == item.cluster_b
+        realised = _realised(rc, item, stored, picked, member)
+    else:
+        realised = None
     if reply == "skip":
         # "I can't tell" / "none of these": recorded, and never asked again (a re-clustering that
         # proposes the same question finds it answered); no decision, nothing moves. A skip of a
         # question answered already changes nothing: its answer and decisions stay
         if item.status != "answered":
             rc.store.set_review_status([item.id], "answered", answer=reply)
+            _tally(rc, item, realised)
         return None
     current = item.status == "open" and relevant(rc, [item])[0]
     why = answer_reason(item.id)
@@ -271,6 +374,7 @@ def answer(rc: Reclusterer, item_id: str, reply: str, *, name: str | None, by: s
                 rc.store.set_review_status([item.id], "obsolete", answer=stored)
             raise
         rc.store.set_review_status([item.id], "answered", answer=stored)
+        _tally(rc, item, realised)
     return decision
 
 

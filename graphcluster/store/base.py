@@ -161,8 +161,10 @@ class Store(Protocol):
     def put_reviews(self, items: Sequence[ReviewItem]) -> None:
         """Upsert review items by id (and their ABOUT relationships to faces/clusters)."""
 
-    def get_reviews(self, *, status: str | None = "open", limit: int | None = None) -> list[ReviewItem]:
-        """Review items with that status (all when None), highest priority first."""
+    def get_reviews(self, *, status: str | None = "open", limit: int | None = None,
+                    kind: str | None = None) -> list[ReviewItem]:
+        """Review items with that status (all when None), highest priority first; ``kind``:
+        only the items of that kind (with a status)."""
 
     def open_reviews_about(self, cluster_ids: Collection[str]) -> list[str]:
         """Ids of the open review items whose ``cluster_a`` or ``cluster_b`` is among

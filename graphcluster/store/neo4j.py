@@ -635,9 +635,15 @@ class Neo4jStore:
                           cluster_a=r.get("cluster_a"), cluster_b=r.get("cluster_b"),
                           created_at=_native(r["created_at"]), answer=r.get("answer"))
 
-    def get_reviews(self, *, status: str | None = "open", limit: int | None = None) -> list[ReviewItem]:
-        """Review items with that status (all when None), highest priority first."""
+    def get_reviews(self, *, status: str | None = "open", limit: int | None = None,
+                    kind: str | None = None) -> list[ReviewItem]:
+        """Review items with that status (all when None), highest priority first; ``kind``:
+        only that kind's (cypher/get_reviews_kind.cypher)."""
         n = _NO_LIMIT if limit is None else int(limit)
+        if kind is not None:
+            if status is None:
+                raise InvalidInput("get_reviews(kind=...) needs a status")
+            return [self._review(r["review"]) for r in self._run("get_reviews_kind", status=status, kind=kind, limit=n)]
         records = self._run("get_reviews_all", limit=n) if status is None else self._run("get_reviews", status=status,
                                                                                          limit=n)
         return [self._review(r["review"]) for r in records]

@@ -103,6 +103,7 @@ CREATE TABLE IF NOT EXISTS reviews (
     created_at TEXT NOT NULL, answer TEXT
 );
 CREATE INDEX IF NOT EXISTS reviews_queue ON reviews(status, priority DESC, created_at, id);
+CREATE INDEX IF NOT EXISTS reviews_kind_queue ON reviews(status, kind, priority DESC, created_at, id);
 CREATE INDEX IF NOT EXISTS reviews_cluster_a ON reviews(cluster_a, status);
 CREATE INDEX IF NOT EXISTS reviews_cluster_b ON reviews(cluster_b, status);
 CREATE TABLE IF NOT EXISTS review_about (
@@ -649,13 +650,20 @@ class SQLiteStore:
                           faces_b=json.loads(r[5]), cluster_a=r[6], cluster_b=r[7], created_at=_dt(r[8]),
                           answer=r[9])
 
-    def get_reviews(self, *, status: str | None = "open", limit: int | None = None) -> list[ReviewItem]:
-        """Review items with that status (all when None), highest priority first."""
+    def get_reviews(self, *, status: str | None = "open", limit: int | None = None,
+                    kind: str | None = None) -> list[ReviewItem]:
+        """Review items with that status (all when None), highest priority first; ``kind``:
+        only that kind's (index reviews_kind_queue)."""
+        if kind is not None and status is None:
+            raise InvalidInput("get_reviews(kind=...) needs a status")
         sql = "SELECT * FROM reviews"
         params: list[Any] = []
         if status is not None:
             sql += " WHERE status = ?"
             params.append(status)
+        if kind is not None:
+            sql += " AND kind = ?"
+            params.append(kind)
         sql += " ORDER BY priority DESC, created_at, id"
         if limit is not None:
             sql += " LIMIT ?"

@@ -750,6 +750,36 @@ def test_a_skipped_question_is_recorded_and_not_asked_again_after_a_recluster(op
         assert [d.id for d in gc.decisions()] == in_force
 
 
+def test_a_kind_whose_answers_put_nothing_right_moves_down_the_queue(open_gc: Opener) -> None:
+    """The queue weighs each kind's priorities by how its answers went (review.kind_weights):
+    three "is this cluster one person?" questions answered "yes" (nothing to take out) lower the
+    weight of split questions, and a new-person question of lower priority comes first."""
+    vecs, ids, _ = _identities(3, 6)
+    with open_gc() as gc:
+        gc.add_faces(vecs, ids=ids)
+        people = sorted({a.cluster_id for a in gc.assignments(detail=True).values() if a.cluster_id})
+        assert len(people) == 3
+        members = gc.store.cluster_members(people)
+        a, b, c = (sorted(members[p]) for p in people)
+        mine = [ReviewItem(id="s-a", kind="split", priority=4.0, faces_a=a[:2], cluster_a=people[0]),
+                ReviewItem(id="n-b", kind="new_identity", priority=2.0, faces_a=b, cluster_a=people[1])]
+        asked = [ReviewItem(id=f"s-c{i}", kind="split", priority=4.0, faces_a=c[2 * i:2 * i + 2], cluster_a=people[2])
+                 for i in range(3)]
+        gc.store.put_reviews(mine + asked)
+
+        def order() -> list[str]:
+            return [r.id for r in gc.review_queue(limit=100) if r.id in ("s-a", "n-b")]
+
+        assert order() == ["s-a", "n-b"]  # no answers yet: the stored priorities rank them
+        for item in asked:
+            gc.answer(item.id, "yes")  # one person: the question put nothing right
+        weights = gc.review_weights()
+        assert weights["split"] == pytest.approx(10 / (10 + 12))
+        assert order() == ["n-b", "s-a"]
+    with open_gc() as gc:  # the tally is stored: it outlives the process
+        assert gc.review_weights()["split"] == pytest.approx(10 / (10 + 12))
+
+
 def test_two_clients_answering_the_same_page_at_once_lose_no_answer(neo4j_uri: tuple[str, str | None, str | None],
                                                                       clean_neo4j: object, tmp_path: Path) -> None:
     """Two reviewers on one Neo4j take the same page and answer it at the same time, one from

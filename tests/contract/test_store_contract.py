@@ -270,19 +270,25 @@ def test_bad_decisions_are_refused(store: Store) -> None:
 
 
 # -- reviews and meta -------------------------------------------------------------------------
-def review(i: str, priority: float, **kw: object) -> ReviewItem:
-    return ReviewItem(id=i, kind="merge", priority=priority, created_at=T0, **kw)  # type: ignore[arg-type]
+def review(i: str, priority: float, kind: str = "merge", **kw: object) -> ReviewItem:
+    return ReviewItem(id=i, kind=kind, priority=priority, created_at=T0, **kw)  # type: ignore[arg-type]
 
 
 def test_reviews_upsert_order_and_status(store: Store) -> None:
     store.add_faces(faces(4), [])
     store.apply_clustering([member(0, "c1"), member(1, "c2")], [cluster("c1"), cluster("c2")])
     r1 = review("r1", 1.0, faces_a=["f000"], faces_b=["f001"], cluster_a="c1", cluster_b="c2")
-    r2 = review("r2", 5.0, faces_a=["f002", "f003"])
-    r3 = review("r3", 3.0, faces_a=["f001"], cluster_b="c1")
+    r2 = review("r2", 5.0, "new_identity", faces_a=["f002", "f003"])
+    r3 = review("r3", 3.0, "face", faces_a=["f001"], cluster_b="c1")
     store.put_reviews([r1, r2, r3])
     assert [r.id for r in store.get_reviews()] == ["r2", "r3", "r1"]
     assert [r.id for r in store.get_reviews(limit=2)] == ["r2", "r3"]
+    # one kind's queue, best first (the review queue weighs the kinds: review.kind_weights)
+    assert [r.id for r in store.get_reviews(kind="face")] == ["r3"]
+    assert [r.id for r in store.get_reviews(kind="merge", limit=1)] == ["r1"]
+    assert store.get_reviews(kind="split") == []
+    with pytest.raises(InvalidInput, match="status"):
+        store.get_reviews(status=None, kind="merge")
     assert store.get_review("r1") == r1
     assert store.open_reviews_about(["c1"]) == ["r1", "r3"]  # as cluster_a or as cluster_b
     assert store.open_reviews_about(["c2", "c9"]) == ["r1"] and store.open_reviews_about([]) == []
