@@ -486,7 +486,9 @@ def export(state: State, fmt: str | None, output: Path | None) -> None:
 @click.option("--vector-column", default=None, help="Column holding the vector as a list (default: vector/embedding/..., or v0..vN).")
 @click.option("--sidecar", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="For one .npy: ids (.txt) or ids + metadata (.csv/.jsonl), one row per vector.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=1000, show_default=True, help="Faces per add_faces call.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Faces per add_faces call (a first import of at least Settings.bootstrap_min faces into an empty "
+              "database goes in one call).")
 @pass_state
 def ingest(state: State, files: tuple[Path, ...], id_column: str, vector_column: str | None, sidecar: Path | None, batch_size: int) -> None:
     """Add faces from .npy/.npz/.csv/.jsonl/.parquet files (`add_faces`); re-sending is harmless."""
@@ -498,10 +500,15 @@ def ingest(state: State, files: tuple[Path, ...], id_column: str, vector_column:
         for path, (ids, vectors, metadata) in tables:
             totals: dict[str, Any] = {"file": str(path), "faces": len(ids), "added": 0, "skipped": 0, "skipped_changed": [], "clusters_created": 0,
                       "clusters_changed": 0, "reviews_opened": 0, "seconds": 0.0}
+            # a first import goes in one call: clustered in one pass over the whole kNN graph
+            first = bool(gc.settings.bootstrap_min) and len(ids) >= gc.settings.bootstrap_min and gc.store.count_faces() == 0
+            step = len(ids) if first else batch_size
             with progress_bar(f"{path.name}", enabled=True) as progress:
-                for start in range(0, len(ids), batch_size):
-                    stop = min(start + batch_size, len(ids))
-                    r = gc.add_faces(vectors[start:stop], ids=ids[start:stop], metadata=metadata[start:stop])
+                for start in range(0, len(ids), step):
+                    stop = min(start + step, len(ids))
+                    r = gc.add_faces(vectors[start:stop], ids=ids[start:stop], metadata=metadata[start:stop],
+                                     progress=(lambda done, total: progress(done * len(ids) // max(total, 1), len(ids)))
+                                     if first else None)
                     for key in ("added", "clusters_created", "clusters_changed", "reviews_opened"):
                         totals[key] += getattr(r, key)
                     totals["skipped"] += len(r.skipped)

@@ -15,7 +15,9 @@ One ``add_faces`` call, as in docs/architecture.md:
 6. clear the journal. A crash between 3 and 6 is repaired by ``graphcluster.recovery`` on the
    next open.
 
-A call of more than ``CHUNK`` faces runs steps 3-6 once per chunk: a crash keeps the chunks
+A first import (at least ``Settings.bootstrap_min`` faces into an empty database) takes the
+one-pass path of ``graphcluster.bootstrap`` instead of steps 3-6. A call of more than
+``CHUNK`` faces runs steps 3-6 once per chunk: a crash keeps the chunks
 done whole and clustered, the next open reports the call in ``stats().interrupted_add``, and
 re-sending it stores exactly the missing faces (docs/reliability.md, "Crash contract").
 """
@@ -28,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from graphcluster.bootstrap import bootstrap
 from graphcluster.clustering import Thresholds, edge_weight
 from graphcluster.errors import InvalidInput, StoreError
 from graphcluster.index import NeighbourIndex, validate_vectors
@@ -205,16 +208,22 @@ class Ingest:
                 self.store.set_meta({"dim": int(matrix.shape[1])})
             batch_tag = uuid.uuid4().hex[:12]
             fresh_ids = [ids[i] for i in fresh]
-            if len(fresh) > CHUNK:  # more than one transaction: note the call until its last chunk is in
+            first_import = (self.settings.bootstrap_min and len(fresh) >= self.settings.bootstrap_min
+                            and not existing and self.store.count_faces() == 0)
+            several = len(fresh) > CHUNK or first_import
+            if several:  # more than one transaction: note the call until its last chunk is in
                 self.store.set_meta(
                     {"add_call": {"batch": batch_tag, "ids": fresh_ids, "started_at": utcnow().isoformat()}}
                 )
-            for start in range(0, len(fresh), CHUNK):
-                rows = fresh[start : start + CHUNK]
-                self._add_chunk([ids[i] for i in rows], matrix[rows], [metas[i] for i in rows], batch_tag, report)
-                if progress is not None:
-                    progress(min(start + CHUNK, len(fresh)), len(fresh))
-            if len(fresh) > CHUNK:
+            if first_import:  # one pass over the whole kNN graph (graphcluster/bootstrap.py)
+                bootstrap(self, fresh_ids, matrix[fresh], [metas[i] for i in fresh], batch_tag, report, progress)
+            else:
+                for start in range(0, len(fresh), CHUNK):
+                    rows = fresh[start : start + CHUNK]
+                    self._add_chunk([ids[i] for i in rows], matrix[rows], [metas[i] for i in rows], batch_tag, report)
+                    if progress is not None:
+                        progress(min(start + CHUNK, len(fresh)), len(fresh))
+            if several:
                 self.store.set_meta({"add_call": None})
         report.completed_interrupted = self._settle_interrupted()
         return report

@@ -164,6 +164,9 @@ class AddReport(_Model):
     completed_interrupted: bool = Field(
         default=False, description="this call stored the last missing faces of an interrupted add_faces call"
     )
+    first_import: bool = Field(
+        default=False, description="clustered as a first import: one pass over the whole kNN graph (graphcluster.bootstrap)"
+    )
     faces: list[FaceReport] = Field(default_factory=list)
     clusters_created: int = 0
     clusters_changed: int = 0

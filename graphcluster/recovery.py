@@ -5,6 +5,9 @@ lease of ``index="neo4j"``, each time a worker takes the lease, since the worker
 may have died). It reads the journals the writers keep in the store's meta and repairs, in
 this order:
 
+0. a first import (``bootstrap``, ``graphcluster.bootstrap``): the vectors never written are
+   dropped from the index, the faces written are clustered (resuming where the clustering
+   stopped);
 1. a batch chunk (``pending``): faces in the index but not in the graph are dropped from the
    index (the caller re-sends them); faces in the graph but not clustered are clustered;
 2. an ``add_faces`` call of several chunks (``add_call``): noted as ``interrupted_add`` until a
@@ -27,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from graphcluster import decisions
+from graphcluster.bootstrap import resume
 from graphcluster.errors import StoreError
 from graphcluster.index import NeighbourIndex
 from graphcluster.ingest import SAME_VECTOR_TOLERANCE
@@ -68,6 +72,16 @@ def reconcile(regions: Reclusterer, index: NeighbourIndex, *, rebuild: bool = Tr
     store = regions.store
     done = Repairs()
     meta = store.get_meta()
+    boot = meta.get("bootstrap")
+    if boot:  # a first import killed part-way: keep what was written, cluster it (graphcluster/bootstrap.py)
+        call_ids = (meta.get("add_call") or {}).get("ids") or []
+        written = store.existing_face_ids(call_ids)
+        done.dropped_from_index = [fid for fid in call_ids if fid not in written and fid in index]
+        if done.dropped_from_index:
+            index.delete(done.dropped_from_index)
+            index.flush()
+        done.clustered = resume(regions, boot, call_ids)
+        store.set_meta({"bootstrap": None})
     pending = meta.get("pending") or []
     if pending:
         stored = store.existing_face_ids(pending)

@@ -39,6 +39,10 @@ class Settings(BaseModel):
         30, ge=10, description="clusters up to this size enter a batch's region whole; a larger one contributes at most "
         "this many faces near the new ones (and enters whole with probability up to region_limit / size)"
     )
+    bootstrap_min: int = Field(
+        5000, ge=0, description="an add_faces of at least this many faces into an empty database is clustered in one "
+        "pass over the whole kNN graph (graphcluster.bootstrap) instead of chunk by chunk; 0: never"
+    )
     tuning: Tuning = Field(
         default_factory=Tuning, description="constants of the clustering pass's rules (graphcluster.clustering.tuning); "
         "the defaults are measured, change them to compare variants"

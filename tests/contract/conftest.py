@@ -17,7 +17,7 @@ from graphcluster import GraphCluster, Settings
 from graphcluster.store import Neo4jStore, SQLiteStore
 from graphcluster.store.base import Store
 
-Opener = Callable[[], GraphCluster]
+Opener = Callable[..., GraphCluster]  # keyword arguments: Settings fields to change for this open
 
 
 @pytest.fixture(params=["sqlite", "neo4j"])
@@ -48,8 +48,8 @@ def open_gc(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
         target, auth = uri, (user, password)
     opened: list[GraphCluster] = []
 
-    def opener() -> GraphCluster:
-        gc = GraphCluster.open(target, settings=settings, auth=auth)
+    def opener(**changes: object) -> GraphCluster:
+        gc = GraphCluster.open(target, settings=settings.model_copy(update=changes), auth=auth)
         opened.append(gc)
         return gc
 

@@ -750,6 +750,30 @@ def test_a_skipped_question_is_recorded_and_not_asked_again_after_a_recluster(op
         assert [d.id for d in gc.decisions()] == in_force
 
 
+def test_a_first_import_is_clustered_in_one_pass_and_later_batches_as_usual(open_gc: Opener) -> None:
+    """At least ``bootstrap_min`` faces into an empty database: one pass over the whole kNN
+    graph (``AddReport.first_import``), clustering each person as batches of the same faces
+    do; the next batch into the now non-empty database is an ordinary increment."""
+    vecs, ids, labels = _identities(6, 40)
+    person = dict(zip(ids, labels))
+
+    def people(gc: GraphCluster) -> set[frozenset[str]]:
+        groups: dict[str, set[str]] = {}
+        for face, cid in gc.assignments().items():
+            groups.setdefault(cid or face, set()).add(face)
+        return {frozenset(g) for g in groups.values()}
+
+    truth = {frozenset(f for f in ids[:200] if person[f] == p) for p in set(labels)}
+    with open_gc(bootstrap_min=200) as gc:
+        first = gc.add_faces(vecs[:200], ids=ids[:200])
+        assert first.first_import and first.added == 200 and len(first.faces) == 200
+        assert people(gc) == truth
+        assert gc.check().ok
+        later = gc.add_faces(vecs[200:], ids=ids[200:])
+        assert not later.first_import and later.added == 40
+        assert people(gc) == {frozenset(f for f in ids if person[f] == p) for p in set(labels)}
+
+
 def test_a_kind_whose_answers_put_nothing_right_moves_down_the_queue(open_gc: Opener) -> None:
     """The queue weighs each kind's priorities by how its answers went (review.kind_weights):
     three "is this cluster one person?" questions answered "yes" (nothing to take out) lower the

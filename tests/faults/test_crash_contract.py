@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from workload import CHUNK, KILL_POINTS, Faces, load_faces, metadata_for
+from workload import CHUNK, FIRST_IMPORT_KILLS, KILL_POINTS, Faces, load_faces, metadata_for
 
 from graphcluster import GraphCluster, Settings
 from graphcluster.models import SYSTEM
@@ -147,3 +147,51 @@ def test_one_add_faces_call_killed_midway_keeps_whole_chunks_and_a_resend_comple
         report = gc.check()
         assert report.ok, report.problems
         assert not report.notes
+
+
+@pytest.mark.parametrize("kill", sorted(FIRST_IMPORT_KILLS))
+def test_a_first_import_killed_midway_keeps_what_it_wrote_clusters_it_on_open_and_a_resend_completes_it(
+    target: Target, kill: str
+) -> None:
+    """A first import (``Settings.bootstrap_min``: one pass over the whole kNN graph) of 3,000
+    faces, killed after two of its three write chunks, or after the first chunk of its
+    clustering. On the next open the faces written are stored once and clustered, the vectors
+    never written are out of the index, ``check()`` is clean and ``interrupted_add`` names a
+    call with faces missing; a re-send stores exactly those. Killed while clustering, the open
+    finishes the clustering: every face is assigned as the call never killed assigns it."""
+    n = 3 * CHUNK
+    faces = load_faces(0, n)
+    where = target.fresh()
+    cmd = [sys.executable, str(WORKLOAD), "first-import", "--target", where[0], "--n", str(n), "--kill", kill]
+    if where[1]:
+        cmd += ["--index-dir", where[1]]
+    child = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert child.returncode == -signal.SIGKILL, child.stderr[-3000:]
+
+    written = 2 * CHUNK if kill == "2 chunks written" else n
+    with target.open(*where) as gc:
+        stored = gc.store.face_ids()
+        assert sorted(stored) == sorted(faces.ids[:written])
+        report = gc.check()
+        assert report.ok, report.problems
+        assert len(gc.index) == written
+        assert gc.store.get_meta().get("bootstrap") is None
+        assignments = gc.assignments()
+        assert sum(1 for c in assignments.values() if c) > written // 3  # clustered on open, not left unassigned
+        interrupted = gc.stats().interrupted_add
+        if written < n:
+            assert interrupted is not None
+            assert (interrupted["faces"], interrupted["stored"], interrupted["missing"]) == (n, written, n - written)
+            again = _send(gc, faces, faces.ids)
+            assert again.added == n - written and again.completed_interrupted
+            assert sorted(gc.store.face_ids()) == sorted(faces.ids)
+            assert gc.check().ok
+        else:
+            assert interrupted is None
+            killed = _partition(gc)
+    if written == n:  # the same call never killed
+        place, index_dir = target.fresh()
+        settings = Settings(bootstrap_min=CHUNK, **({"index_dir": Path(index_dir)} if index_dir else {}))
+        with GraphCluster.open(place, settings=settings) as whole:
+            _send(whole, faces, faces.ids)
+            assert _partition(whole) == killed

@@ -665,9 +665,55 @@ def add_call_main(argv: list[str]) -> None:
     sys.exit("the add_faces call ended without being killed")
 
 
+# -- a first import (graphcluster.bootstrap) killed at a chosen point ---------------------------
+FIRST_IMPORT_KILLS = {
+    "2 chunks written": "two of the three 1,000-face chunks written, none clustered",
+    "1 chunk clustered": "every face written, the first chunk's region clustered",
+}
+
+
+def first_import_main(argv: list[str]) -> None:
+    """``workload.py first-import``: one ``add_faces`` of ``--n`` faces into an empty database
+    with ``Settings(bootstrap_min=CHUNK)`` (the one-pass first import), SIGKILLed at ``--kill``."""
+    from graphcluster import GraphCluster, Settings
+
+    p = argparse.ArgumentParser(prog="workload.py first-import")
+    p.add_argument("--target", required=True)
+    p.add_argument("--index-dir")
+    p.add_argument("--n", type=int, required=True)
+    p.add_argument("--kill", choices=sorted(FIRST_IMPORT_KILLS), required=True)
+    args = p.parse_args(argv)
+    faces = load_faces(0, args.n)
+    settings = Settings(bootstrap_min=CHUNK, **({"index_dir": Path(args.index_dir)} if args.index_dir else {}))
+    gc = GraphCluster.open(args.target, settings=settings)
+    die = lambda: os.kill(os.getpid(), signal.SIGKILL)  # noqa: E731
+    real_add, real_meta = gc.store.add_faces, gc.store.set_meta
+    calls = [0]
+
+    def add_faces(*a: Any, **kw: Any) -> Any:
+        out = real_add(*a, **kw)
+        calls[0] += 1
+        if calls[0] == 2 and args.kill == "2 chunks written":
+            die()
+        return out
+
+    def set_meta(values: dict[str, Any]) -> Any:
+        out = real_meta(values)
+        note = values.get("bootstrap") or {}
+        if note.get("phase") == "cluster" and note.get("done") == 1 and args.kill == "1 chunk clustered":
+            die()
+        return out
+
+    gc.store.add_faces, gc.store.set_meta = add_faces, set_meta
+    pos = faces.position
+    gc.add_faces(faces.vectors, ids=faces.ids, metadata=[metadata_for(f, pos[f]) for f in faces.ids])
+    sys.exit("the add_faces call ended without being killed")
+
+
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] in ("child", "add-call"):
+    if len(sys.argv) > 1 and sys.argv[1] in ("child", "add-call", "first-import"):
         sys.path.insert(0, str(REPO))
-        (child_main if sys.argv[1] == "child" else add_call_main)(sys.argv[2:])
+        {"child": child_main, "add-call": add_call_main, "first-import": first_import_main}[sys.argv[1]](sys.argv[2:])
     else:
-        sys.exit("usage: workload.py child --target T --log L --run N --seed S [...] | add-call --target T --n N --kill K")
+        sys.exit("usage: workload.py child --target T --log L --run N --seed S [...] | add-call --target T --n N --kill K"
+                 " | first-import --target T --n N --kill K")
