@@ -803,7 +803,9 @@ def review(state: State, limit: int | None, show: int, open_images: bool, image_
             say(f"  saved: {choice}" + (f" about {len(faces)} faces, the opposite about the rest" if faces else "")
                 + (f" -> decision {decision.id}" if decision else ""))
             counts = gc.stats()
-            say(f"  progress: {len(log)} answered here, {counts.open_reviews} questions open, "
+            ahead = gc.review_outlook()
+            say(f"  progress: {len(log)} answered here, {ahead['open']:.0f} questions open, about "
+                f"{ahead['faces_to_put_right']:.0f} faces still to put right, "
                 f"{counts.by_status.get('review', 0)} faces tentative, {counts.by_status.get('unassigned', 0)} unassigned")
         remaining = len(gc.review_queue(limit=1000))
     summary = {"answered": sum(e["answer"] != "skip" for e in log), "skipped": sum(e["answer"] == "skip" for e in log),

@@ -506,6 +506,12 @@ class GraphCluster:
         store's answers, so the queue turns to the kinds of question that pay off here."""
         return _review.kind_weights(self.regions)
 
+    def review_outlook(self) -> dict[str, float]:
+        """``open``: the open questions; ``faces_to_put_right``: what their answers are expected
+        to put right, in faces (their priorities x :meth:`review_weights`): the estimate of the
+        errors review can still fix, shown as progress by ``graphcluster review``."""
+        return _review.outlook(self.regions)
+
     @_exclusive
     def calibration_questions(self, limit: int = 5) -> list[ReviewItem]:
         """Questions "are these two faces the same person?" whose answers move the link most.

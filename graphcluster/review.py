@@ -50,7 +50,7 @@ from graphcluster.models import Decision, ReviewItem, ReviewKind
 if TYPE_CHECKING:
     from graphcluster.regions import Reclusterer
 
-__all__ = ["review_queue", "relevant", "calibration_questions", "answer", "undo_answer", "kind_weights",
+__all__ = ["review_queue", "relevant", "calibration_questions", "answer", "undo_answer", "kind_weights", "outlook",
            "SWEEP_CLUSTERS", "SWEEP_FACES"]
 
 
@@ -176,6 +176,16 @@ def kind_weights(rc: Reclusterer) -> dict[str, float]:
             continue
         out[kind] = min(WEIGHT_MAX, max(WEIGHT_MIN, (realised + TALLY_PRIOR) / (max(predicted, 0.0) + TALLY_PRIOR)))
     return out
+
+
+def outlook(rc: Reclusterer) -> dict[str, float]:
+    """What the open questions are expected to put right: ``open`` questions, and
+    ``faces_to_put_right``, the sum of their priorities x their kind's weight (the estimate of
+    the errors a reviewer can still fix, in faces; the answers so far correct it per kind)."""
+    weights = kind_weights(rc)
+    items = rc.store.get_reviews(status="open")
+    return {"open": len(items),
+            "faces_to_put_right": round(sum(max(i.priority, 0.0) * weights.get(i.kind, 1.0) for i in items), 1)}
 
 
 def _realised(rc: Reclusterer, item: ReviewItem, stored: str, picked: list[str], member: bool) -> float | None:

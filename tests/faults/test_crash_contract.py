@@ -85,6 +85,15 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
     yield Target(tmp_path, uri, reset)
 
 
+def _killed_child(mode: str, where: tuple[str, str | None], n: int, kill: str) -> None:
+    """Run ``workload.py <mode>`` on the database ``where`` and check that SIGKILL ended it."""
+    cmd = [sys.executable, str(WORKLOAD), mode, "--target", where[0], "--n", str(n), "--kill", kill]
+    if where[1]:
+        cmd += ["--index-dir", where[1]]
+    child = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert child.returncode == -signal.SIGKILL, child.stderr[-3000:]
+
+
 _UNINTERRUPTED: dict[str | None, tuple[set[frozenset[str]], set[frozenset[str]]]] = {}
 
 
@@ -110,11 +119,7 @@ def test_one_add_faces_call_killed_midway_keeps_whole_chunks_and_a_resend_comple
     alone, whole = _uninterrupted(target, faces)
 
     where = target.fresh()
-    cmd = [sys.executable, str(WORKLOAD), "add-call", "--target", where[0], "--n", str(N), "--kill", kill]
-    if where[1]:
-        cmd += ["--index-dir", where[1]]
-    child = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert child.returncode == -signal.SIGKILL, child.stderr[-3000:]
+    _killed_child("add-call", where, N, kill)
 
     stored_chunks = 2 if kill == "chunk 2 stored, not clustered" else 1
     with target.open(*where) as gc:
@@ -162,11 +167,7 @@ def test_a_first_import_killed_midway_keeps_what_it_wrote_clusters_it_on_open_an
     n = 3 * CHUNK
     faces = load_faces(0, n)
     where = target.fresh()
-    cmd = [sys.executable, str(WORKLOAD), "first-import", "--target", where[0], "--n", str(n), "--kill", kill]
-    if where[1]:
-        cmd += ["--index-dir", where[1]]
-    child = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert child.returncode == -signal.SIGKILL, child.stderr[-3000:]
+    _killed_child("first-import", where, n, kill)
 
     written = 2 * CHUNK if kill == "2 chunks written" else n
     with target.open(*where) as gc:

@@ -418,6 +418,7 @@ def test_review_takes_a_bulk_answer_with_face_numbers(store: str) -> None:
     assert "Is cluster A one person?" in result.output and "    2. " in result.output
     assert "'0' is not the number of a face shown (1 to 4)" in result.output  # asked again
     assert "saved: no about 2 faces" in result.output and "progress: 1 answered here" in result.output
+    assert "faces still to put right" in result.output
     with GraphCluster.open(store) as gc:
         where = gc.assignments(detail=True)
         assert where[members[1]].cluster_id != cid and where[members[3]].cluster_id != cid
