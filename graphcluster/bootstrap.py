@@ -50,6 +50,7 @@ __all__ = ["QUERY_STEP", "bootstrap", "resume"]
 Progress = Callable[[int, int], None]
 
 QUERY_STEP = 20_000  # faces per batched neighbour query (bounds the Python lists of one answer)
+SEEDS = 1_000  # seeds per clustering region
 
 
 def bootstrap(ing: Ingest, ids: list[str], matrix: np.ndarray, metas: list[dict[str, Any]], batch_tag: str,
@@ -133,13 +134,11 @@ def bootstrap(ing: Ingest, ids: list[str], matrix: np.ndarray, metas: list[dict[
 
 def _cluster(rc: Reclusterer, ids: Sequence[str], done: int, report: AddReport | None,
              progress: Progress | None) -> None:
-    """Re-cluster ``ids`` a chunk of seeds at a time, from the ``done``-th chunk on, noting each one done."""
-    from graphcluster.ingest import CHUNK
-
+    """Re-cluster ``ids`` ``SEEDS`` seeds at a time, from the ``done``-th chunk on, noting each one done."""
     batch = (rc.store.get_meta().get("bootstrap") or {}).get("batch")
-    chunks = -(-len(ids) // CHUNK)
+    chunks = -(-len(ids) // SEEDS)
     for c in range(done, chunks):
-        applied = rc.region(ids[c * CHUNK:(c + 1) * CHUNK])
+        applied = rc.region(ids[c * SEEDS:(c + 1) * SEEDS])
         rc.recheck_grown(applied)
         _count(report, applied)
         rc.store.set_meta({"bootstrap": {"batch": batch, "phase": "cluster", "done": c + 1}})
