@@ -25,10 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = ROOT / "docs" / "benchmarks"
 OUT = ROOT / "docs" / "benchmarks.md"
-ORDER = ["robustness", "quality", "photos", "effort", "growth", "neo4j", "neo4j_review", "review_latency", "quality_core", "index", "annoy_scan", "stores",
+ORDER = ["robustness", "quality", "photos", "effort", "growth", "bootstrap", "neo4j", "neo4j_review", "review_latency", "quality_core", "index", "annoy_scan", "stores",
          "faults"]
 SCRIPTS = {"robustness": "benchmarks/robustness.py", "calibration_questions": "benchmarks/calibration_questions.py",
            "quality": "benchmarks/quality.py", "effort": "benchmarks/effort.py", "growth": "benchmarks/growth.py",
+           "bootstrap": "benchmarks/bootstrap.py",
            "neo4j": "benchmarks/neo4j_throughput.py", "neo4j_review": "benchmarks/neo4j_throughput.py",
            "review_latency": "benchmarks/review_latency.py",
            "quality_core": "benchmarks/quality_core.py",

@@ -13,9 +13,11 @@ database holds none, it takes this path instead (docs/architecture.md, "The firs
    faces get the same values;
 2. the faces, their SIMILAR edges and same-image cannot-links are written chunk by chunk
    (``CHUNK`` faces a transaction, an edge with the later of its two faces);
-3. the faces are clustered a chunk of ``CHUNK`` seeds at a time in the order given, each
-   region followed by the growth re-check, as incremental ingest clusters its chunks, but
-   with every face's neighbours known from the start and no index work in between. (One
+3. the faces are clustered ``SEEDS`` seeds at a time in the order given, each region followed
+   by the growth re-check, as incremental ingest clusters its chunks: the faces of later
+   chunks are left out of a region (``build_region``'s ``unseen``), so each region sees what
+   it would have seen had the faces arrived in batches, but each face's edges to earlier
+   faces are its true nearest, and no index work sits in between. (One
    region of everything, which is what ``cleanup()`` runs, scores lower on lfw_dlib128: the
    passes of later regions over earlier clusters are what lets lone faces join and fragments
    merge; docs/benchmarks/bootstrap.md.)
@@ -137,8 +139,15 @@ def _cluster(rc: Reclusterer, ids: Sequence[str], done: int, report: AddReport |
     """Re-cluster ``ids`` ``SEEDS`` seeds at a time, from the ``done``-th chunk on, noting each one done."""
     batch = (rc.store.get_meta().get("bootstrap") or {}).get("batch")
     chunks = -(-len(ids) // SEEDS)
+    pos = {f: i for i, f in enumerate(ids)}
     for c in range(done, chunks):
-        applied = rc.region(ids[c * SEEDS:(c + 1) * SEEDS])
+        # the faces of later chunks stay out, as they would be when these arrived in batches
+        cut = (c + 1) * SEEDS
+
+        def later(face: str, cut: int = cut) -> bool:
+            return pos.get(face, -1) >= cut
+
+        applied = rc.region(ids[c * SEEDS:cut], unseen=later)
         rc.recheck_grown(applied)
         _count(report, applied)
         rc.store.set_meta({"bootstrap": {"batch": batch, "phase": "cluster", "done": c + 1}})

@@ -11,7 +11,7 @@ counter that names new clusters. It calls the pure clustering core (``build_regi
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from graphcluster.calibration import BACKLOG_PER_BATCH, Move, ThresholdKeeper
 from graphcluster.clustering import RegionResult, build_region, recluster
@@ -52,15 +52,17 @@ class Reclusterer:
         self.settings = settings
         self._cluster_seq: int | None = None  # the store's ``cluster_seq``, once read
 
-    def region(self, seeds: Sequence[str], *, limit: int | None = None) -> Applied:
+    def region(self, seeds: Sequence[str], *, limit: int | None = None,
+               unseen: Callable[[str], bool] | None = None) -> Applied:
         """Re-cluster the region around ``seeds`` and write what changed.
 
         ``limit``: the cluster size above which a cluster enters the region only in part
-        (``Settings.region_limit`` when None).
+        (``Settings.region_limit`` when None); ``unseen``: stored faces to leave out of it
+        (``build_region``).
         """
         thresholds = self.thresholds.current()
         region = build_region(self.view, list(seeds), thresholds, region_limit=limit or self.settings.region_limit,
-                              tuning=self.settings.tuning)
+                              tuning=self.settings.tuning, unseen=unseen)
         if self._cluster_seq is None:  # read once per open: this process is the only writer
             self._cluster_seq = int(self.store.get_meta().get("cluster_seq") or 0)
         ids = _ClusterIds(self._cluster_seq)

@@ -23,7 +23,7 @@ the size of the graph; ``Region.parts`` says where a region's faces came from.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from graphcluster.clustering.constraints import ConstraintSet
@@ -82,6 +82,7 @@ def build_region(
     *,
     region_limit: int = 30,
     tuning: Tuning = DEFAULT_TUNING,
+    unseen: Callable[[str], bool] | None = None,
 ) -> Region:
     """Collect the affected subgraph around ``seeds``.
 
@@ -92,6 +93,8 @@ def build_region(
         thresholds: ``review`` bounds how far the region reaches from a seed.
         region_limit: the most faces a large cluster contributes.
         tuning: ``audit_per_seed`` and ``large_context`` bound what large clusters add.
+        unseen: faces the region leaves out although they are stored (a first import's faces
+            of later chunks: each region sees what incremental ingest would have seen).
 
     Returns:
         The Region.
@@ -109,7 +112,8 @@ def build_region(
     for a, b, d in seed_edges:
         if reach is not None and d < reach:
             for x in (a, b):
-                near[x] = min(d, near.get(x, float("inf")))
+                if unseen is None or not unseen(x):
+                    near[x] = min(d, near.get(x, float("inf")))
     faces |= set(near)
     parts = {"seeds": len(seed_list), "near": len(faces) - len(seed_list)}
 

@@ -175,6 +175,17 @@ def _one_person(seed: int = 5) -> MemoryGraph:
     return g
 
 
+def test_a_region_leaves_out_the_faces_it_is_told_are_unseen() -> None:
+    # a first import clusters its faces a chunk at a time; the faces of later chunks are stored
+    # already but stay out of the region, as if they had not arrived yet
+    g = MemoryGraph()
+    g.add_edges([("s0", "s1", 0.1), ("s0", "later0", 0.1), ("s1", "later1", 0.2), ("later0", "later1", 0.1)])
+    region = build_region(g, ["s0", "s1"], T, unseen=lambda f: f.startswith("later"))
+    assert region.faces == {"s0", "s1"}
+    assert [e[:2] for e in region.edges] == [("s0", "s1")]
+    assert build_region(g, ["s0", "s1"], T).faces == {"s0", "s1", "later0", "later1"}
+
+
 def test_large_cluster_contributes_a_bounded_neighbourhood() -> None:
     g = _one_person()
     assert len(g.clusters()) == 1
