@@ -77,11 +77,20 @@ def scale_child(n: int) -> None:
     try:
         t0 = time.perf_counter()
 
+        last = [0.0]
+
         def progress(done: int, total: int) -> None:
             now = time.perf_counter() - t0
+            if "first_write" not in marks:
+                say(f"  {n:,}: index and neighbours done at {now:.0f} s")
             marks.setdefault("first_write", now)
+            if done >= total // 2 and "written" not in marks:
+                say(f"  {n:,}: written at {now:.0f} s")
             if done >= total // 2:
                 marks.setdefault("written", now)
+            if now - last[0] > 60:
+                last[0] = now
+                say(f"  {n:,}: {100 * done / total:.0f} % at {now:.0f} s")
 
         with GraphCluster.open(tmp) as gc:
             report = gc.add_faces(data.vectors[:n], ids=ids[:n], progress=progress)
@@ -103,9 +112,9 @@ def scale_child(n: int) -> None:
 
 def scale(n: int) -> dict[str, Any]:
     say(f"first import of {n:,} synthetic faces (a child process) ...")
-    out = subprocess.run([sys.executable, __file__, "--child", str(n)], capture_output=True, text=True, check=False)
+    out = subprocess.run([sys.executable, __file__, "--child", str(n)], stdout=subprocess.PIPE, text=True, check=False)
     if out.returncode != 0:
-        raise SystemExit(f"the child for {n:,} faces failed:\n{out.stderr[-3000:]}")
+        raise SystemExit(f"the child for {n:,} faces failed (exit {out.returncode}; its stderr is above)")
     row = json.loads(out.stdout.strip().splitlines()[-1])
     say(f"{n:,} faces: {row['seconds']:.0f} s, +{INCREMENT} faces {row['increment']:.1f} s, peak RSS {row['rss_mb']:.0f} MB")
     return row

@@ -27,12 +27,16 @@ the phase (meta ``bootstrap``: ``write``, then ``cluster`` with the chunks done)
 writing keeps the chunks written; the next open drops the vectors never written from the
 index, clusters the faces that were written (``resume``) and reports the call as
 ``stats().interrupted_add``; re-sending it stores exactly the missing faces (through the
-incremental path: the database is no longer empty). A kill while clustering resumes with the
-next chunk on the next open.
+incremental path: the database is no longer empty). A kill while clustering resumes on the next
+open with the chunk after the last one noted done (a chunk cut off part-way is clustered again).
+A failure that does not kill the process (the store goes away, the disk fills) is repaired
+the same way at once, before it is raised. Not with Neo4j's vector index (``index="neo4j"``):
+there a first import takes the incremental path.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +51,9 @@ if TYPE_CHECKING:
     from graphcluster.ingest import Ingest
     from graphcluster.regions import Reclusterer
 
-__all__ = ["QUERY_STEP", "bootstrap", "resume"]
+__all__ = ["QUERY_STEP", "SEEDS", "bootstrap", "resume"]
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 
@@ -57,7 +63,25 @@ SEEDS = 1_000  # seeds per clustering region
 
 def bootstrap(ing: Ingest, ids: list[str], matrix: np.ndarray, metas: list[dict[str, Any]], batch_tag: str,
               report: AddReport, progress: Progress | None = None) -> None:
-    """Steps 1-3 of the module docstring for the new faces ``ids`` (rows of ``matrix``)."""
+    """Steps 1-3 of the module docstring for the new faces ``ids`` (rows of ``matrix``).
+
+    A failure part-way (a store that goes away, a full disk) is repaired at once, as the next
+    open would repair a kill (``recovery.reconcile``: the vectors never written leave the index,
+    the faces written are clustered, the call is noted as ``interrupted_add``), and raised."""
+    try:
+        _bootstrap(ing, ids, matrix, metas, batch_tag, report, progress)
+    except BaseException:
+        from graphcluster.recovery import reconcile
+
+        try:
+            reconcile(ing.regions, ing.index, rebuild=False)
+        except Exception:  # the store itself failed: the next open repairs
+            log.warning("a first import failed part-way and could not be repaired now; the next open repairs it")
+        raise
+
+
+def _bootstrap(ing: Ingest, ids: list[str], matrix: np.ndarray, metas: list[dict[str, Any]], batch_tag: str,
+               report: AddReport, progress: Progress | None) -> None:
     from graphcluster.ingest import CHUNK, face_record, same_image_links
 
     store, index, keeper, k = ing.store, ing.index, ing.regions.thresholds, ing.settings.k
@@ -76,7 +100,6 @@ def bootstrap(ing: Ingest, ids: list[str], matrix: np.ndarray, metas: list[dict[
             index.add(ids[young:], matrix[young:])
         index.flush()
     except OSError as exc:
-        index.delete(ids)
         raise StoreError(f"writing {n} vectors to the index failed ({exc.strerror or exc}); nothing was stored: "
                          "free disk space, then send the batch again") from exc
     pos = {fid: i for i, fid in enumerate(ids)}

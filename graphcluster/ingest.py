@@ -46,6 +46,7 @@ from graphcluster.models import (
 )
 from graphcluster.regions import Reclusterer
 from graphcluster.store.base import Store
+from graphcluster.store.neo4j_vectors import Neo4jVectorIndex
 
 __all__ = [
     "CHUNK",
@@ -100,12 +101,12 @@ def face_record(fid: str, vec: np.ndarray, meta: dict[str, Any], batch_tag: str,
     """
     fields = {k: meta.pop(k) for k in _FACE_FIELDS if k in meta}
     fields.setdefault("batch", batch_tag)
-    if fields.get("bbox") is not None:
-        fields["bbox"] = [float(x) for x in fields["bbox"]]
     for k in ("source", "image", "batch"):
         if fields.get(k) is not None:
             fields[k] = str(fields[k])
     try:
+        if fields.get("bbox") is not None:
+            fields["bbox"] = [float(x) for x in fields["bbox"]]
         return FaceRecord(
             id=fid,
             dim=int(vec.shape[0]),
@@ -113,7 +114,7 @@ def face_record(fid: str, vec: np.ndarray, meta: dict[str, Any], batch_tag: str,
             embedding=[float(x) for x in vec] if embedding else None,
             **fields,
         )
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         raise InvalidInput(f"metadata of face {fid!r} is not valid: {exc}", ids=[fid]) from exc
 
 
@@ -208,8 +209,13 @@ class Ingest:
                 self.store.set_meta({"dim": int(matrix.shape[1])})
             batch_tag = uuid.uuid4().hex[:12]
             fresh_ids = [ids[i] for i in fresh]
+            # (not with Neo4j's vector index: its vectors become searchable only as faces are
+            # written, so a first import's all-at-once neighbour lookup would scan them in Python)
             first_import = (self.settings.bootstrap_min and len(fresh) >= self.settings.bootstrap_min
+                            and not isinstance(self.index, Neo4jVectorIndex)
                             and not existing and self.store.count_faces() == 0)
+            for i in fresh:  # a bad row refuses the whole call before anything is written
+                face_record(ids[i], matrix[i], dict(metas[i]), batch_tag, embedding=False)
             several = len(fresh) > CHUNK or first_import
             if several:  # more than one transaction: note the call until its last chunk is in
                 self.store.set_meta(

@@ -76,7 +76,7 @@ def reconcile(regions: Reclusterer, index: NeighbourIndex, *, rebuild: bool = Tr
     if boot:  # a first import killed part-way: keep what was written, cluster it (graphcluster/bootstrap.py)
         call_ids = (meta.get("add_call") or {}).get("ids") or []
         written = store.existing_face_ids(call_ids)
-        done.dropped_from_index = [fid for fid in call_ids if fid not in written and fid in index]
+        done.dropped_from_index = [fid for fid in call_ids if fid not in written]  # delete ignores ids it lacks
         if done.dropped_from_index:
             index.delete(done.dropped_from_index)
             index.flush()

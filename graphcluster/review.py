@@ -221,8 +221,9 @@ def _realised(rc: Reclusterer, item: ReviewItem, stored: str, picked: list[str],
 
 
 def _tally(rc: Reclusterer, item: ReviewItem, realised: float | None) -> None:
-    """Add one answer to its kind's tally (``kind_weights``). Two clients answering at the same
-    moment can lose one increment: the weights are a ranking, not a record."""
+    """Add one answer to its kind's tally (``kind_weights``). The weights are a ranking, not a
+    record: two clients answering at the same moment can lose one of the two updates, and an
+    answer undone (``undo_answer`` opens the question again) and given again counts twice."""
     if realised is None:
         return
     tally = dict(rc.store.get_meta().get("review_tally") or {})

@@ -191,9 +191,10 @@ def recluster(
             attach_lone(label, clamped, nodes, dist_of, rep, partners, forbidden, size_out, thresholds.review, stored,
                         tuning)
     if tuning.held_support and size_out:
-        # the mean-distance limit is the re-check's join (split_weak), which a fallback link skips
+        # the mean-distance limit is the re-check's join (split_weak): none where no re-check runs
+        rechecked = bool(tuning.split_min) and thresholds.source != "fallback"
         _hold_thin_support(graph, label, clamped, nodes, cur, size_out, partners, forbidden,
-                           link if thresholds.source != "fallback" else None, tuning)
+                           link if rechecked else None, tuning)
 
     # 5./6. statuses, confidences, ids
     # every face that ends under a doubted label (a lone face attached to it too) is tentative

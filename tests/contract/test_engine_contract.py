@@ -774,6 +774,22 @@ def test_a_first_import_is_clustered_in_one_pass_and_later_batches_as_usual(open
         assert people(gc) == {frozenset(f for f in ids if person[f] == p) for p in set(labels)}
 
 
+@pytest.mark.parametrize("first_import", [0, 1000])
+def test_a_bad_metadata_row_anywhere_in_a_large_call_refuses_it_before_anything_is_written(
+        open_gc: Opener, first_import: int) -> None:
+    """A call of 1,500 faces (two chunks, or a first import) whose row 1,200 has a bbox that is
+    not four numbers: ``InvalidInput`` naming that face, and nothing stored or indexed."""
+    vecs, ids, _ = _identities(30, 50)
+    meta: list[dict[str, object] | None] = [None] * len(ids)
+    meta[1200] = {"bbox": ["left", 2, 3, 4]}
+    with open_gc(bootstrap_min=first_import) as gc:
+        with pytest.raises(InvalidInput, match=ids[1200]):
+            gc.add_faces(vecs, ids=ids, metadata=meta)
+        assert gc.stats().faces == 0 and len(gc.index) == 0
+        meta[1200] = {"bbox": [1, 2, 3, 4]}
+        assert gc.add_faces(vecs, ids=ids, metadata=meta).added == len(ids)
+
+
 def test_a_kind_whose_answers_put_nothing_right_moves_down_the_queue(open_gc: Opener) -> None:
     """The queue weighs each kind's priorities by how its answers went (review.kind_weights):
     three "is this cluster one person?" questions answered "yes" (nothing to take out) lower the
