@@ -205,17 +205,17 @@ class Ingest:
         report = AddReport(added=len(fresh), skipped=[fid for fid in ids if fid in existing])
         report.skipped_changed = self._changed_vectors(ids, matrix, existing)
         if fresh:
+            batch_tag = uuid.uuid4().hex[:12]
+            for i in fresh:  # a bad row refuses the whole call before anything is written
+                face_record(ids[i], matrix[i], dict(metas[i]), batch_tag, embedding=False)
             if dim is None:
                 self.store.set_meta({"dim": int(matrix.shape[1])})
-            batch_tag = uuid.uuid4().hex[:12]
             fresh_ids = [ids[i] for i in fresh]
             # (not with Neo4j's vector index: its vectors become searchable only as faces are
             # written, so a first import's all-at-once neighbour lookup would scan them in Python)
             first_import = (self.settings.bootstrap_min and len(fresh) >= self.settings.bootstrap_min
                             and not isinstance(self.index, Neo4jVectorIndex)
                             and not existing and self.store.count_faces() == 0)
-            for i in fresh:  # a bad row refuses the whole call before anything is written
-                face_record(ids[i], matrix[i], dict(metas[i]), batch_tag, embedding=False)
             several = len(fresh) > CHUNK or first_import
             if several:  # more than one transaction: note the call until its last chunk is in
                 self.store.set_meta(

@@ -785,7 +785,7 @@ def test_a_bad_metadata_row_anywhere_in_a_large_call_refuses_it_before_anything_
     with open_gc(bootstrap_min=first_import) as gc:
         with pytest.raises(InvalidInput, match=ids[1200]):
             gc.add_faces(vecs, ids=ids, metadata=meta)
-        assert gc.stats().faces == 0 and len(gc.index) == 0
+        assert gc.stats().faces == 0 and len(gc.index) == 0 and gc.dim is None
         meta[1200] = {"bbox": [1, 2, 3, 4]}
         assert gc.add_faces(vecs, ids=ids, metadata=meta).added == len(ids)
 
